@@ -1,1 +1,81 @@
-//! berth-engine
+//! The engine: containers, images and their state, behind the Engine API that berthd serves.
+//! berthd's handlers only translate HTTP to calls here; everything is decided here.
+
+pub mod clock;
+pub mod containers;
+mod db;
+pub mod error;
+pub mod filters;
+mod ids;
+pub mod images;
+mod live;
+pub mod reference;
+pub(crate) mod shim;
+
+pub use error::{Error, ErrorKind, Result};
+
+use berth_image::ImageStore;
+use db::Db;
+use live::LiveTable;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the engine keeps things and which programs it runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Persistent state: `berth.db`, `content/`, `layers/`, `containers/`.
+    pub data_root: PathBuf,
+    /// Runtime state that dies with a reboot: per-container shim dirs.
+    pub exec_root: PathBuf,
+    /// The `berth-shim` binary.
+    pub shim_binary: PathBuf,
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    db: Db,
+    store: Arc<ImageStore>,
+    /// Held while image records and store contents change together (load, import, rmi, GC),
+    /// so a collection never removes what a load has written but not yet recorded.
+    image_lock: tokio::sync::Mutex<()>,
+    live: LiveTable,
+}
+
+impl Engine {
+    /// Opens (or creates) the state under the configured roots, cleans what a crash left
+    /// half-done, reconnects to running containers' shims and seeds the built-in images.
+    pub async fn open(config: EngineConfig) -> Result<Arc<Self>> {
+        for dir in [&config.data_root, &config.exec_root] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
+        }
+        std::fs::create_dir_all(config.data_root.join("containers"))?;
+        std::fs::create_dir_all(config.exec_root.join("containers"))?;
+        let db = Db::open(&config.data_root.join("berth.db"))?;
+        let store = Arc::new(ImageStore::open(&config.data_root)?);
+        let engine = Arc::new(Engine {
+            config,
+            db,
+            store,
+            image_lock: tokio::sync::Mutex::new(()),
+            live: LiveTable::default(),
+        });
+        engine.remove_orphan_containers()?;
+        engine.collect_garbage().await?;
+        engine.reconnect_running().await?;
+        engine.seed_builtin_images().await?;
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    fn container_dir(&self, id: &str) -> PathBuf {
+        self.config.data_root.join("containers").join(id)
+    }
+
+    fn exec_dir(&self, id: &str) -> PathBuf {
+        self.config.exec_root.join("containers").join(id)
+    }
+}

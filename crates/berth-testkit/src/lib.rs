@@ -1,1 +1,263 @@
-//! berth-testkit
+//! Test support: an isolated berthd per test (own data root, exec root and socket), a busybox
+//! image made from Debian's busybox-static, a small HTTP client for the Engine API, and
+//! teardown that ends every process the daemon started, by pid, even when a test panics.
+
+pub mod archives;
+mod gate;
+mod http;
+mod images;
+
+pub use gate::{require, Requirement};
+pub use http::ApiResponse;
+pub use images::{busybox_rootfs_tar, tar_of};
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory with the workspace's built binaries (`target/debug`), found from the running
+/// test executable (`target/debug/deps/<test>`), or `BERTH_BIN_DIR`.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_BIN_DIR") {
+        return dir.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} is not built; run `cargo build --workspace` first", p.display());
+    p
+}
+
+/// A berthd of the test's own.
+pub struct Daemon {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts berthd in a fresh directory and waits until it answers `/_ping`.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir_in("/tmp").expect("temp dir");
+        std::fs::write(dir.path().join("daemon.json"), "{}").expect("daemon.json");
+        let child = spawn_berthd(dir.path());
+        let mut d = Daemon { dir, child };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait berthd") {
+                panic!("berthd exited with {status}:\n{}", self.log());
+            }
+            if self.api("GET", "/_ping", None).is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("berthd did not answer within 20 s:\n{}", self.log());
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("berth.sock")
+    }
+
+    /// `unix:///...` for `-H` and `DOCKER_HOST`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// One Engine API request; `Err` only when the socket does not answer.
+    pub fn api(&self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<ApiResponse> {
+        http::request(&self.socket(), method, path, body)
+    }
+
+    /// Like [`Self::api`] with a JSON body; panics when the daemon does not answer.
+    pub fn api_json(&self, method: &str, path: &str, body: &serde_json::Value) -> ApiResponse {
+        let bytes = serde_json::to_vec(body).expect("json");
+        self.api(method, path, Some(&bytes)).expect("berthd answers")
+    }
+
+    /// Runs the `berth` CLI against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_with_stdin(args, &[])
+    }
+
+    pub fn berth_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut cmd = Command::new(bin("berth"));
+        cmd.arg("-H").arg(self.host()).args(args);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// Runs the real `docker` CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_with_stdin(args, &[])
+    }
+
+    pub fn docker_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env_remove("DOCKER_CONTEXT")
+            .args(args);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// Imports the busybox test image as `busybox:latest` (CMD ["sh"]).
+    pub fn load_busybox(&self) {
+        let tar = busybox_rootfs_tar();
+        let changes = http::encode(r#"CMD ["sh"]"#);
+        let r = self
+            .api("POST", &format!("/images/create?fromSrc=-&repo=busybox&tag=latest&changes={changes}"), Some(&tar))
+            .expect("berthd answers");
+        assert_eq!(r.status, 200, "importing busybox: {}", r.text());
+    }
+
+    /// Stops berthd with SIGKILL, leaving its containers running (a crash).
+    pub fn kill9(&mut self) {
+        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+
+    /// Starts a new berthd on the same directories (after [`Self::kill9`]).
+    pub fn restart(&mut self) {
+        self.child = spawn_berthd(self.dir.path());
+        self.wait_ready();
+    }
+
+    /// Pids recorded in the exec root: every shim and container init this daemon started.
+    fn recorded_pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        let Ok(entries) = std::fs::read_dir(self.exec_root().join("containers")) else { return pids };
+        for entry in entries.flatten() {
+            // The container's init first: killing pid 1 of a pid namespace ends all of it.
+            for file in ["init.pid", "shim.pid"] {
+                if let Ok(s) = std::fs::read_to_string(entry.path().join(file)) {
+                    if let Ok(pid) = s.trim().parse::<i32>() {
+                        pids.push(pid);
+                    }
+                }
+            }
+        }
+        pids
+    }
+}
+
+/// berthd with everything under `dir`, logging (appending) to `dir/berthd.log`.
+fn spawn_berthd(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("berthd.log"))
+        .expect("log file");
+    Command::new(bin("berthd"))
+        .arg("--data-root")
+        .arg(dir.join("data"))
+        .arg("--exec-root")
+        .arg(dir.join("exec"))
+        .arg("--config-file")
+        .arg(dir.join("daemon.json"))
+        .arg("-H")
+        .arg(format!("unix://{}", dir.join("berth.sock").display()))
+        .arg("--log-level")
+        .arg("debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log fd"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn berthd")
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    out
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+        for pid in self.recorded_pids() {
+            // SAFETY: kill(2) with a pid this test's daemon recorded for its own shim or
+            // container; a stale pid whose process is gone gets ESRCH.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Shims live in their own mount namespaces; nothing is mounted in ours. Give the
+        // killed processes a moment to release files before the directory goes.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Go's name for this machine's architecture, as image configs spell it.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// Stdout of a command as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr of a command as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Panics with both streams unless the command succeeded; returns stdout.
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "command failed ({}):\nstdout: {}\nstderr: {}", o.status, stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Every file below `dir`, relative, sorted: to show that a refused input changed nothing.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap_or(&p).display().to_string());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

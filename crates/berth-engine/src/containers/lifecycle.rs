@@ -1,0 +1,295 @@
+//! Starting, stopping, waiting for and attaching to containers, and following each running
+//! container's shim until it exits.
+
+use super::model::{Container, Status};
+use super::{etc_files, spec, user};
+use crate::error::{Error, ErrorKind, Result};
+use crate::live::{Exits, PendingAttach};
+use crate::shim::{self, OutputStream};
+use crate::{Engine, clock};
+use berth_shim_proto::{CONFIG_FILE, ExitStatus, PROTOCOL_VERSION, ROOTFS_DIR, ShimConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// `condition` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(Self::NotRunning),
+            "next-exit" => Ok(Self::NextExit),
+            "removed" => Ok(Self::Removed),
+            other => Err(Error::invalid(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+/// Docker's signal names (with or without SIG) and numbers.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| Error::invalid(format!("Invalid signal: {s}")))
+}
+
+impl Engine {
+    /// `POST /containers/{id}/start`.
+    pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let live = self.live.get(&id);
+        let _guard = live.lock.lock().await;
+        let mut c = self.container_record(&id)?;
+        if c.state.running() {
+            return Err(Error::new(ErrorKind::NotModified, "container already started"));
+        }
+        let exec_dir = self.exec_dir(&id);
+        self.prepare_start(&c)?;
+        let launched = shim::launch(&self.config.shim_binary, &exec_dir).await?;
+        let (Some(shim_pid), Some(init_pid)) = (launched.shim_pid, launched.init_pid) else {
+            let message = launched.error.unwrap_or_else(|| "the shim failed without a reason".into());
+            c.state.exit_code = launched.exit_code.unwrap_or(125);
+            c.state.error = message.clone();
+            self.save_container(&c)?;
+            let _ = std::fs::remove_dir_all(&exec_dir);
+            let message = format!(
+                "failed to create task for container: unable to start container process: {message}"
+            );
+            let kind = if matches!(c.state.exit_code, 126 | 127) { ErrorKind::InvalidArgument } else { ErrorKind::Internal };
+            return Err(Error::new(kind, message));
+        };
+        // Attach streams requested before the start get every byte of output.
+        for pending in live.take_pending_attaches() {
+            if let Ok(stream) = shim::attach(&exec_dir, pending.stdout, pending.stderr).await {
+                let _ = pending.deliver.send(stream);
+            }
+        }
+        if let Err(e) = shim::start(&exec_dir).await {
+            let _ = shim::kill(&exec_dir, libc::SIGKILL).await;
+            return Err(e);
+        }
+        c.state = super::model::State {
+            status: Status::Running,
+            pid: init_pid,
+            shim_pid,
+            exit_code: 0,
+            error: String::new(),
+            started_at: clock::now(),
+            finished_at: c.state.finished_at.clone(),
+        };
+        self.save_container(&c)?;
+        self.monitor(id);
+        Ok(())
+    }
+
+    /// Writes everything the shim needs into a fresh exec dir.
+    fn prepare_start(&self, c: &Container) -> Result<()> {
+        let dir = self.container_dir(&c.id);
+        let exec_dir = self.exec_dir(&c.id);
+        let _ = std::fs::remove_dir_all(&exec_dir);
+        std::fs::create_dir_all(exec_dir.join(ROOTFS_DIR))?;
+        let etc = etc_files::write(&dir, c.config["Hostname"].as_str().unwrap_or_default())?;
+        let upper = dir.join("upper");
+        let files = user::layered(&upper, c.layers.iter().rev().map(|l| self.layer_diff_dir(l)));
+        let process_user = user::resolve(c.config["User"].as_str().unwrap_or_default(), &files)?;
+        let rootfs = exec_dir.join(ROOTFS_DIR);
+        let etc_spec = spec::EtcFiles { hostname: &etc.hostname, hosts: &etc.hosts, resolv_conf: &etc.resolv_conf };
+        let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user)?;
+        let chain_ids = c
+            .layers
+            .iter()
+            .map(|l| l.parse().map_err(|_| Error::internal(format!("bad layer id {l}"))))
+            .collect::<Result<Vec<berth_image::ChainId>>>()?;
+        let overlay = self.store.overlay_mount(&chain_ids, upper, dir.join("work"));
+        let log_path = (c.host_config["LogConfig"]["Type"] != "none").then(|| self.log_path(&c.id));
+        let shim_config = ShimConfig { version: PROTOCOL_VERSION, id: c.id.clone(), spec: runtime_spec, rootfs: overlay, log_path };
+        std::fs::write(exec_dir.join(CONFIG_FILE), serde_json::to_vec(&shim_config)?)?;
+        Ok(())
+    }
+
+    pub(crate) fn log_path(&self, id: &str) -> std::path::PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// Follows the shim until the container exits, then records the exit.
+    fn monitor(self: &Arc<Self>, id: String) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let exec_dir = engine.exec_dir(&id);
+            let exit = shim::wait(&exec_dir).await.unwrap_or_else(|e| {
+                tracing::warn!(container = %id, error = %e, "shim lost; recording the container as dead");
+                ExitStatus { exit_code: 255, finished_at: clock::now() }
+            });
+            if let Err(e) = engine.record_exit(&id, exit).await {
+                tracing::warn!(container = %id, error = %e, "recording exit failed");
+            }
+        });
+    }
+
+    async fn record_exit(&self, id: &str, exit: ExitStatus) -> Result<()> {
+        let live = self.live.get(id);
+        let auto_remove = {
+            let _guard = live.lock.lock().await;
+            let Some(mut c) = self.db.container::<Container>(id)? else { return Ok(()) };
+            c.state.status = Status::Exited;
+            c.state.pid = 0;
+            c.state.shim_pid = 0;
+            c.state.exit_code = exit.exit_code;
+            c.state.finished_at = exit.finished_at;
+            self.save_container(&c)?;
+            let _ = std::fs::remove_dir_all(self.exec_dir(id));
+            live.record_exit(exit.exit_code);
+            c.auto_remove()
+        };
+        if auto_remove {
+            let _guard = live.lock.lock().await;
+            self.forget_container(id)?;
+        }
+        Ok(())
+    }
+
+    /// On startup: containers recorded as running either still have their shim (follow it
+    /// again) or ended while berthd was away (fold in the exit record the shim left).
+    pub(crate) async fn reconnect_running(self: &Arc<Self>) -> Result<()> {
+        for c in self.container_records()? {
+            if !c.state.running() {
+                continue;
+            }
+            let exec_dir = self.exec_dir(&c.id);
+            if shim::request(&exec_dir, berth_shim_proto::Request::State).await.is_ok() {
+                tracing::info!(container = %c.id, "reconnected to running container");
+                self.monitor(c.id.clone());
+            } else {
+                let exit = shim::read_exit_record(&exec_dir)
+                    .await
+                    .unwrap_or(ExitStatus { exit_code: 255, finished_at: clock::now() });
+                self.record_exit(&c.id, exit).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill_container(&self, name: &str, signal: Option<&str>) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let signal = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
+        let c = self.container_record(&id)?;
+        if !c.state.running() {
+            return Err(Error::conflict(format!("Container {id} is not running")));
+        }
+        shim::kill(&self.exec_dir(&id), signal).await
+    }
+
+    /// Sends `signal` and waits until the exit is recorded.
+    pub(crate) async fn kill_and_wait(&self, id: &str, signal: i32) -> Result<()> {
+        let mut exits = self.live.get(id).exits.subscribe();
+        let seen = exits.borrow_and_update().count;
+        if !self.container_record(id)?.state.running() {
+            return Ok(());
+        }
+        shim::kill(&self.exec_dir(id), signal).await?;
+        exits.wait_for(|e| e.count > seen || e.removed).await.map_err(|_| Error::internal("container monitor went away"))?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
+    pub async fn stop_container(&self, name: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let c = self.container_record(&id)?;
+        if !c.state.running() {
+            return Err(Error::new(ErrorKind::NotModified, "container already stopped"));
+        }
+        let signal = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => s.to_string(),
+            None => c.config["StopSignal"].as_str().unwrap_or("SIGTERM").to_string(),
+        };
+        let signal = parse_signal(&signal)?;
+        let timeout = timeout.or_else(|| c.config["StopTimeout"].as_i64()).unwrap_or(10);
+        let graceful = self.kill_and_wait(&id, signal);
+        if timeout < 0 {
+            return graceful.await;
+        }
+        match tokio::time::timeout(Duration::from_secs(timeout as u64), graceful).await {
+            Ok(result) => result,
+            Err(_) => self.kill_and_wait(&id, libc::SIGKILL).await,
+        }
+    }
+
+    /// `POST /containers/{id}/wait`: resolves the container now, returns a future for the code.
+    pub fn wait_container(
+        &self,
+        name: &str,
+        condition: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = Result<i32>> + Send + 'static> {
+        let id = self.resolve_container(name)?;
+        let c = self.container_record(&id)?;
+        let mut exits = self.live.get(&id).exits.subscribe();
+        let seen = *exits.borrow_and_update();
+        let running = c.state.running();
+        let last_code = c.state.exit_code;
+        Ok(async move {
+            let done = |e: &Exits| match condition {
+                WaitCondition::NotRunning if !running => true,
+                WaitCondition::NotRunning | WaitCondition::NextExit => e.count > seen.count || e.removed,
+                WaitCondition::Removed => e.removed,
+            };
+            if done(&seen) {
+                return Ok(last_code);
+            }
+            let e = exits.wait_for(done).await.map(|e| *e);
+            match e {
+                Ok(e) if e.count > seen.count => Ok(e.last_code),
+                Ok(_) => Ok(last_code),
+                // The container was forgotten: it was removed.
+                Err(_) => Ok(last_code),
+            }
+        })
+    }
+
+    /// `POST /containers/{id}/attach` with `stream=1`: output of a running container now, or of
+    /// a created one from its start on.
+    pub fn attach_container(&self, name: &str, stdout: bool, stderr: bool) -> Result<oneshot::Receiver<OutputStream>> {
+        let id = self.resolve_container(name)?;
+        let c = self.container_record(&id)?;
+        let (tx, rx) = oneshot::channel();
+        let live = self.live.get(&id);
+        if c.state.running() {
+            let exec_dir = self.exec_dir(&id);
+            tokio::spawn(async move {
+                if let Ok(stream) = shim::attach(&exec_dir, stdout, stderr).await {
+                    let _ = tx.send(stream);
+                }
+            });
+        } else {
+            live.add_pending_attach(PendingAttach { stdout, stderr, deliver: tx });
+        }
+        Ok(rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("HUP").unwrap(), 1);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("SIGNOPE").unwrap_err().message.contains("Invalid signal"));
+        assert!(parse_signal("0").is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! Containers: create, look up, list, inspect, remove; the lifecycle (start, stop, wait,
+//! attach) is in `lifecycle`, logs in `logs`.
+
+mod config;
+mod etc_files;
+mod lifecycle;
+mod logs;
+pub mod model;
+pub mod spec;
+mod user;
+mod views;
+
+pub use lifecycle::WaitCondition;
+pub use logs::LogOptions;
+pub use crate::shim::OutputStream;
+pub use model::{Container, Status};
+
+use crate::error::{Error, Result};
+use crate::filters::Filters;
+use crate::{Engine, clock, ids};
+use serde_json::Value;
+
+pub const LIST_FILTERS: &[&str] = views::FILTERS;
+
+impl Engine {
+    /// Resolves what a user typed (full id, name, unique id prefix) to a container id.
+    pub fn resolve_container(&self, name: &str) -> Result<String> {
+        let wanted = name.strip_prefix('/').unwrap_or(name);
+        let all = self.db.container_names()?;
+        if let Some((id, _)) = all.iter().find(|(id, n)| id == wanted || n == wanted) {
+            return Ok(id.clone());
+        }
+        if !wanted.is_empty() {
+            let matches: Vec<&String> =
+                all.iter().filter(|(id, _)| id.starts_with(wanted)).map(|(id, _)| id).collect();
+            match matches.as_slice() {
+                [one] => return Ok((*one).clone()),
+                [] => {}
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {wanted}"
+                    )));
+                }
+            }
+        }
+        Err(Error::no_such_container(name))
+    }
+
+    pub(crate) fn container_record(&self, id: &str) -> Result<Container> {
+        self.db.container(id)?.ok_or_else(|| Error::no_such_container(id))
+    }
+
+    pub(crate) fn container_records(&self) -> Result<Vec<Container>> {
+        self.db.containers()
+    }
+
+    fn save_container(&self, c: &Container) -> Result<()> {
+        self.db.update_container(&c.id, c)
+    }
+
+    /// `POST /containers/create`: returns the new id and warnings.
+    pub async fn create_container(&self, name: Option<&str>, body: &Value) -> Result<(String, Vec<String>)> {
+        let image_name = body["Image"].as_str().unwrap_or_default();
+        if image_name.is_empty() {
+            return Err(Error::invalid("config cannot be empty in order to create a container"));
+        }
+        let name = name.filter(|n| !n.is_empty()).map(ids::validate_name).transpose().map_err(Error::invalid)?;
+        self.ensure_builtin(image_name).await?;
+        // Held so the image cannot be removed between lookup and the record that pins it.
+        let _guard = self.image_lock.lock().await;
+        let image = self.resolve_image(image_name)?;
+        let image_config = self.image_config(&image.id)?;
+        let id = ids::new_id();
+        let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
+        let container = Container {
+            id: id.clone(),
+            name: String::new(),
+            created: clock::now(),
+            image_name: image_name.to_string(),
+            image_id: image.id.clone(),
+            layers: image.layers.clone(),
+            path: resolved.path,
+            args: resolved.args,
+            config: resolved.config,
+            host_config: resolved.host_config,
+            state: Default::default(),
+            restart_count: 0,
+        };
+        // Files first, record second: a crash in between leaves only a directory that startup
+        // removes, never a record without its files.
+        let dir = self.container_dir(&id);
+        for sub in ["upper", "work"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        let inserted = self.insert_with_name(container, name);
+        if inserted.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        inserted.map(|()| (id, Vec::new()))
+    }
+
+    /// Inserts under the requested name, or a generated one (retrying on a clash).
+    fn insert_with_name(&self, mut c: Container, name: Option<&str>) -> Result<()> {
+        if let Some(n) = name {
+            c.name = n.to_string();
+            return self.db.insert_container(&c.id, &c.name, &c.image_id, &c);
+        }
+        for attempt in 0..10 {
+            c.name = ids::generate_name(attempt);
+            match self.db.insert_container(&c.id, &c.name, &c.image_id, &c) {
+                Err(e) if e.kind == crate::ErrorKind::Conflict => continue,
+                other => return other,
+            }
+        }
+        Err(Error::internal("could not generate a unique container name"))
+    }
+
+    /// `GET /containers/json`.
+    pub fn list_containers(&self, all: bool, limit: Option<usize>, filters: &Filters) -> Result<Vec<Value>> {
+        let mut list = self.container_records()?;
+        list.sort_by(|a, b| b.created.cmp(&a.created));
+        let mut out = Vec::new();
+        for c in list {
+            let shown_by_default = c.state.running();
+            if !(all || shown_by_default || !filters.get("status").is_empty()) {
+                continue;
+            }
+            if !views::matches(filters, &c, |name| self.resolve_image(name).ok().map(|r| r.id)) {
+                continue;
+            }
+            out.push(views::summary(&c));
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn inspect_container(&self, name: &str) -> Result<Value> {
+        let id = self.resolve_container(name)?;
+        let c = self.container_record(&id)?;
+        let lower: Vec<String> =
+            c.layers.iter().rev().map(|l| self.layer_diff_dir(l).display().to_string()).collect();
+        Ok(views::inspect(&c, &self.container_dir(&id), &lower))
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let live = self.live.get(&id);
+        let c = {
+            let _guard = live.lock.lock().await;
+            self.container_record(&id)?
+        };
+        if c.state.running() {
+            if !force {
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    c.name
+                )));
+            }
+            self.kill_and_wait(&id, libc::SIGKILL).await?;
+        }
+        let _guard = live.lock.lock().await;
+        if self.db.container::<Container>(&id)?.is_none() {
+            return Ok(()); // removed meanwhile (auto-remove after the kill)
+        }
+        self.forget_container(&id)
+    }
+
+    /// Deletes the record first, then the files: a crash in between leaves orphan files that
+    /// startup removes, never a record without files.
+    fn forget_container(&self, id: &str) -> Result<()> {
+        self.db.delete_container(id)?;
+        let _ = std::fs::remove_dir_all(self.exec_dir(id));
+        let _ = std::fs::remove_dir_all(self.container_dir(id));
+        self.live.remove(id);
+        Ok(())
+    }
+
+    /// Removes container directories that have no record (a crash between file and record).
+    pub(crate) fn remove_orphan_containers(&self) -> Result<()> {
+        let known: std::collections::HashSet<String> =
+            self.db.container_names()?.into_iter().map(|(id, _)| id).collect();
+        for root in [self.config.data_root.join("containers"), self.config.exec_root.join("containers")] {
+            for entry in std::fs::read_dir(&root)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !known.contains(&name) {
+                    tracing::info!(container = %name, dir = %entry.path().display(), "removing orphaned container files");
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts for `/info`: (total, running, paused, stopped).
+    pub fn container_counts(&self) -> Result<(usize, usize, usize, usize)> {
+        let all = self.container_records()?;
+        let running = all.iter().filter(|c| c.state.status == Status::Running).count();
+        let paused = all.iter().filter(|c| c.state.status == Status::Paused).count();
+        Ok((all.len(), running, paused, all.len() - running - paused))
+    }
+
+    pub fn image_count(&self) -> Result<usize> {
+        Ok(self.db.images()?.len())
+    }
+}

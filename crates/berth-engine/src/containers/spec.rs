@@ -1,0 +1,101 @@
+//! The OCI runtime spec a container runs with: Docker's defaults (capabilities, masked and
+//! read-only paths, the standard mounts) plus what the container's config asks for.
+
+use super::model::Container;
+use super::user::ProcessUser;
+use crate::error::{Error, Result};
+use serde_json::json;
+use std::path::Path;
+
+/// Docker's default capability set; every other capability is dropped.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+];
+
+/// Paths hidden from the container, as Docker hides them.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+];
+
+/// Paths the container sees read-only.
+pub const READONLY_PATHS: &[&str] =
+    &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Files berthd writes per container and binds over the image's copies.
+pub struct EtcFiles<'a> {
+    pub hostname: &'a Path,
+    pub hosts: &'a Path,
+    pub resolv_conf: &'a Path,
+}
+
+pub fn build(
+    c: &Container,
+    rootfs: &Path,
+    etc: &EtcFiles<'_>,
+    user: &ProcessUser,
+) -> Result<oci_spec::runtime::Spec> {
+    let mut env: Vec<String> = c.config["Env"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.into());
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", c.config["Hostname"].as_str().unwrap_or_default()));
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    let cwd = match c.config["WorkingDir"].as_str() {
+        Some(w) if !w.is_empty() => w,
+        _ => "/",
+    };
+    let args: Vec<&str> = std::iter::once(c.path.as_str()).chain(c.args.iter().map(String::as_str)).collect();
+    let shm_size = c.host_config["ShmSize"].as_u64().filter(|s| *s > 0).unwrap_or(64 << 20);
+    let bind = |dest: &str, src: &Path| {
+        json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]})
+    };
+    let spec = json!({
+        "ociVersion": "1.2.0",
+        "root": {"path": rootfs, "readonly": c.host_config["ReadonlyRootfs"].as_bool().unwrap_or(false)},
+        "hostname": c.config["Hostname"],
+        "process": {
+            "terminal": false,
+            "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
+            "args": args,
+            "env": env,
+            "cwd": cwd,
+            "capabilities": {
+                "bounding": DEFAULT_CAPABILITIES, "effective": DEFAULT_CAPABILITIES,
+                "permitted": DEFAULT_CAPABILITIES, "inheritable": [], "ambient": []
+            },
+            // The runtime lowers this to the host's hard limit where it is smaller.
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64}],
+            "noNewPrivileges": false
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]},
+            bind("/etc/resolv.conf", etc.resolv_conf),
+            bind("/etc/hostname", etc.hostname),
+            bind("/etc/hosts", etc.hosts)
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}],
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS
+        }
+    });
+    serde_json::from_value(spec).map_err(|e| Error::internal(format!("building the runtime spec: {e}")))
+}

@@ -1,0 +1,313 @@
+//! The state database: images, tags and containers in SQLite (WAL). It is the source of truth
+//! for metadata; every change that is acknowledged to a client has been committed here.
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Serialize, de::DeserializeOwned};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE images (
+    id      TEXT PRIMARY KEY,           -- sha256:<config digest>
+    layers  TEXT NOT NULL,              -- JSON array of chain ids, bottom first
+    size    INTEGER NOT NULL,           -- unpacked bytes of all layers
+    added   INTEGER NOT NULL            -- unix seconds when it entered the store
+);
+CREATE TABLE tags (
+    name     TEXT PRIMARY KEY,          -- familiar form, e.g. busybox:latest
+    image_id TEXT NOT NULL REFERENCES images(id)
+);
+CREATE INDEX tags_by_image ON tags(image_id);
+CREATE TABLE containers (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    data     TEXT NOT NULL              -- the engine's Container record as JSON
+);
+";
+
+/// An image as the database knows it (its config lives in the content store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    pub id: String,
+    pub layers: Vec<String>,
+    pub size: u64,
+    pub added: i64,
+}
+
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)
+            .map_err(|e| Error::internal(format!("open {}: {e}", path.display())))?;
+        // WAL + NORMAL survives a killed process (the kernel holds the writes); FULL would only
+        // add protection against power loss at the price of an fsync per commit.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        match version {
+            0 => {
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                tx.commit()?;
+            }
+            SCHEMA_VERSION => {}
+            v => {
+                return Err(Error::internal(format!(
+                    "{}: schema version {v} is newer than this berthd understands ({SCHEMA_VERSION})",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- images and tags ----
+
+    /// Records an image and points `tags` at it (moving them from any other image), atomically.
+    pub fn put_image(&self, image: &ImageRow, tags: &[String]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO images (id, layers, size, added) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO NOTHING",
+            params![image.id, to_json(&image.layers), image.size as i64, image.added],
+        )?;
+        for tag in tags {
+            tx.execute(
+                "INSERT INTO tags (name, image_id) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                params![tag, image.id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn image(&self, id: &str) -> Result<Option<ImageRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, layers, size, added FROM images WHERE id = ?1",
+                [id],
+                image_row,
+            )
+            .optional()?)
+    }
+
+    pub fn images(&self) -> Result<Vec<ImageRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, layers, size, added FROM images ORDER BY added DESC")?;
+        let rows = stmt.query_map([], image_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Image ids starting with `sha256:<prefix>`.
+    pub fn image_ids_with_prefix(&self, hex_prefix: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM images WHERE substr(id, 8, ?2) = ?1")?;
+        let rows = stmt
+            .query_map(params![hex_prefix, hex_prefix.len() as i64], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn tag_target(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every (tag, image id), sorted by tag.
+    pub fn tags(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, image_id FROM tags ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn tags_of(&self, image_id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")?;
+        let rows = stmt.query_map([image_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn set_tag(&self, name: &str, image_id: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO tags (name, image_id) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+            params![name, image_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_tag(&self, name: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM tags WHERE name = ?1", [name])? > 0)
+    }
+
+    /// Removes an image and its tags in one transaction.
+    pub fn delete_image(&self, id: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM tags WHERE image_id = ?1", [id])?;
+        tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ---- containers ----
+
+    /// Inserts a new container; a taken name is Docker's 409 conflict.
+    pub fn insert_container<T: Serialize>(&self, id: &str, name: &str, image_id: &str, data: &T) -> Result<()> {
+        let conn = self.conn();
+        let taken: Option<String> = conn
+            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        if let Some(owner) = taken {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". \
+                 You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        conn.execute(
+            "INSERT INTO containers (id, name, image_id, data) VALUES (?1, ?2, ?3, ?4)",
+            params![id, name, image_id, to_json(data)],
+        )?;
+        Ok(())
+    }
+
+    pub fn update_container<T: Serialize>(&self, id: &str, data: &T) -> Result<()> {
+        let n = self
+            .conn()
+            .execute("UPDATE containers SET data = ?2 WHERE id = ?1", params![id, to_json(data)])?;
+        if n == 0 {
+            return Err(Error::no_such_container(id));
+        }
+        Ok(())
+    }
+
+    pub fn container<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>> {
+        let data: Option<String> = self
+            .conn()
+            .query_row("SELECT data FROM containers WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    pub fn containers<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM containers")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    /// (id, name) of every container, to resolve what a user typed.
+    pub fn container_names(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, name FROM containers")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Ids of containers created from `image_id`.
+    pub fn containers_using(&self, image_id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM containers WHERE image_id = ?1")?;
+        let rows = stmt.query_map([image_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        self.conn().execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+fn image_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
+    let layers: String = r.get(1)?;
+    Ok(ImageRow {
+        id: r.get(0)?,
+        layers: serde_json::from_str(&layers).unwrap_or_default(),
+        size: r.get::<_, i64>(2)? as u64,
+        added: r.get(3)?,
+    })
+}
+
+fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("engine records always serialize")
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::internal(format!("corrupt record in state database: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("berth.db")).unwrap();
+        (dir, db)
+    }
+
+    fn image(id: &str) -> ImageRow {
+        ImageRow { id: id.into(), layers: vec!["sha256:l1".into()], size: 10, added: 1 }
+    }
+
+    #[test]
+    fn tags_move_between_images() {
+        let (_d, db) = db();
+        db.put_image(&image("sha256:aa"), &["x:latest".into()]).unwrap();
+        db.put_image(&image("sha256:bb"), &["x:latest".into()]).unwrap();
+        assert_eq!(db.tag_target("x:latest").unwrap().as_deref(), Some("sha256:bb"));
+        assert!(db.tags_of("sha256:aa").unwrap().is_empty());
+        assert_eq!(db.image_ids_with_prefix("b").unwrap(), vec!["sha256:bb".to_string()]);
+        db.delete_image("sha256:bb").unwrap();
+        assert_eq!(db.tag_target("x:latest").unwrap(), None);
+        assert_eq!(db.image("sha256:aa").unwrap().unwrap().layers, vec!["sha256:l1"]);
+    }
+
+    #[test]
+    fn container_names_are_unique() {
+        let (_d, db) = db();
+        db.put_image(&image("sha256:aa"), &[]).unwrap();
+        db.insert_container("c1", "web", "sha256:aa", &serde_json::json!({"n": 1})).unwrap();
+        let err = db.insert_container("c2", "web", "sha256:aa", &serde_json::json!({})).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Conflict);
+        assert!(err.message.contains("\"/web\" is already in use by container \"c1\""));
+        let back: serde_json::Value = db.container("c1").unwrap().unwrap();
+        assert_eq!(back["n"], 1);
+        assert_eq!(db.containers_using("sha256:aa").unwrap(), vec!["c1".to_string()]);
+    }
+
+    #[test]
+    fn reopening_keeps_everything() {
+        let (dir, db) = db();
+        db.put_image(&image("sha256:aa"), &["a:1".into()]).unwrap();
+        drop(db);
+        let db = Db::open(&dir.path().join("berth.db")).unwrap();
+        assert_eq!(db.tags().unwrap(), vec![("a:1".to_string(), "sha256:aa".to_string())]);
+    }
+}

@@ -1,0 +1,130 @@
+//! The Engine API over HTTP/1.1 on a unix socket. Handlers only translate between HTTP and
+//! engine calls; the engine decides.
+
+mod containers;
+mod http;
+mod images;
+mod system;
+
+use anyhow::{Context, Result};
+use berth_engine::Engine;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::UnixListener;
+
+pub use http::{Reply, error_reply};
+
+/// The API version berthd speaks, and the oldest it still answers.
+pub const API_VERSION: &str = "1.47";
+pub const MIN_API_VERSION: &str = "1.24";
+
+pub fn bind(socket: &Path) -> Result<UnixListener> {
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // A socket file left by a berthd that died is stale; one that answers is another daemon.
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        anyhow::bail!("another daemon is listening on {}", socket.display());
+    }
+    let _ = std::fs::remove_file(socket);
+    let listener = UnixListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+pub async fn serve(listener: UnixListener, engine: Arc<Engine>) -> Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let engine = engine.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(engine, req).await) }
+            });
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Splits `/v1.47/containers/json` into the version and the rest; refuses versions out of range.
+fn strip_version(path: &str) -> Result<&str, berth_engine::Error> {
+    let Some(rest) = path.strip_prefix("/v") else { return Ok(path) };
+    let (version, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let parse = |v: &str| -> Option<(u32, u32)> {
+        let (major, minor) = v.split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let Some(requested) = parse(version) else { return Ok(path) };
+    let max = parse(API_VERSION).expect("valid constant");
+    let min = parse(MIN_API_VERSION).expect("valid constant");
+    if requested > max {
+        return Err(berth_engine::Error::invalid(format!(
+            "client version {version} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    if requested < min {
+        return Err(berth_engine::Error::invalid(format!(
+            "client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    Ok(if tail.is_empty() { "/" } else { tail })
+}
+
+async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
+    let method = req.method().clone();
+    let full_path = req.uri().path().to_string();
+    let path = match strip_version(&full_path) {
+        Ok(p) => p.to_string(),
+        Err(e) => return error_reply(&e),
+    };
+    tracing::debug!(%method, path = %full_path, "request");
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let result = match (&method, segments.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
+        (&Method::GET, ["version"]) => system::version().await,
+        (&Method::GET, ["info"]) => system::info(&engine),
+
+        (&Method::GET, ["images", "json"]) => images::list(&engine, &req),
+        (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
+        (&Method::GET, ["images", "get"]) => images::save(&engine, &req, None).await,
+        (&Method::POST, ["images", "create"]) => images::create(&engine, req).await,
+        (_, ["images", rest @ ..]) if !rest.is_empty() => images::by_name(&engine, req, &method, &path["/images/".len()..]).await,
+
+        (&Method::POST, ["containers", "create"]) => containers::create(&engine, req).await,
+        (&Method::GET, ["containers", "json"]) => containers::list(&engine, &req),
+        (&Method::DELETE, ["containers", id]) => containers::remove(&engine, &req, id).await,
+        (&Method::GET, ["containers", id, "json"]) => containers::inspect(&engine, id),
+        (&Method::GET, ["containers", id, "logs"]) => containers::logs(&engine, &req, id),
+        (&Method::POST, ["containers", id, "start"]) => containers::start(&engine, id).await,
+        (&Method::POST, ["containers", id, "stop"]) => containers::stop(&engine, &req, id).await,
+        (&Method::POST, ["containers", id, "kill"]) => containers::kill(&engine, &req, id).await,
+        (&Method::POST, ["containers", id, "wait"]) => containers::wait(&engine, &req, id),
+        (&Method::POST, ["containers", id, "attach"]) => containers::attach(&engine, req, id),
+        _ => Err(berth_engine::Error::not_found(format!("page not found: {method} {full_path}"))),
+    };
+    result.unwrap_or_else(|e| error_reply(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_negotiated() {
+        assert_eq!(strip_version("/v1.47/containers/json").unwrap(), "/containers/json");
+        assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
+        assert_eq!(strip_version("/containers/json").unwrap(), "/containers/json");
+        let e = strip_version("/v1.50/version").unwrap_err();
+        assert_eq!(e.message, "client version 1.50 is too new. Maximum supported API version is 1.47");
+        assert!(strip_version("/v1.12/version").unwrap_err().message.contains("too old"));
+    }
+}

@@ -1,0 +1,127 @@
+//! berthd's configuration: `/etc/berth/daemon.json` (Docker's key names) under command-line
+//! flags, which win.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
+pub const DEFAULT_EXEC_ROOT: &str = "/run/berth";
+pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+
+#[derive(Debug, Parser)]
+#[command(name = "berthd", version, about = "The berth container engine daemon")]
+pub struct Flags {
+    /// Daemon configuration file (Docker's daemon.json keys)
+    #[arg(long, default_value = DEFAULT_CONFIG_FILE)]
+    pub config_file: PathBuf,
+    /// Root of persistent state
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Root of runtime state
+    #[arg(long)]
+    pub exec_root: Option<PathBuf>,
+    /// Socket to listen on (unix:///path)
+    #[arg(short = 'H', long = "host")]
+    pub hosts: Vec<String>,
+    /// Log level: debug, info, warn, error
+    #[arg(short = 'l', long)]
+    pub log_level: Option<String>,
+    /// Debug logging
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// The berth-shim binary (default: next to berthd)
+    #[arg(long, hide = true)]
+    pub shim_binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct File {
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    log_level: Option<String>,
+    debug: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub socket: PathBuf,
+    pub log_level: String,
+    pub shim_binary: PathBuf,
+}
+
+fn read_file(path: &Path, explicit: bool) -> Result<File> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("invalid configuration file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(File::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn unix_socket(host: &str) -> Result<PathBuf> {
+    match host.strip_prefix("unix://") {
+        Some(p) if p.starts_with('/') => Ok(PathBuf::from(p)),
+        _ => bail!("unsupported host {host:?}: berthd listens on unix:///absolute/path sockets"),
+    }
+}
+
+impl Config {
+    pub fn load(flags: Flags) -> Result<Self> {
+        let explicit = flags.config_file != Path::new(DEFAULT_CONFIG_FILE);
+        let file = read_file(&flags.config_file, explicit)?;
+        let hosts = if flags.hosts.is_empty() { file.hosts } else { flags.hosts };
+        let host = match hosts.as_slice() {
+            [] => DEFAULT_HOST.to_string(),
+            [one] => one.clone(),
+            _ => bail!("berthd listens on one socket; got {hosts:?}"),
+        };
+        let debug = flags.debug || file.debug.unwrap_or(false);
+        let log_level = flags
+            .log_level
+            .or(file.log_level)
+            .unwrap_or_else(|| if debug { "debug" } else { "info" }.into());
+        let shim_binary = match flags.shim_binary {
+            Some(p) => p,
+            None => std::env::current_exe()?.with_file_name("berth-shim"),
+        };
+        Ok(Config {
+            data_root: flags.data_root.or(file.data_root).unwrap_or_else(|| DEFAULT_DATA_ROOT.into()),
+            exec_root: flags.exec_root.or(file.exec_root).unwrap_or_else(|| DEFAULT_EXEC_ROOT.into()),
+            socket: unix_socket(&host)?,
+            log_level,
+            shim_binary,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("berthd-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("daemon.json");
+        std::fs::write(&file, r#"{"data-root": "/srv/berth", "hosts": ["unix:///tmp/x.sock"], "debug": true}"#).unwrap();
+        let flags = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap(), "--exec-root", "/tmp/e"]);
+        let c = Config::load(flags).unwrap();
+        assert_eq!(c.data_root, PathBuf::from("/srv/berth"));
+        assert_eq!(c.exec_root, PathBuf::from("/tmp/e"));
+        assert_eq!(c.socket, PathBuf::from("/tmp/x.sock"));
+        assert_eq!(c.log_level, "debug");
+        std::fs::write(&file, "{not json").unwrap();
+        let flags = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap()]);
+        assert!(Config::load(flags).unwrap_err().to_string().contains("invalid configuration file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(unix_socket("tcp://0.0.0.0:2375").is_err());
+    }
+}
