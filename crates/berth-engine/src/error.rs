@@ -65,12 +65,13 @@ impl From<rusqlite::Error> for Error {
 
 impl From<berth_image::Error> for Error {
     fn from(e: berth_image::Error) -> Self {
-        // Everything the image store refuses is about the input it was handed (a bad archive,
-        // a digest mismatch, an escaping path); I/O trouble on our side is reported as such.
-        if e.is_invalid_input() {
-            Error::invalid(e.to_string())
-        } else {
-            Error::internal(e.to_string())
+        use berth_image::Error as E;
+        // What the store refuses about the input it was handed (a bad archive, a digest
+        // mismatch, an escaping path, a truncated stream) is the client's 400; trouble with our
+        // own files is a 500.
+        match e {
+            E::Fs(_) | E::BlobNotFound(_) | E::LayerNotFound(_) => Error::internal(e.to_string()),
+            _ => Error::invalid(e.to_string()),
         }
     }
 }

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"] // the json! literals of Docker's full HostConfig and info are deep
 //! The engine: containers, images and their state, behind the Engine API that berthd serves.
 //! berthd's handlers only translate HTTP to calls here; everything is decided here.
 

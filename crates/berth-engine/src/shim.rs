@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use berth_shim_proto::{
     EXIT_FILE, Envelope, ExitStatus, Launched, PROTOCOL_VERSION, Request, Response, SOCKET_FILE,
 };
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -29,11 +30,20 @@ pub async fn launch(shim_binary: &Path, exec_dir: &Path) -> Result<Launched> {
     Ok(launched)
 }
 
+/// Connects through `/proc/self/fd/<exec dir>/shim.sock`: a unix socket path must fit in 108
+/// bytes, and an exec dir under a long exec root would not.
+async fn connect_socket(exec_dir: &Path) -> std::io::Result<UnixStream> {
+    let dir = std::fs::File::open(exec_dir)?;
+    let short = format!("/proc/self/fd/{}/{SOCKET_FILE}", dir.as_raw_fd());
+    let stream = UnixStream::connect(short).await;
+    drop(dir);
+    stream
+}
+
 async fn connect(exec_dir: &Path, request: Request) -> Result<(OutputStream, Response)> {
-    let path = exec_dir.join(SOCKET_FILE);
-    let stream = UnixStream::connect(&path)
-        .await
-        .map_err(|e| Error::internal(format!("connect {}: {e}", path.display())))?;
+    let stream = connect_socket(exec_dir).await.map_err(|e| {
+        Error::internal(format!("connect {}: {e}", exec_dir.join(SOCKET_FILE).display()))
+    })?;
     let mut stream = BufReader::new(stream);
     let mut line = serde_json::to_vec(&Envelope { v: PROTOCOL_VERSION, request })?;
     line.push(b'\n');
@@ -41,7 +51,7 @@ async fn connect(exec_dir: &Path, request: Request) -> Result<(OutputStream, Res
     let mut answer = String::new();
     stream.read_line(&mut answer).await?;
     if answer.is_empty() {
-        return Err(Error::internal(format!("shim at {} closed the connection", path.display())));
+        return Err(Error::internal(format!("shim at {} closed the connection", exec_dir.display())));
     }
     let response: Response = serde_json::from_str(&answer)
         .map_err(|e| Error::internal(format!("bad answer from shim: {e}")))?;

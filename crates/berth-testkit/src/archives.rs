@@ -28,6 +28,8 @@ fn add(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
     h.set_mtime(1_700_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, path, data).expect("tar entry");
 }

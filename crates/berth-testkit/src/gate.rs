@@ -15,7 +15,7 @@ impl Requirement {
     fn missing(self) -> Option<&'static str> {
         let ok = match self {
             // SAFETY: geteuid(2) has no preconditions and cannot fail.
-            Requirement::Root => unsafe { libc::geteuid() } == 0,
+            Requirement::Root => (unsafe { libc::geteuid() }) == 0,
             Requirement::DockerCli => std::process::Command::new("docker")
                 .arg("--version")
                 .output()

@@ -20,12 +20,20 @@ fn append(b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, entry: Entry<'_>
     let mut h = tar::Header::new_gnu();
     h.set_mode(mode);
     h.set_mtime(1_700_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_size(0);
     match entry {
         Entry::File(data) => {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(data.len() as u64);
-            b.append_data(&mut h, path, data).expect("tar file");
+            // Written raw, so tests can make the hostile names (absolute, `..`) that the tar
+            // crate's path setters refuse.
+            let name = &mut h.as_old_mut().name;
+            name.fill(0);
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_cksum();
+            b.append(&h, data).expect("tar file");
         }
         Entry::Dir => {
             h.set_entry_type(tar::EntryType::Directory);

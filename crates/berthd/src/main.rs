@@ -1,3 +1,4 @@
+#![recursion_limit = "256"] // the json! literal of Docker's /info is deep
 //! berthd: the berth daemon. Serves the Docker Engine API on a unix socket over the engine.
 
 mod api;

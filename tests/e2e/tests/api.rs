@@ -83,7 +83,7 @@ fn responses_carry_the_keys_clients_index() {
         }
     }
     let r = d.api("POST", &format!("/containers/{id}/start"), None).unwrap();
-    assert_eq!(r.status, 204);
+    assert_eq!(r.status, 204, "{}", r.text());
     let w = d.api("POST", &format!("/containers/{id}/wait"), None).unwrap();
     assert_eq!(w.json(), json!({"StatusCode": 0, "Error": null}));
     let logs = d.api("GET", &format!("/containers/{id}/logs?stdout=1"), None).unwrap();
@@ -99,7 +99,8 @@ fn logs_are_framed_like_docker() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(d.api("POST", &format!("/containers/{id}/start"), None).unwrap().status, 204);
+    let r = d.api("POST", &format!("/containers/{id}/start"), None).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
     d.api("POST", &format!("/containers/{id}/wait"), None).unwrap();
     let logs = d.api("GET", &format!("/containers/{id}/logs?stdout=1&stderr=1"), None).unwrap().body;
     let mut frames = Vec::new();
@@ -122,7 +123,8 @@ fn a_killed_berthd_loses_nothing_acknowledged() {
     let Some(mut d) = daemon() else { return };
     let r = d.api_json("POST", "/containers/create?name=survivor", &json!({"Image": "busybox", "Cmd": ["sleep", "60"]}));
     assert_eq!(r.status, 201);
-    assert_eq!(d.api("POST", "/containers/survivor/start", None).unwrap().status, 204);
+    let r = d.api("POST", "/containers/survivor/start", None).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
     d.kill9();
     d.restart();
     let i = d.api("GET", "/containers/survivor/json", None).unwrap().json();

@@ -13,7 +13,7 @@ use berth_image::{Digest, LoadedImage, SaveImage};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
@@ -21,8 +21,6 @@ use tokio_util::io::SyncIoBridge;
 /// Image configs are small JSON documents; anything larger is refused.
 const MAX_CONFIG: u64 = 8 << 20;
 
-/// hello-world's fixed creation time, so the built-in image always has the same id.
-const HELLO_WORLD_CREATED: Duration = Duration::from_secs(1_767_225_600); // 2026-01-01
 pub const HELLO_WORLD: &str = "hello-world:latest";
 
 impl Engine {
@@ -284,7 +282,7 @@ impl Engine {
             store.import(
                 std::io::Cursor::new(berth_image::hello_world_rootfs()),
                 berth_image::hello_world_config(),
-                UNIX_EPOCH + HELLO_WORLD_CREATED,
+                berth_image::hello_world_created(),
                 "",
             )
         })

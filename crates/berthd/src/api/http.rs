@@ -5,18 +5,18 @@ use super::API_VERSION;
 use berth_engine::{Error, ErrorKind};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 pub type Reply = Response<Body>;
 pub type Result<T = Reply> = std::result::Result<T, Error>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// A reply with berthd's standard headers.
@@ -60,7 +60,7 @@ where
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item.map(Frame::data).map_err(Into::into), rx))
     });
-    BodyExt::boxed(StreamBody::new(stream.boxed()))
+    BodyExt::boxed_unsync(StreamBody::new(stream))
 }
 
 /// A streamed body from a channel of chunks that cannot fail.
@@ -68,7 +68,7 @@ pub fn infallible_stream(rx: mpsc::Receiver<Bytes>) -> Body {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
     });
-    BodyExt::boxed(StreamBody::new(stream.boxed()))
+    BodyExt::boxed_unsync(StreamBody::new(stream))
 }
 
 /// The query string of a request.
@@ -91,11 +91,6 @@ impl Query {
     /// Docker's boolean parameters: `1`/`true`/`True` are true, anything else false.
     pub fn flag(&self, key: &str) -> bool {
         self.get(key).is_some_and(|v| matches!(v, "1" | "true" | "True" | "TRUE"))
-    }
-
-    /// A flag that defaults to true when absent.
-    pub fn flag_or(&self, key: &str, default: bool) -> bool {
-        self.get(key).map_or(default, |_| self.flag(key))
     }
 
     pub fn int(&self, key: &str) -> Result<Option<i64>> {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what berth's tests need (Debian/Ubuntu, as root) and runs every check CI runs:
+# formatting, clippy, the build, and all tests — unit tests and the end-to-end tests that
+# start real berthd daemons with real namespaces, overlayfs and the docker CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Reuse one build directory across clones so CI rebuilds only what changed.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/berth/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+missing=()
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)   # test images
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)             # docker CLI compatibility tests
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo build --workspace --locked
+# The end-to-end tests find berthd, berth-shim and berth next to the test executables.
+cargo test --workspace --locked
