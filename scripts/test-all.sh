@@ -18,6 +18,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# A real Docker in its own network namespace, for the test that compares berth's CLI output
+# with docker's against the same daemon (shared/tools/reference-dockerd, beside the clone).
+reference=../shared/tools/reference-dockerd
+if [ -f "$reference" ]; then
+  trap 'bash "$reference" stop --purge >/dev/null 2>&1 || true' EXIT
+  export BERTH_REFERENCE_DOCKER_HOST
+  BERTH_REFERENCE_DOCKER_HOST=$(bash "$reference" start | sed -n 's/^DOCKER_HOST=//p')
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked

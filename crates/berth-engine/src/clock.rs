@@ -11,7 +11,11 @@ pub fn rfc3339(t: SystemTime) -> String {
     match s.split_once('.') {
         Some((secs, frac)) => {
             let digits = frac.trim_end_matches('Z').trim_end_matches('0');
-            if digits.is_empty() { format!("{secs}Z") } else { format!("{secs}.{digits}Z") }
+            if digits.is_empty() {
+                format!("{secs}Z")
+            } else {
+                format!("{secs}.{digits}Z")
+            }
         }
         None => s,
     }
@@ -30,7 +34,9 @@ pub fn parse(s: &str) -> Option<SystemTime> {
 }
 
 pub fn unix_seconds(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Docker's (go-units) HumanDuration: "Less than a second", "3 seconds", "About a minute", ...
@@ -65,14 +71,20 @@ mod tests {
     fn formats_like_go() {
         let t = UNIX_EPOCH + Duration::new(1_700_000_000, 120_000_000);
         assert_eq!(rfc3339(t), "2023-11-14T22:13:20.12Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(5)), "1970-01-01T00:00:05Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(5)),
+            "1970-01-01T00:00:05Z"
+        );
         assert_eq!(parse(&rfc3339(t)), Some(t));
         assert_eq!(parse(ZERO_TIME), None);
     }
 
     #[test]
     fn human_durations() {
-        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::from_secs(45)), "45 seconds");
         assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
         assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");

@@ -68,7 +68,9 @@ impl Db {
                 )));
             }
         }
-        Ok(Db { conn: Mutex::new(conn) })
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -86,7 +88,12 @@ impl Db {
         tx.execute(
             "INSERT INTO images (id, layers, size, added) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(id) DO NOTHING",
-            params![image.id, to_json(&image.layers), image.size as i64, image.added],
+            params![
+                image.id,
+                to_json(&image.layers),
+                image.size as i64,
+                image.added
+            ],
         )?;
         for tag in tags {
             tx.execute(
@@ -112,8 +119,11 @@ impl Db {
 
     pub fn images(&self) -> Result<Vec<ImageRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id, layers, size, added FROM images ORDER BY added DESC")?;
-        let rows = stmt.query_map([], image_row)?.collect::<Result<Vec<_>, _>>()?;
+        let mut stmt =
+            conn.prepare("SELECT id, layers, size, added FROM images ORDER BY added DESC")?;
+        let rows = stmt
+            .query_map([], image_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -130,7 +140,9 @@ impl Db {
     pub fn tag_target(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
-            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -147,7 +159,9 @@ impl Db {
     pub fn tags_of(&self, image_id: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")?;
-        let rows = stmt.query_map([image_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([image_id], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -161,7 +175,10 @@ impl Db {
     }
 
     pub fn delete_tag(&self, name: &str) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM tags WHERE name = ?1", [name])? > 0)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM tags WHERE name = ?1", [name])?
+            > 0)
     }
 
     /// Removes an image and its tags in one transaction.
@@ -177,10 +194,18 @@ impl Db {
     // ---- containers ----
 
     /// Inserts a new container; a taken name is Docker's 409 conflict.
-    pub fn insert_container<T: Serialize>(&self, id: &str, name: &str, image_id: &str, data: &T) -> Result<()> {
+    pub fn insert_container<T: Serialize>(
+        &self,
+        id: &str,
+        name: &str,
+        image_id: &str,
+        data: &T,
+    ) -> Result<()> {
         let conn = self.conn();
         let taken: Option<String> = conn
-            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         if let Some(owner) = taken {
             return Err(Error::conflict(format!(
@@ -196,9 +221,10 @@ impl Db {
     }
 
     pub fn update_container<T: Serialize>(&self, id: &str, data: &T) -> Result<()> {
-        let n = self
-            .conn()
-            .execute("UPDATE containers SET data = ?2 WHERE id = ?1", params![id, to_json(data)])?;
+        let n = self.conn().execute(
+            "UPDATE containers SET data = ?2 WHERE id = ?1",
+            params![id, to_json(data)],
+        )?;
         if n == 0 {
             return Err(Error::no_such_container(id));
         }
@@ -208,7 +234,9 @@ impl Db {
     pub fn container<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>> {
         let data: Option<String> = self
             .conn()
-            .query_row("SELECT data FROM containers WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT data FROM containers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?;
         data.map(|d| from_json(&d)).transpose()
     }
@@ -216,7 +244,9 @@ impl Db {
     pub fn containers<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT data FROM containers")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
         rows.iter().map(|d| from_json(d)).collect()
     }
 
@@ -234,12 +264,15 @@ impl Db {
     pub fn containers_using(&self, image_id: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT id FROM containers WHERE image_id = ?1")?;
-        let rows = stmt.query_map([image_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([image_id], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     pub fn delete_container(&self, id: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        self.conn()
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?;
         Ok(())
     }
 }
@@ -259,7 +292,8 @@ fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
 }
 
 fn from_json<T: DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| Error::internal(format!("corrupt record in state database: {e}")))
+    serde_json::from_str(s)
+        .map_err(|e| Error::internal(format!("corrupt record in state database: {e}")))
 }
 
 #[cfg(test)]
@@ -273,33 +307,58 @@ mod tests {
     }
 
     fn image(id: &str) -> ImageRow {
-        ImageRow { id: id.into(), layers: vec!["sha256:l1".into()], size: 10, added: 1 }
+        ImageRow {
+            id: id.into(),
+            layers: vec!["sha256:l1".into()],
+            size: 10,
+            added: 1,
+        }
     }
 
     #[test]
     fn tags_move_between_images() {
         let (_d, db) = db();
-        db.put_image(&image("sha256:aa"), &["x:latest".into()]).unwrap();
-        db.put_image(&image("sha256:bb"), &["x:latest".into()]).unwrap();
-        assert_eq!(db.tag_target("x:latest").unwrap().as_deref(), Some("sha256:bb"));
+        db.put_image(&image("sha256:aa"), &["x:latest".into()])
+            .unwrap();
+        db.put_image(&image("sha256:bb"), &["x:latest".into()])
+            .unwrap();
+        assert_eq!(
+            db.tag_target("x:latest").unwrap().as_deref(),
+            Some("sha256:bb")
+        );
         assert!(db.tags_of("sha256:aa").unwrap().is_empty());
-        assert_eq!(db.image_ids_with_prefix("b").unwrap(), vec!["sha256:bb".to_string()]);
+        assert_eq!(
+            db.image_ids_with_prefix("b").unwrap(),
+            vec!["sha256:bb".to_string()]
+        );
         db.delete_image("sha256:bb").unwrap();
         assert_eq!(db.tag_target("x:latest").unwrap(), None);
-        assert_eq!(db.image("sha256:aa").unwrap().unwrap().layers, vec!["sha256:l1"]);
+        assert_eq!(
+            db.image("sha256:aa").unwrap().unwrap().layers,
+            vec!["sha256:l1"]
+        );
     }
 
     #[test]
     fn container_names_are_unique() {
         let (_d, db) = db();
         db.put_image(&image("sha256:aa"), &[]).unwrap();
-        db.insert_container("c1", "web", "sha256:aa", &serde_json::json!({"n": 1})).unwrap();
-        let err = db.insert_container("c2", "web", "sha256:aa", &serde_json::json!({})).unwrap_err();
+        db.insert_container("c1", "web", "sha256:aa", &serde_json::json!({"n": 1}))
+            .unwrap();
+        let err = db
+            .insert_container("c2", "web", "sha256:aa", &serde_json::json!({}))
+            .unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Conflict);
-        assert!(err.message.contains("\"/web\" is already in use by container \"c1\""));
+        assert!(
+            err.message
+                .contains("\"/web\" is already in use by container \"c1\"")
+        );
         let back: serde_json::Value = db.container("c1").unwrap().unwrap();
         assert_eq!(back["n"], 1);
-        assert_eq!(db.containers_using("sha256:aa").unwrap(), vec!["c1".to_string()]);
+        assert_eq!(
+            db.containers_using("sha256:aa").unwrap(),
+            vec!["c1".to_string()]
+        );
     }
 
     #[test]
@@ -308,6 +367,9 @@ mod tests {
         db.put_image(&image("sha256:aa"), &["a:1".into()]).unwrap();
         drop(db);
         let db = Db::open(&dir.path().join("berth.db")).unwrap();
-        assert_eq!(db.tags().unwrap(), vec![("a:1".to_string(), "sha256:aa".to_string())]);
+        assert_eq!(
+            db.tags().unwrap(),
+            vec![("a:1".to_string(), "sha256:aa".to_string())]
+        );
     }
 }

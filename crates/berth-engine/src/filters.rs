@@ -18,14 +18,19 @@ impl Filters {
         };
         let v: Value = serde_json::from_str(raw)
             .map_err(|e| Error::invalid(format!("invalid filter: {e}")))?;
-        let obj = v.as_object().ok_or_else(|| Error::invalid("invalid filter: not an object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::invalid("invalid filter: not an object"))?;
         let mut values = BTreeMap::new();
         for (name, vals) in obj {
             if !known.contains(&name.as_str()) {
                 return Err(Error::invalid(format!("invalid filter '{name}'")));
             }
             let list: Vec<String> = match vals {
-                Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
                 Value::Object(m) => m
                     .iter()
                     .filter(|(_, on)| on.as_bool().unwrap_or(false))
@@ -50,10 +55,12 @@ impl Filters {
 
     /// `label=key` or `label=key=value` against a label map; every given label must match.
     pub fn labels_match(&self, labels: &serde_json::Map<String, Value>) -> bool {
-        self.get("label").iter().all(|want| match want.split_once('=') {
-            Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
-            None => labels.contains_key(want.as_str()),
-        })
+        self.get("label")
+            .iter()
+            .all(|want| match want.split_once('=') {
+                Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
+                None => labels.contains_key(want.as_str()),
+            })
     }
 }
 
@@ -77,10 +84,17 @@ mod tests {
 
     #[test]
     fn both_wire_forms() {
-        let f = Filters::parse(Some(r#"{"status":["exited"],"name":{"web":true}}"#), &["status", "name"]).unwrap();
+        let f = Filters::parse(
+            Some(r#"{"status":["exited"],"name":{"web":true}}"#),
+            &["status", "name"],
+        )
+        .unwrap();
         assert_eq!(f.get("status"), ["exited"]);
         assert_eq!(f.get("name"), ["web"]);
-        assert!(f.any("label", |_| false), "absent filter matches everything");
+        assert!(
+            f.any("label", |_| false),
+            "absent filter matches everything"
+        );
         assert!(Filters::parse(Some(r#"{"bogus":["x"]}"#), &["status"]).is_err());
         assert!(Filters::parse(Some("not json"), &["status"]).is_err());
     }

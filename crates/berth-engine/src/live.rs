@@ -49,7 +49,11 @@ impl LiveTable {
 
     /// Forgets a removed container after telling its waiters.
     pub fn remove(&self, id: &str) {
-        let entry = self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        let entry = self
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         if let Some(live) = entry {
             live.exits.send_modify(|e| e.removed = true);
         }
@@ -58,11 +62,19 @@ impl LiveTable {
 
 impl Live {
     pub fn take_pending_attaches(&self) -> Vec<PendingAttach> {
-        std::mem::take(&mut *self.pending_attach.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(
+            &mut *self
+                .pending_attach
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     pub fn add_pending_attach(&self, p: PendingAttach) {
-        self.pending_attach.lock().unwrap_or_else(|p| p.into_inner()).push(p);
+        self.pending_attach
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(p);
     }
 
     pub fn record_exit(&self, code: i32) {

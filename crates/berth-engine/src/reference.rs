@@ -24,7 +24,8 @@ impl Reference {
                 "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
             ));
         }
-        let invalid = || format!("invalid reference format: repository name ({s}) must be lowercase");
+        let invalid =
+            || format!("invalid reference format: repository name ({s}) must be lowercase");
         let bad = || "invalid reference format".to_string();
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
@@ -38,22 +39,29 @@ impl Reference {
             Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(rest[i + 1..].to_string())),
             _ => (rest, None),
         };
-        if let Some(t) = &tag {
-            if !valid_tag(t) {
-                return Err(bad());
-            }
+        if tag.as_deref().is_some_and(|t| !valid_tag(t)) {
+            return Err(bad());
         }
         if name.is_empty() || name.len() > MAX_NAME_LEN {
             return Err(bad());
         }
         let (domain, path) = split_domain(name);
         if path.is_empty() || !path.split('/').all(valid_path_component) {
-            return Err(if name.chars().any(|c| c.is_ascii_uppercase()) { invalid() } else { bad() });
+            return Err(if name.chars().any(|c| c.is_ascii_uppercase()) {
+                invalid()
+            } else {
+                bad()
+            });
         }
         if !valid_domain(&domain) {
             return Err(bad());
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// `latest` when neither tag nor digest was given, as `docker pull busybox` means.
@@ -67,7 +75,10 @@ impl Reference {
     /// The repository in short form: `busybox`, `user/app`, `localhost:5000/app`.
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix(OFFICIAL_PREFIX).unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix(OFFICIAL_PREFIX)
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             format!("{}/{}", self.domain, self.path)
         }
@@ -147,7 +158,9 @@ fn valid_domain(d: &str) -> bool {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     host_ok && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
@@ -157,7 +170,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn validate_digest(d: &str) -> Result<(), ()> {
@@ -188,18 +202,38 @@ mod tests {
 
     #[test]
     fn refuses_bad_references() {
-        for bad in ["", "Busybox", "a:", ":tag", "a//b", "a/-b", "a:b c", "a@sha256:12", "x:-tag"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a:",
+            ":tag",
+            "a//b",
+            "a/-b",
+            "a:b c",
+            "a@sha256:12",
+            "x:-tag",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let id = "a".repeat(64);
-        assert!(Reference::parse(&id).unwrap_err().contains("64-byte hexadecimal"));
-        assert!(Reference::parse("Upper").unwrap_err().contains("must be lowercase"));
+        assert!(
+            Reference::parse(&id)
+                .unwrap_err()
+                .contains("64-byte hexadecimal")
+        );
+        assert!(
+            Reference::parse("Upper")
+                .unwrap_err()
+                .contains("must be lowercase")
+        );
     }
 
     #[test]
     fn digests_are_kept() {
         let d = format!("sha256:{}", "b".repeat(64));
-        let r = Reference::parse(&format!("busybox@{d}")).unwrap().with_default_tag();
+        let r = Reference::parse(&format!("busybox@{d}"))
+            .unwrap()
+            .with_default_tag();
         assert_eq!(r.tag, None);
         assert_eq!(r.digest.as_deref(), Some(d.as_str()));
     }

@@ -25,7 +25,10 @@ pub async fn launch(shim_binary: &Path, exec_dir: &Path) -> Result<Launched> {
         .map_err(|e| Error::internal(format!("running {}: {e}", shim_binary.display())))?;
     let line = String::from_utf8_lossy(&out.stdout);
     let launched: Launched = serde_json::from_str(line.trim()).map_err(|e| {
-        Error::internal(format!("shim for {} answered {line:?} ({e})", exec_dir.display()))
+        Error::internal(format!(
+            "shim for {} answered {line:?} ({e})",
+            exec_dir.display()
+        ))
     })?;
     Ok(launched)
 }
@@ -42,21 +45,32 @@ async fn connect_socket(exec_dir: &Path) -> std::io::Result<UnixStream> {
 
 async fn connect(exec_dir: &Path, request: Request) -> Result<(OutputStream, Response)> {
     let stream = connect_socket(exec_dir).await.map_err(|e| {
-        Error::internal(format!("connect {}: {e}", exec_dir.join(SOCKET_FILE).display()))
+        Error::internal(format!(
+            "connect {}: {e}",
+            exec_dir.join(SOCKET_FILE).display()
+        ))
     })?;
     let mut stream = BufReader::new(stream);
-    let mut line = serde_json::to_vec(&Envelope { v: PROTOCOL_VERSION, request })?;
+    let mut line = serde_json::to_vec(&Envelope {
+        v: PROTOCOL_VERSION,
+        request,
+    })?;
     line.push(b'\n');
     stream.get_mut().write_all(&line).await?;
     let mut answer = String::new();
     stream.read_line(&mut answer).await?;
     if answer.is_empty() {
-        return Err(Error::internal(format!("shim at {} closed the connection", exec_dir.display())));
+        return Err(Error::internal(format!(
+            "shim at {} closed the connection",
+            exec_dir.display()
+        )));
     }
     let response: Response = serde_json::from_str(&answer)
         .map_err(|e| Error::internal(format!("bad answer from shim: {e}")))?;
     if !response.ok {
-        return Err(Error::internal(response.error.unwrap_or_else(|| "shim refused".into())));
+        return Err(Error::internal(
+            response.error.unwrap_or_else(|| "shim refused".into()),
+        ));
     }
     Ok((stream, response))
 }
@@ -74,16 +88,23 @@ pub async fn kill(exec_dir: &Path, signal: i32) -> Result<()> {
 }
 
 pub async fn attach(exec_dir: &Path, stdout: bool, stderr: bool) -> Result<OutputStream> {
-    connect(exec_dir, Request::Attach { stdout, stderr }).await.map(|(s, _)| s)
+    connect(exec_dir, Request::Attach { stdout, stderr })
+        .await
+        .map(|(s, _)| s)
 }
 
 /// Waits for the container to exit. When the shim is already gone (the container ended while
 /// nobody listened), the exit record it left is the answer.
 pub async fn wait(exec_dir: &Path) -> Result<ExitStatus> {
     match request(exec_dir, Request::Wait).await {
-        Ok(Response { exit: Some(exit), .. }) => Ok(exit),
+        Ok(Response {
+            exit: Some(exit), ..
+        }) => Ok(exit),
         Ok(_) | Err(_) => read_exit_record(exec_dir).await.ok_or_else(|| {
-            Error::internal(format!("shim for {} vanished without an exit record", exec_dir.display()))
+            Error::internal(format!(
+                "shim for {} vanished without an exit record",
+                exec_dir.display()
+            ))
         }),
     }
 }

@@ -10,8 +10,14 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// An image config for `layers` (uncompressed tars) with `cmd`.
 pub fn image_config(layers: &[Vec<u8>], cmd: &[&str]) -> Vec<u8> {
-    let diff_ids: Vec<String> = layers.iter().map(|l| format!("sha256:{}", sha256(l))).collect();
-    let history: Vec<Value> = layers.iter().map(|_| json!({"created": "2024-01-01T00:00:00Z", "created_by": "test"})).collect();
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256(l)))
+        .collect();
+    let history: Vec<Value> = layers
+        .iter()
+        .map(|_| json!({"created": "2024-01-01T00:00:00Z", "created_by": "test"}))
+        .collect();
     serde_json::to_vec(&json!({
         "architecture": crate::go_arch(),
         "os": "linux",
@@ -48,10 +54,18 @@ pub fn docker_save_legacy(layers: &[Vec<u8>], config: &[u8], repo_tag: &str) -> 
     let config_name = format!("{}.json", sha256(config));
     add(&mut b, &config_name, config);
     let manifest = json!([{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_paths}]);
-    add(&mut b, "manifest.json", &serde_json::to_vec(&manifest).expect("json"));
+    add(
+        &mut b,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).expect("json"),
+    );
     let (repo, tag) = repo_tag.rsplit_once(':').expect("repo:tag");
     let top = sha256(layers.last().expect("a layer"));
-    add(&mut b, "repositories", &serde_json::to_vec(&json!({repo: {tag: top}})).expect("json"));
+    add(
+        &mut b,
+        "repositories",
+        &serde_json::to_vec(&json!({repo: {tag: top}})).expect("json"),
+    );
     b.into_inner().expect("tar")
 }
 
@@ -72,7 +86,11 @@ pub fn oci_layout(layers: &[Vec<u8>], config: &[u8], ref_name: &str) -> Vec<u8> 
         "layers": descriptors
     }))
     .expect("json");
-    add(&mut b, &format!("blobs/sha256/{}", sha256(&manifest)), &manifest);
+    add(
+        &mut b,
+        &format!("blobs/sha256/{}", sha256(&manifest)),
+        &manifest,
+    );
     let index = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -83,6 +101,10 @@ pub fn oci_layout(layers: &[Vec<u8>], config: &[u8], ref_name: &str) -> Vec<u8> 
             "annotations": {"io.containerd.image.name": ref_name, "org.opencontainers.image.ref.name": ref_name.rsplit_once(':').map_or("latest", |(_, t)| t)}
         }]
     });
-    add(&mut b, "index.json", &serde_json::to_vec(&index).expect("json"));
+    add(
+        &mut b,
+        "index.json",
+        &serde_json::to_vec(&index).expect("json"),
+    );
     b.into_inner().expect("tar")
 }

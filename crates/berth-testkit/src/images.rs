@@ -37,7 +37,8 @@ fn append(b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, entry: Entry<'_>
         }
         Entry::Dir => {
             h.set_entry_type(tar::EntryType::Directory);
-            b.append_data(&mut h, path, std::io::empty()).expect("tar dir");
+            b.append_data(&mut h, path, std::io::empty())
+                .expect("tar dir");
         }
         Entry::Symlink(target) => {
             h.set_entry_type(tar::EntryType::Symlink);
@@ -63,15 +64,31 @@ pub fn tar_of(files: &[(&str, u32, &[u8])], symlinks: &[(&str, &str)]) -> Vec<u8
 pub fn busybox_rootfs_tar() -> Vec<u8> {
     let busybox = std::fs::read(BUSYBOX).expect("busybox-static is installed (/bin/busybox)");
     let mut b = tar::Builder::new(Vec::new());
-    for (d, mode) in [("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777), ("root", 0o700), ("home", 0o755)] {
+    for (d, mode) in [
+        ("bin", 0o755),
+        ("etc", 0o755),
+        ("tmp", 0o1777),
+        ("root", 0o700),
+        ("home", 0o755),
+    ] {
         append(&mut b, d, mode, Entry::Dir);
     }
     append(&mut b, "bin/busybox", 0o755, Entry::File(&busybox));
     let passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n";
     append(&mut b, "etc/passwd", 0o644, Entry::File(passwd));
-    append(&mut b, "etc/group", 0o644, Entry::File(b"root:x:0:\nnogroup:x:65534:\n"));
+    append(
+        &mut b,
+        "etc/group",
+        0o644,
+        Entry::File(b"root:x:0:\nnogroup:x:65534:\n"),
+    );
     for applet in APPLETS {
-        append(&mut b, &format!("bin/{applet}"), 0o777, Entry::Symlink("busybox"));
+        append(
+            &mut b,
+            &format!("bin/{applet}"),
+            0o777,
+            Entry::Symlink("busybox"),
+        );
     }
     b.into_inner().expect("tar")
 }

@@ -7,7 +7,7 @@ mod gate;
 mod http;
 mod images;
 
-pub use gate::{require, Requirement};
+pub use gate::{Requirement, require};
 pub use http::ApiResponse;
 pub use images::{busybox_rootfs_tar, tar_of};
 
@@ -22,12 +22,19 @@ pub fn bin_dir() -> PathBuf {
         return dir.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
 }
 
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} is not built; run `cargo build --workspace` first", p.display());
+    assert!(
+        p.exists(),
+        "{} is not built; run `cargo build --workspace` first",
+        p.display()
+    );
     p
 }
 
@@ -40,7 +47,10 @@ pub struct Daemon {
 impl Daemon {
     /// Starts berthd in a fresh directory and waits until it answers `/_ping`.
     pub fn start() -> Self {
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir_in("/tmp").expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
         std::fs::write(dir.path().join("daemon.json"), "{}").expect("daemon.json");
         let child = spawn_berthd(dir.path());
         let mut d = Daemon { dir, child };
@@ -54,7 +64,10 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().expect("wait berthd") {
                 panic!("berthd exited with {status}:\n{}", self.log());
             }
-            if self.api("GET", "/_ping", None).is_ok_and(|r| r.status == 200) {
+            if self
+                .api("GET", "/_ping", None)
+                .is_ok_and(|r| r.status == 200)
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -88,14 +101,20 @@ impl Daemon {
     }
 
     /// One Engine API request; `Err` only when the socket does not answer.
-    pub fn api(&self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<ApiResponse> {
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> std::io::Result<ApiResponse> {
         http::request(&self.socket(), method, path, body)
     }
 
     /// Like [`Self::api`] with a JSON body; panics when the daemon does not answer.
     pub fn api_json(&self, method: &str, path: &str, body: &serde_json::Value) -> ApiResponse {
         let bytes = serde_json::to_vec(body).expect("json");
-        self.api(method, path, Some(&bytes)).expect("berthd answers")
+        self.api(method, path, Some(&bytes))
+            .expect("berthd answers")
     }
 
     /// Runs the `berth` CLI against this daemon.
@@ -128,7 +147,11 @@ impl Daemon {
         let tar = busybox_rootfs_tar();
         let changes = http::encode(r#"CMD ["sh"]"#);
         let r = self
-            .api("POST", &format!("/images/create?fromSrc=-&repo=busybox&tag=latest&changes={changes}"), Some(&tar))
+            .api(
+                "POST",
+                &format!("/images/create?fromSrc=-&repo=busybox&tag=latest&changes={changes}"),
+                Some(&tar),
+            )
             .expect("berthd answers");
         assert_eq!(r.status, 200, "importing busybox: {}", r.text());
     }
@@ -149,14 +172,15 @@ impl Daemon {
     /// Pids recorded in the exec root: every shim and container init this daemon started.
     fn recorded_pids(&self) -> Vec<i32> {
         let mut pids = Vec::new();
-        let Ok(entries) = std::fs::read_dir(self.exec_root().join("containers")) else { return pids };
+        let Ok(entries) = std::fs::read_dir(self.exec_root().join("containers")) else {
+            return pids;
+        };
         for entry in entries.flatten() {
             // The container's init first: killing pid 1 of a pid namespace ends all of it.
             for file in ["init.pid", "shim.pid"] {
-                if let Ok(s) = std::fs::read_to_string(entry.path().join(file)) {
-                    if let Ok(pid) = s.trim().parse::<i32>() {
-                        pids.push(pid);
-                    }
+                let text = std::fs::read_to_string(entry.path().join(file)).unwrap_or_default();
+                if let Ok(pid) = text.trim().parse::<i32>() {
+                    pids.push(pid);
                 }
             }
         }
@@ -191,7 +215,9 @@ fn spawn_berthd(dir: &Path) -> Child {
 
 fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let mut input = child.stdin.take().expect("stdin");
     let data = stdin.to_vec();
@@ -240,14 +266,22 @@ pub fn stderr(o: &Output) -> String {
 
 /// Panics with both streams unless the command succeeded; returns stdout.
 pub fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "command failed ({}):\nstdout: {}\nstderr: {}", o.status, stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
     stdout(o)
 }
 
 /// Every file below `dir`, relative, sorted: to show that a refused input changed nothing.
 pub fn tree(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             out.push(p.strip_prefix(root).unwrap_or(&p).display().to_string());

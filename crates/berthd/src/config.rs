@@ -77,7 +77,11 @@ impl Config {
     pub fn load(flags: Flags) -> Result<Self> {
         let explicit = flags.config_file != Path::new(DEFAULT_CONFIG_FILE);
         let file = read_file(&flags.config_file, explicit)?;
-        let hosts = if flags.hosts.is_empty() { file.hosts } else { flags.hosts };
+        let hosts = if flags.hosts.is_empty() {
+            file.hosts
+        } else {
+            flags.hosts
+        };
         let host = match hosts.as_slice() {
             [] => DEFAULT_HOST.to_string(),
             [one] => one.clone(),
@@ -93,8 +97,14 @@ impl Config {
             None => std::env::current_exe()?.with_file_name("berth-shim"),
         };
         Ok(Config {
-            data_root: flags.data_root.or(file.data_root).unwrap_or_else(|| DEFAULT_DATA_ROOT.into()),
-            exec_root: flags.exec_root.or(file.exec_root).unwrap_or_else(|| DEFAULT_EXEC_ROOT.into()),
+            data_root: flags
+                .data_root
+                .or(file.data_root)
+                .unwrap_or_else(|| DEFAULT_DATA_ROOT.into()),
+            exec_root: flags
+                .exec_root
+                .or(file.exec_root)
+                .unwrap_or_else(|| DEFAULT_EXEC_ROOT.into()),
             socket: unix_socket(&host)?,
             log_level,
             shim_binary,
@@ -111,8 +121,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("berthd-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("daemon.json");
-        std::fs::write(&file, r#"{"data-root": "/srv/berth", "hosts": ["unix:///tmp/x.sock"], "debug": true}"#).unwrap();
-        let flags = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap(), "--exec-root", "/tmp/e"]);
+        std::fs::write(
+            &file,
+            r#"{"data-root": "/srv/berth", "hosts": ["unix:///tmp/x.sock"], "debug": true}"#,
+        )
+        .unwrap();
+        let flags = Flags::parse_from([
+            "berthd",
+            "--config-file",
+            file.to_str().unwrap(),
+            "--exec-root",
+            "/tmp/e",
+        ]);
         let c = Config::load(flags).unwrap();
         assert_eq!(c.data_root, PathBuf::from("/srv/berth"));
         assert_eq!(c.exec_root, PathBuf::from("/tmp/e"));
@@ -120,7 +140,12 @@ mod tests {
         assert_eq!(c.log_level, "debug");
         std::fs::write(&file, "{not json").unwrap();
         let flags = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap()]);
-        assert!(Config::load(flags).unwrap_err().to_string().contains("invalid configuration file"));
+        assert!(
+            Config::load(flags)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid configuration file")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(unix_socket("tcp://0.0.0.0:2375").is_err());
     }

@@ -13,7 +13,11 @@ fn daemon() -> Option<Daemon> {
 #[test]
 fn docker_version_shows_the_server() {
     let Some(d) = daemon() else { return };
-    let out = ok(&d.docker(&["version", "--format", "{{.Server.Version}} {{.Server.APIVersion}}"]));
+    let out = ok(&d.docker(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} {{.Server.APIVersion}}",
+    ]));
     assert_eq!(out.trim(), format!("{} 1.47", env!("CARGO_PKG_VERSION")));
 }
 
@@ -27,9 +31,21 @@ fn docker_run_ps_rm_rmi() {
     let ps = ok(&d.docker(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]));
     assert!(ps.contains("c1 Exited (4)"), "{ps}");
     let images = ok(&d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
-    assert!(images.contains("busybox:latest") && images.contains("hello-world:latest"), "{images}");
+    assert!(
+        images.contains("busybox:latest") && images.contains("hello-world:latest"),
+        "{images}"
+    );
     ok(&d.docker(&["rm", "c1"]));
-    ok(&d.docker(&["run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo from-bg; sleep 30"]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-bg; sleep 30",
+    ]));
     let mut logs = String::new();
     for _ in 0..100 {
         logs = ok(&d.docker(&["logs", "bg"]));
@@ -52,5 +68,8 @@ fn docker_save_and_load() {
     ok(&d.docker(&["rmi", "busybox"]));
     let out = ok(&d.docker_with_stdin(&["load"], &saved.stdout));
     assert!(out.contains("Loaded image: busybox:latest"), "{out}");
-    assert_eq!(ok(&d.docker(&["run", "--rm", "busybox", "echo", "ok"])), "ok\n");
+    assert_eq!(
+        ok(&d.docker(&["run", "--rm", "busybox", "echo", "ok"])),
+        "ok\n"
+    );
 }

@@ -23,8 +23,14 @@ fn save_rmi_load_round_trip_keeps_the_id() {
     assert!(!d.berth(&["image", "inspect", "busybox"]).status.success());
     let out = ok(&d.berth_with_stdin(&["load"], &tar.stdout));
     assert!(out.contains("Loaded image: busybox:latest"), "{out}");
-    assert_eq!(ok(&d.berth(&["image", "inspect", "-f", "{{.Id}}", "busybox"])), id);
-    assert_eq!(ok(&d.berth(&["run", "--rm", "busybox", "echo", "alive"])), "alive\n");
+    assert_eq!(
+        ok(&d.berth(&["image", "inspect", "-f", "{{.Id}}", "busybox"])),
+        id
+    );
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "busybox", "echo", "alive"])),
+        "alive\n"
+    );
 }
 
 #[test]
@@ -38,7 +44,10 @@ fn legacy_docker_save_archives_load_and_run() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("Loaded image: legacy:1"), "{}", r.text());
     let id = format!("sha256:{}", berth_testkit::archives::sha256(&config));
-    assert_eq!(d.api("GET", "/images/legacy:1/json", None).unwrap().json()["Id"], id.as_str());
+    assert_eq!(
+        d.api("GET", "/images/legacy:1/json", None).unwrap().json()["Id"],
+        id.as_str()
+    );
 }
 
 #[test]
@@ -75,18 +84,41 @@ fn bad_archives_change_nothing() {
     };
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("not a tar", b"this is not an image archive".to_vec()),
-        ("a tar without a manifest", tar_of(&[("readme", 0o644, b"x")], &[])),
-        ("absolute path", escaping(tar_of(&[("/etc/evil", 0o644, b"x")], &[]))),
-        ("dot-dot path", escaping(tar_of(&[("../../evil", 0o644, b"x")], &[]))),
-        ("symlink out of the root", escaping(tar_of(&[], &[("link", "../../../../etc")]))),
+        (
+            "a tar without a manifest",
+            tar_of(&[("readme", 0o644, b"x")], &[]),
+        ),
+        (
+            "absolute path",
+            escaping(tar_of(&[("/etc/evil", 0o644, b"x")], &[])),
+        ),
+        (
+            "dot-dot path",
+            escaping(tar_of(&[("../../evil", 0o644, b"x")], &[])),
+        ),
+        (
+            "symlink out of the root",
+            escaping(tar_of(&[], &[("link", "../../../../etc")])),
+        ),
         ("digest mismatch", wrong),
     ];
     for (what, archive) in cases {
         let r = d.api("POST", "/images/load", Some(&archive)).unwrap();
         assert_eq!(r.status, 400, "{what}: bad input is a 400: {}", r.text());
-        assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}");
-        assert_eq!(tree(&d.data_root().join("layers")), before_layers, "{what}: layers changed");
-        assert_eq!(tree(&d.data_root().join("content/blobs")), before_blobs, "{what}: blobs changed");
+        assert!(
+            r.json()["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+        assert_eq!(
+            tree(&d.data_root().join("layers")),
+            before_layers,
+            "{what}: layers changed"
+        );
+        assert_eq!(
+            tree(&d.data_root().join("content/blobs")),
+            before_blobs,
+            "{what}: blobs changed"
+        );
     }
     assert!(!std::path::Path::new("/etc/evil").exists());
 }
@@ -97,21 +129,42 @@ fn tag_history_and_rmi_rules() {
     d.load_busybox();
     ok(&d.berth(&["tag", "busybox", "mybox:v1"]));
     let images = ok(&d.berth(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
-    assert!(images.contains("busybox:latest") && images.contains("mybox:v1"), "{images}");
+    assert!(
+        images.contains("busybox:latest") && images.contains("mybox:v1"),
+        "{images}"
+    );
     let id = ok(&d.berth(&["image", "inspect", "-f", "{{.Id}}", "busybox"]));
     // An image with two tags is not deleted by id without force.
     let out = d.berth(&["rmi", id.trim()]);
-    assert!(stderr(&out).contains("referenced in multiple repositories"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("referenced in multiple repositories"),
+        "{}",
+        stderr(&out)
+    );
     // A container pins its image.
     ok(&d.berth(&["create", "--name", "pin", "mybox:v1", "true"]));
     let out = ok(&d.berth(&["rmi", "busybox"]));
     assert!(out.contains("Untagged: busybox:latest"), "{out}");
     let out = d.berth(&["rmi", "mybox:v1"]);
-    assert!(stderr(&out).contains("is using its referenced image"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is using its referenced image"),
+        "{}",
+        stderr(&out)
+    );
     ok(&d.berth(&["rm", "pin"]));
     let out = ok(&d.berth(&["rmi", "mybox:v1"]));
     assert!(out.contains("Deleted: sha256:"), "{out}");
-    assert_eq!(tree(&d.data_root().join("layers")).iter().filter(|p| p.ends_with("/diff")).count(), 1, "only hello-world's layer is left");
-    let history = d.api("GET", "/images/hello-world/history", None).unwrap().json();
+    assert_eq!(
+        tree(&d.data_root().join("layers"))
+            .iter()
+            .filter(|p| p.ends_with("/diff"))
+            .count(),
+        1,
+        "only hello-world's layer is left"
+    );
+    let history = d
+        .api("GET", "/images/hello-world/history", None)
+        .unwrap()
+        .json();
     assert!(history[0]["Id"].as_str().unwrap().starts_with("sha256:"));
 }

@@ -64,7 +64,10 @@ fn overlay(mut base: Value, over: &Value) -> Value {
 
 fn strings(v: &Value) -> Option<Vec<String>> {
     let items = v.as_array()?;
-    items.iter().map(|s| s.as_str().map(str::to_string)).collect()
+    items
+        .iter()
+        .map(|s| s.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Image env first; a container variable replaces the image's of the same name in place.
@@ -92,7 +95,9 @@ fn merge_maps(image: &Value, container: &Value) -> Value {
 /// image config's `config` object; `image_name` is what the user typed.
 pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Result<Resolved> {
     if !body.is_object() {
-        return Err(Error::invalid("config cannot be empty in order to create a container"));
+        return Err(Error::invalid(
+            "config cannot be empty in order to create a container",
+        ));
     }
     let mut config = overlay(config_defaults(), body);
     if let Some(c) = config.as_object_mut() {
@@ -110,7 +115,9 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
         }
         None => (
             strings(&image["Entrypoint"]).unwrap_or_default(),
-            user_cmd.or_else(|| strings(&image["Cmd"])).unwrap_or_default(),
+            user_cmd
+                .or_else(|| strings(&image["Cmd"]))
+                .unwrap_or_default(),
         ),
     };
     let mut argv = entrypoint.iter().chain(cmd.iter()).cloned();
@@ -140,13 +147,37 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
     if c["Hostname"].as_str().is_none_or(str::is_empty) {
         c.insert("Hostname".into(), json!(&id[..12]));
     }
-    c.insert("Env".into(), json!(env));
-    c.insert("Cmd".into(), if cmd.is_empty() { Value::Null } else { json!(cmd) });
-    c.insert("Entrypoint".into(), if entrypoint.is_empty() { Value::Null } else { json!(entrypoint) });
+    c.insert(
+        "Env".into(),
+        if env.is_empty() {
+            Value::Null
+        } else {
+            json!(env)
+        },
+    );
+    c.insert(
+        "Cmd".into(),
+        if cmd.is_empty() {
+            Value::Null
+        } else {
+            json!(cmd)
+        },
+    );
+    c.insert(
+        "Entrypoint".into(),
+        if entrypoint.is_empty() {
+            Value::Null
+        } else {
+            json!(entrypoint)
+        },
+    );
     c.insert("Image".into(), json!(image_name));
     c.insert("WorkingDir".into(), json!(working_dir));
     c.insert("User".into(), json!(user));
-    c.insert("Labels".into(), merge_maps(&image["Labels"], &body["Labels"]));
+    c.insert(
+        "Labels".into(),
+        merge_maps(&image["Labels"], &body["Labels"]),
+    );
     for key in ["ExposedPorts", "Volumes"] {
         let merged = merge_maps(&image[key], &body[key]);
         if merged.as_object().is_some_and(|m| !m.is_empty()) {
@@ -160,12 +191,17 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
     }
 
     let mut host_config = overlay(host_config_defaults(), &body["HostConfig"]);
-    let hc = host_config.as_object_mut().expect("host config is an object");
+    let hc = host_config
+        .as_object_mut()
+        .expect("host config is an object");
     if matches!(hc["NetworkMode"].as_str(), Some("" | "default")) {
         hc.insert("NetworkMode".into(), json!("bridge"));
     }
     if hc["LogConfig"]["Type"].as_str().is_none_or(str::is_empty) {
-        hc.insert("LogConfig".into(), json!({"Type": "json-file", "Config": {}}));
+        hc.insert(
+            "LogConfig".into(),
+            json!({"Type": "json-file", "Config": {}}),
+        );
     }
     let log_driver = hc["LogConfig"]["Type"].as_str().unwrap_or_default();
     if !matches!(log_driver, "json-file" | "none") {
@@ -173,7 +209,12 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
             "failed to create container: logging driver \"{log_driver}\" is not supported"
         )));
     }
-    Ok(Resolved { config, host_config, path, args })
+    Ok(Resolved {
+        config,
+        host_config,
+        path,
+        args,
+    })
 }
 
 #[cfg(test)]
@@ -207,7 +248,10 @@ mod tests {
                           "Labels": {"x": "y"}, "HostConfig": {"AutoRemove": true, "NetworkMode": "default"}});
         let r = resolve(ID, &body, &image(), "busybox").unwrap();
         assert_eq!(r.config["Env"], json!(["PATH=/bin", "A=2", "B=3"]));
-        assert_eq!((r.path.as_str(), r.args.clone()), ("echo", vec!["hi".to_string()]));
+        assert_eq!(
+            (r.path.as_str(), r.args.clone()),
+            ("echo", vec!["hi".to_string()])
+        );
         assert_eq!(r.config["Labels"], json!({"from": "image", "x": "y"}));
         assert_eq!(r.host_config["AutoRemove"], true);
         assert_eq!(r.host_config["NetworkMode"], "bridge");
@@ -219,7 +263,13 @@ mod tests {
         assert_eq!(r.path, "env");
         assert!(r.args.is_empty());
         assert_eq!(r.config["Cmd"], Value::Null);
-        let r = resolve(ID, &json!({"Entrypoint": [""], "Cmd": ["ls"]}), &image(), "b").unwrap();
+        let r = resolve(
+            ID,
+            &json!({"Entrypoint": [""], "Cmd": ["ls"]}),
+            &image(),
+            "b",
+        )
+        .unwrap();
         assert_eq!(r.path, "ls");
     }
 
@@ -227,11 +277,18 @@ mod tests {
     fn bad_requests_are_refused() {
         let e = resolve(ID, &json!({}), &json!({}), "b").err().unwrap();
         assert_eq!(e.message, "No command specified");
-        let e = resolve(ID, &json!({"WorkingDir": "rel"}), &image(), "b").err().unwrap();
-        assert!(e.message.contains("needs to be an absolute path"));
-        let e = resolve(ID, &json!({"HostConfig": {"LogConfig": {"Type": "syslog"}}}), &image(), "b")
+        let e = resolve(ID, &json!({"WorkingDir": "rel"}), &image(), "b")
             .err()
             .unwrap();
+        assert!(e.message.contains("needs to be an absolute path"));
+        let e = resolve(
+            ID,
+            &json!({"HostConfig": {"LogConfig": {"Type": "syslog"}}}),
+            &image(),
+            "b",
+        )
+        .err()
+        .unwrap();
         assert!(e.message.contains("logging driver \"syslog\""));
     }
 }

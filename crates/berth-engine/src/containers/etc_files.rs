@@ -28,7 +28,9 @@ fn container_resolv_conf(host: &str) -> String {
         .filter(|l| {
             let mut words = l.split_whitespace();
             !(words.next() == Some("nameserver")
-                && words.next().is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+                && words
+                    .next()
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -64,6 +66,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = write(d.path(), "abc").unwrap();
         assert_eq!(std::fs::read_to_string(p.hostname).unwrap(), "abc\n");
-        assert!(std::fs::read_to_string(p.hosts).unwrap().starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(
+            std::fs::read_to_string(p.hosts)
+                .unwrap()
+                .starts_with("127.0.0.1\tlocalhost\n")
+        );
     }
 }

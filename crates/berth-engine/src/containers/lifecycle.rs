@@ -33,13 +33,17 @@ impl WaitCondition {
 
 /// Docker's signal names (with or without SIG) and numbers.
 pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<nix::sys::signal::Signal>()
         .map(|sig| sig as i32)
         .map_err(|_| Error::invalid(format!("Invalid signal: {s}")))
@@ -53,21 +57,35 @@ impl Engine {
         let _guard = live.lock.lock().await;
         let mut c = self.container_record(&id)?;
         if c.state.running() {
-            return Err(Error::new(ErrorKind::NotModified, "container already started"));
+            return Err(Error::new(
+                ErrorKind::NotModified,
+                "container already started",
+            ));
         }
         let exec_dir = self.exec_dir(&id);
         self.prepare_start(&c)?;
         let launched = shim::launch(&self.config.shim_binary, &exec_dir).await?;
         let (Some(shim_pid), Some(init_pid)) = (launched.shim_pid, launched.init_pid) else {
-            let message = launched.error.unwrap_or_else(|| "the shim failed without a reason".into());
+            let message = launched
+                .error
+                .unwrap_or_else(|| "the shim failed without a reason".into());
             c.state.exit_code = launched.exit_code.unwrap_or(125);
             c.state.error = message.clone();
-            self.save_container(&c)?;
             let _ = std::fs::remove_dir_all(&exec_dir);
+            // A container that cannot start is removed when it asked for that, as in Docker.
+            if c.auto_remove() {
+                self.forget_container(&id)?;
+            } else {
+                self.save_container(&c)?;
+            }
             let message = format!(
                 "failed to create task for container: unable to start container process: {message}"
             );
-            let kind = if matches!(c.state.exit_code, 126 | 127) { ErrorKind::InvalidArgument } else { ErrorKind::Internal };
+            let kind = if matches!(c.state.exit_code, 126 | 127) {
+                ErrorKind::InvalidArgument
+            } else {
+                ErrorKind::Internal
+            };
             return Err(Error::new(kind, message));
         };
         // Attach streams requested before the start get every byte of output.
@@ -102,20 +120,41 @@ impl Engine {
         std::fs::create_dir_all(exec_dir.join(ROOTFS_DIR))?;
         let etc = etc_files::write(&dir, c.config["Hostname"].as_str().unwrap_or_default())?;
         let upper = dir.join("upper");
-        let files = user::layered(&upper, c.layers.iter().rev().map(|l| self.layer_diff_dir(l)));
+        let files = user::layered(
+            &upper,
+            c.layers.iter().rev().map(|l| self.layer_diff_dir(l)),
+        );
         let process_user = user::resolve(c.config["User"].as_str().unwrap_or_default(), &files)?;
         let rootfs = exec_dir.join(ROOTFS_DIR);
-        let etc_spec = spec::EtcFiles { hostname: &etc.hostname, hosts: &etc.hosts, resolv_conf: &etc.resolv_conf };
+        let etc_spec = spec::EtcFiles {
+            hostname: &etc.hostname,
+            hosts: &etc.hosts,
+            resolv_conf: &etc.resolv_conf,
+        };
         let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user)?;
         let chain_ids = c
             .layers
             .iter()
-            .map(|l| l.parse().map_err(|_| Error::internal(format!("bad layer id {l}"))))
+            .map(|l| {
+                l.parse()
+                    .map_err(|_| Error::internal(format!("bad layer id {l}")))
+            })
             .collect::<Result<Vec<berth_image::ChainId>>>()?;
-        let overlay = self.store.overlay_mount(&chain_ids, upper, dir.join("work"));
+        let overlay = self
+            .store
+            .overlay_mount(&chain_ids, upper, dir.join("work"));
         let log_path = (c.host_config["LogConfig"]["Type"] != "none").then(|| self.log_path(&c.id));
-        let shim_config = ShimConfig { version: PROTOCOL_VERSION, id: c.id.clone(), spec: runtime_spec, rootfs: overlay, log_path };
-        std::fs::write(exec_dir.join(CONFIG_FILE), serde_json::to_vec(&shim_config)?)?;
+        let shim_config = ShimConfig {
+            version: PROTOCOL_VERSION,
+            id: c.id.clone(),
+            spec: runtime_spec,
+            rootfs: overlay,
+            log_path,
+        };
+        std::fs::write(
+            exec_dir.join(CONFIG_FILE),
+            serde_json::to_vec(&shim_config)?,
+        )?;
         Ok(())
     }
 
@@ -142,7 +181,9 @@ impl Engine {
         let live = self.live.get(id);
         let auto_remove = {
             let _guard = live.lock.lock().await;
-            let Some(mut c) = self.db.container::<Container>(id)? else { return Ok(()) };
+            let Some(mut c) = self.db.container::<Container>(id)? else {
+                return Ok(());
+            };
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.shim_pid = 0;
@@ -168,13 +209,19 @@ impl Engine {
                 continue;
             }
             let exec_dir = self.exec_dir(&c.id);
-            if shim::request(&exec_dir, berth_shim_proto::Request::State).await.is_ok() {
+            if shim::request(&exec_dir, berth_shim_proto::Request::State)
+                .await
+                .is_ok()
+            {
                 tracing::info!(container = %c.id, "reconnected to running container");
                 self.monitor(c.id.clone());
             } else {
                 let exit = shim::read_exit_record(&exec_dir)
                     .await
-                    .unwrap_or(ExitStatus { exit_code: 255, finished_at: clock::now() });
+                    .unwrap_or(ExitStatus {
+                        exit_code: 255,
+                        finished_at: clock::now(),
+                    });
                 self.record_exit(&c.id, exit).await?;
             }
         }
@@ -199,24 +246,46 @@ impl Engine {
         if !self.container_record(id)?.state.running() {
             return Ok(());
         }
-        shim::kill(&self.exec_dir(id), signal).await?;
-        exits.wait_for(|e| e.count > seen || e.removed).await.map_err(|_| Error::internal("container monitor went away"))?;
+        let exited = |e: &Exits| e.count > seen || e.removed;
+        if let Err(e) = shim::kill(&self.exec_dir(id), signal).await {
+            // The container may have exited on its own just now, taking its shim with it.
+            let settled =
+                tokio::time::timeout(Duration::from_secs(2), exits.wait_for(exited)).await;
+            return if settled.is_ok() { Ok(()) } else { Err(e) };
+        }
+        exits
+            .wait_for(exited)
+            .await
+            .map_err(|_| Error::internal("container monitor went away"))?;
         Ok(())
     }
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
-    pub async fn stop_container(&self, name: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let id = self.resolve_container(name)?;
         let c = self.container_record(&id)?;
         if !c.state.running() {
-            return Err(Error::new(ErrorKind::NotModified, "container already stopped"));
+            return Err(Error::new(
+                ErrorKind::NotModified,
+                "container already stopped",
+            ));
         }
         let signal = match signal.filter(|s| !s.is_empty()) {
             Some(s) => s.to_string(),
-            None => c.config["StopSignal"].as_str().unwrap_or("SIGTERM").to_string(),
+            None => c.config["StopSignal"]
+                .as_str()
+                .unwrap_or("SIGTERM")
+                .to_string(),
         };
         let signal = parse_signal(&signal)?;
-        let timeout = timeout.or_else(|| c.config["StopTimeout"].as_i64()).unwrap_or(10);
+        let timeout = timeout
+            .or_else(|| c.config["StopTimeout"].as_i64())
+            .unwrap_or(10);
         let graceful = self.kill_and_wait(&id, signal);
         if timeout < 0 {
             return graceful.await;
@@ -242,7 +311,9 @@ impl Engine {
         Ok(async move {
             let done = |e: &Exits| match condition {
                 WaitCondition::NotRunning if !running => true,
-                WaitCondition::NotRunning | WaitCondition::NextExit => e.count > seen.count || e.removed,
+                WaitCondition::NotRunning | WaitCondition::NextExit => {
+                    e.count > seen.count || e.removed
+                }
                 WaitCondition::Removed => e.removed,
             };
             if done(&seen) {
@@ -260,7 +331,12 @@ impl Engine {
 
     /// `POST /containers/{id}/attach` with `stream=1`: output of a running container now, or of
     /// a created one from its start on.
-    pub fn attach_container(&self, name: &str, stdout: bool, stderr: bool) -> Result<oneshot::Receiver<OutputStream>> {
+    pub fn attach_container(
+        &self,
+        name: &str,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<oneshot::Receiver<OutputStream>> {
         let id = self.resolve_container(name)?;
         let c = self.container_record(&id)?;
         let (tx, rx) = oneshot::channel();
@@ -273,7 +349,11 @@ impl Engine {
                 }
             });
         } else {
-            live.add_pending_attach(PendingAttach { stdout, stderr, deliver: tx });
+            live.add_pending_attach(PendingAttach {
+                stdout,
+                stderr,
+                deliver: tx,
+            });
         }
         Ok(rx)
     }
@@ -289,7 +369,12 @@ mod tests {
         assert_eq!(parse_signal("kill").unwrap(), 9);
         assert_eq!(parse_signal("HUP").unwrap(), 1);
         assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("SIGNOPE").unwrap_err().message.contains("Invalid signal"));
+        assert!(
+            parse_signal("SIGNOPE")
+                .unwrap_err()
+                .message
+                .contains("Invalid signal")
+        );
         assert!(parse_signal("0").is_err());
     }
 }

@@ -43,7 +43,9 @@ impl LogOptions {
             _ => return None,
         };
         let time = clock::parse(&line.time);
-        if self.since.is_some_and(|s| time.is_some_and(|t| t < s)) || self.until.is_some_and(|u| time.is_some_and(|t| t > u)) {
+        if self.since.is_some_and(|s| time.is_some_and(|t| t < s))
+            || self.until.is_some_and(|u| time.is_some_and(|t| t > u))
+        {
             return None;
         }
         let mut payload = String::new();
@@ -77,37 +79,38 @@ impl Engine {
         let follow = opts.follow && c.state.running();
         let (tx, rx) = mpsc::channel(64);
         tokio::task::spawn_blocking(move || {
-            let Ok(file) = std::fs::File::open(&path) else { return };
+            let Ok(file) = std::fs::File::open(&path) else {
+                return;
+            };
+            // Sends what the options keep; false once the client has gone.
+            let send = |lines: &[String]| {
+                lines
+                    .iter()
+                    .filter_map(|l| opts.frame(l, tty))
+                    .all(|b| tx.blocking_send(b).is_ok())
+            };
             let mut reader = BufReader::new(file);
             let mut lines: Vec<String> = Vec::new();
             let mut pos = read_lines(&mut reader, &mut lines);
             if let Some(n) = opts.tail {
-                let wanted: Vec<String> = lines.into_iter().filter(|l| opts.frame(l, tty).is_some()).collect();
-                lines = wanted[wanted.len().saturating_sub(n)..].to_vec();
+                lines.retain(|l| opts.frame(l, tty).is_some());
+                lines.drain(..lines.len().saturating_sub(n));
             }
-            for l in &lines {
-                if let Some(b) = opts.frame(l, tty) {
-                    if tx.blocking_send(b).is_err() {
-                        return;
-                    }
-                }
+            if !send(&lines) || !follow {
+                return;
             }
-            while follow {
-                let stopped = { let e = exits.borrow(); e.count > seen || e.removed };
+            loop {
+                let stopped = {
+                    let e = exits.borrow();
+                    e.count > seen || e.removed
+                };
                 std::thread::sleep(FOLLOW_POLL);
                 let mut fresh = Vec::new();
                 if reader.seek(SeekFrom::Start(pos)).is_err() {
                     return;
                 }
                 pos += read_lines(&mut reader, &mut fresh);
-                for l in &fresh {
-                    if let Some(b) = opts.frame(l, tty) {
-                        if tx.blocking_send(b).is_err() {
-                            return;
-                        }
-                    }
-                }
-                if stopped || tx.is_closed() {
+                if !send(&fresh) || stopped {
                     return;
                 }
             }
@@ -140,11 +143,27 @@ mod tests {
 
     #[test]
     fn frames_and_filters() {
-        let opts = LogOptions { stdout: true, stderr: false, timestamps: true, ..Default::default() };
-        let out = opts.frame(r#"{"log":"hi\n","stream":"stdout","time":"2026-01-01T00:00:00Z"}"#, false).unwrap();
+        let opts = LogOptions {
+            stdout: true,
+            stderr: false,
+            timestamps: true,
+            ..Default::default()
+        };
+        let out = opts
+            .frame(
+                r#"{"log":"hi\n","stream":"stdout","time":"2026-01-01T00:00:00Z"}"#,
+                false,
+            )
+            .unwrap();
         assert_eq!(&out[..8], &[1, 0, 0, 0, 0, 0, 0, 24]);
         assert_eq!(&out[8..], b"2026-01-01T00:00:00Z hi\n");
-        assert!(opts.frame(r#"{"log":"e\n","stream":"stderr","time":"2026-01-01T00:00:00Z"}"#, false).is_none());
+        assert!(
+            opts.frame(
+                r#"{"log":"e\n","stream":"stderr","time":"2026-01-01T00:00:00Z"}"#,
+                false
+            )
+            .is_none()
+        );
         assert!(opts.frame("garbage", false).is_none());
     }
 

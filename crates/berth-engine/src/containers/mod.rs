@@ -10,9 +10,9 @@ pub mod spec;
 mod user;
 mod views;
 
+pub use crate::shim::OutputStream;
 pub use lifecycle::WaitCondition;
 pub use logs::LogOptions;
-pub use crate::shim::OutputStream;
 pub use model::{Container, Status};
 
 use crate::error::{Error, Result};
@@ -31,8 +31,11 @@ impl Engine {
             return Ok(id.clone());
         }
         if !wanted.is_empty() {
-            let matches: Vec<&String> =
-                all.iter().filter(|(id, _)| id.starts_with(wanted)).map(|(id, _)| id).collect();
+            let matches: Vec<&String> = all
+                .iter()
+                .filter(|(id, _)| id.starts_with(wanted))
+                .map(|(id, _)| id)
+                .collect();
             match matches.as_slice() {
                 [one] => return Ok((*one).clone()),
                 [] => {}
@@ -47,7 +50,9 @@ impl Engine {
     }
 
     pub(crate) fn container_record(&self, id: &str) -> Result<Container> {
-        self.db.container(id)?.ok_or_else(|| Error::no_such_container(id))
+        self.db
+            .container(id)?
+            .ok_or_else(|| Error::no_such_container(id))
     }
 
     pub(crate) fn container_records(&self) -> Result<Vec<Container>> {
@@ -59,12 +64,22 @@ impl Engine {
     }
 
     /// `POST /containers/create`: returns the new id and warnings.
-    pub async fn create_container(&self, name: Option<&str>, body: &Value) -> Result<(String, Vec<String>)> {
+    pub async fn create_container(
+        &self,
+        name: Option<&str>,
+        body: &Value,
+    ) -> Result<(String, Vec<String>)> {
         let image_name = body["Image"].as_str().unwrap_or_default();
         if image_name.is_empty() {
-            return Err(Error::invalid("config cannot be empty in order to create a container"));
+            return Err(Error::invalid(
+                "config cannot be empty in order to create a container",
+            ));
         }
-        let name = name.filter(|n| !n.is_empty()).map(ids::validate_name).transpose().map_err(Error::invalid)?;
+        let name = name
+            .filter(|n| !n.is_empty())
+            .map(ids::validate_name)
+            .transpose()
+            .map_err(Error::invalid)?;
         self.ensure_builtin(image_name).await?;
         // Held so the image cannot be removed between lookup and the record that pins it.
         let _guard = self.image_lock.lock().await;
@@ -112,11 +127,18 @@ impl Engine {
                 other => return other,
             }
         }
-        Err(Error::internal("could not generate a unique container name"))
+        Err(Error::internal(
+            "could not generate a unique container name",
+        ))
     }
 
     /// `GET /containers/json`.
-    pub fn list_containers(&self, all: bool, limit: Option<usize>, filters: &Filters) -> Result<Vec<Value>> {
+    pub fn list_containers(
+        &self,
+        all: bool,
+        limit: Option<usize>,
+        filters: &Filters,
+    ) -> Result<Vec<Value>> {
         let mut list = self.container_records()?;
         list.sort_by(|a, b| b.created.cmp(&a.created));
         let mut out = Vec::new();
@@ -125,7 +147,9 @@ impl Engine {
             if !(all || shown_by_default || !filters.get("status").is_empty()) {
                 continue;
             }
-            if !views::matches(filters, &c, |name| self.resolve_image(name).ok().map(|r| r.id)) {
+            if !views::matches(filters, &c, |name| {
+                self.resolve_image(name).ok().map(|r| r.id)
+            }) {
                 continue;
             }
             out.push(views::summary(&c));
@@ -140,8 +164,12 @@ impl Engine {
     pub fn inspect_container(&self, name: &str) -> Result<Value> {
         let id = self.resolve_container(name)?;
         let c = self.container_record(&id)?;
-        let lower: Vec<String> =
-            c.layers.iter().rev().map(|l| self.layer_diff_dir(l).display().to_string()).collect();
+        let lower: Vec<String> = c
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.layer_diff_dir(l).display().to_string())
+            .collect();
         Ok(views::inspect(&c, &self.container_dir(&id), &lower))
     }
 
@@ -181,9 +209,16 @@ impl Engine {
 
     /// Removes container directories that have no record (a crash between file and record).
     pub(crate) fn remove_orphan_containers(&self) -> Result<()> {
-        let known: std::collections::HashSet<String> =
-            self.db.container_names()?.into_iter().map(|(id, _)| id).collect();
-        for root in [self.config.data_root.join("containers"), self.config.exec_root.join("containers")] {
+        let known: std::collections::HashSet<String> = self
+            .db
+            .container_names()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        for root in [
+            self.config.data_root.join("containers"),
+            self.config.exec_root.join("containers"),
+        ] {
             for entry in std::fs::read_dir(&root)? {
                 let entry = entry?;
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -199,8 +234,14 @@ impl Engine {
     /// Counts for `/info`: (total, running, paused, stopped).
     pub fn container_counts(&self) -> Result<(usize, usize, usize, usize)> {
         let all = self.container_records()?;
-        let running = all.iter().filter(|c| c.state.status == Status::Running).count();
-        let paused = all.iter().filter(|c| c.state.status == Status::Paused).count();
+        let running = all
+            .iter()
+            .filter(|c| c.state.status == Status::Running)
+            .count();
+        let paused = all
+            .iter()
+            .filter(|c| c.state.status == Status::Paused)
+            .count();
         Ok((all.len(), running, paused, all.len() - running - paused))
     }
 

@@ -62,7 +62,10 @@ impl Default for State {
 
 impl State {
     pub fn running(&self) -> bool {
-        matches!(self.status, Status::Running | Status::Paused | Status::Restarting)
+        matches!(
+            self.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
     }
 }
 
@@ -94,7 +97,10 @@ impl Container {
     }
 
     pub fn labels(&self) -> serde_json::Map<String, Value> {
-        self.config["Labels"].as_object().cloned().unwrap_or_default()
+        self.config["Labels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn auto_remove(&self) -> bool {

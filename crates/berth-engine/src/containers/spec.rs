@@ -9,21 +9,45 @@ use std::path::Path;
 
 /// Docker's default capability set; every other capability is dropped.
 pub const DEFAULT_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 /// Paths hidden from the container, as Docker hides them.
 pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// Paths the container sees read-only.
-pub const READONLY_PATHS: &[&str] =
-    &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -42,13 +66,20 @@ pub fn build(
 ) -> Result<oci_spec::runtime::Spec> {
     let mut env: Vec<String> = c.config["Env"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.into());
     }
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-        env.push(format!("HOSTNAME={}", c.config["Hostname"].as_str().unwrap_or_default()));
+        env.push(format!(
+            "HOSTNAME={}",
+            c.config["Hostname"].as_str().unwrap_or_default()
+        ));
     }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
@@ -57,11 +88,14 @@ pub fn build(
         Some(w) if !w.is_empty() => w,
         _ => "/",
     };
-    let args: Vec<&str> = std::iter::once(c.path.as_str()).chain(c.args.iter().map(String::as_str)).collect();
-    let shm_size = c.host_config["ShmSize"].as_u64().filter(|s| *s > 0).unwrap_or(64 << 20);
-    let bind = |dest: &str, src: &Path| {
-        json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]})
-    };
+    let args: Vec<&str> = std::iter::once(c.path.as_str())
+        .chain(c.args.iter().map(String::as_str))
+        .collect();
+    let shm_size = c.host_config["ShmSize"]
+        .as_u64()
+        .filter(|s| *s > 0)
+        .unwrap_or(64 << 20);
+    let bind = |dest: &str, src: &Path| json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]});
     let spec = json!({
         "ociVersion": "1.2.0",
         "root": {"path": rootfs, "readonly": c.host_config["ReadonlyRootfs"].as_bool().unwrap_or(false)},
@@ -97,5 +131,6 @@ pub fn build(
             "readonlyPaths": READONLY_PATHS
         }
     });
-    serde_json::from_value(spec).map_err(|e| Error::internal(format!("building the runtime spec: {e}")))
+    serde_json::from_value(spec)
+        .map_err(|e| Error::internal(format!("building the runtime spec: {e}")))
 }

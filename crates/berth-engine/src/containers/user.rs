@@ -61,7 +61,12 @@ fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     text.lines().filter_map(|line| {
         let f: Vec<&str> = line.split(':').collect();
         (f.len() >= 7).then_some(())?;
-        Some(PasswdEntry { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] })
+        Some(PasswdEntry {
+            name: f[0],
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+            home: f[5],
+        })
     })
 }
 
@@ -100,9 +105,14 @@ pub fn resolve(spec: &str, files: &LayeredFiles) -> Result<ProcessUser> {
     if let Some(g) = group_part {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => group_entries(&group).find(|(n, _, _)| *n == g).map(|(_, id, _)| id).ok_or_else(|| {
-                Error::invalid(format!("unable to find group {g}: no matching entries in group file"))
-            })?,
+            Err(_) => group_entries(&group)
+                .find(|(n, _, _)| *n == g)
+                .map(|(_, id, _)| id)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         };
     }
     let additional_gids = match name {
@@ -112,12 +122,21 @@ pub fn resolve(spec: &str, files: &LayeredFiles) -> Result<ProcessUser> {
             .collect(),
         _ => Vec::new(),
     };
-    Ok(ProcessUser { uid, gid, additional_gids, home })
+    Ok(ProcessUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 /// The directories to search, top-most first: `upper` then the image's layer diffs.
 pub fn layered(upper: &Path, layer_diffs: impl Iterator<Item = PathBuf>) -> LayeredFiles {
-    LayeredFiles { dirs: std::iter::once(upper.to_path_buf()).chain(layer_diffs).collect() }
+    LayeredFiles {
+        dirs: std::iter::once(upper.to_path_buf())
+            .chain(layer_diffs)
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -132,7 +151,9 @@ mod tests {
         std::fs::create_dir_all(&top).unwrap();
         std::fs::write(low.join("etc/passwd"), passwd).unwrap();
         std::fs::write(low.join("etc/group"), group).unwrap();
-        let lf = LayeredFiles { dirs: vec![top, low] };
+        let lf = LayeredFiles {
+            dirs: vec![top, low],
+        };
         (d, lf)
     }
 
@@ -145,10 +166,26 @@ mod tests {
         let root = resolve("", &f).unwrap();
         assert_eq!((root.uid, root.gid, root.home.as_str()), (0, 0, "/root"));
         let www = resolve("www", &f).unwrap();
-        assert_eq!((www.uid, www.gid, www.additional_gids.clone()), (33, 33, vec![50]));
-        assert_eq!(resolve("1000:50", &f).unwrap(), ProcessUser { uid: 1000, gid: 50, additional_gids: vec![], home: "/".into() });
+        assert_eq!(
+            (www.uid, www.gid, www.additional_gids.clone()),
+            (33, 33, vec![50])
+        );
+        assert_eq!(
+            resolve("1000:50", &f).unwrap(),
+            ProcessUser {
+                uid: 1000,
+                gid: 50,
+                additional_gids: vec![],
+                home: "/".into()
+            }
+        );
         assert_eq!(resolve("www:staff", &f).unwrap().gid, 50);
-        assert!(resolve("nobody", &f).unwrap_err().message.contains("unable to find user nobody"));
+        assert!(
+            resolve("nobody", &f)
+                .unwrap_err()
+                .message
+                .contains("unable to find user nobody")
+        );
         assert!(resolve("www:nogroup", &f).is_err());
     }
 
@@ -156,7 +193,9 @@ mod tests {
     fn a_symlinked_etc_is_not_followed() {
         let d = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/etc", d.path().join("etc")).unwrap();
-        let f = LayeredFiles { dirs: vec![d.path().to_path_buf()] };
+        let f = LayeredFiles {
+            dirs: vec![d.path().to_path_buf()],
+        };
         assert!(resolve("root", &f).is_err(), "host /etc must not be read");
     }
 }

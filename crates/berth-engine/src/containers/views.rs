@@ -10,15 +10,27 @@ pub const FILTERS: &[&str] = &["id", "name", "label", "status", "ancestor", "exi
 
 /// `ps`'s STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created".
 pub fn status_text(c: &Container) -> String {
-    let ago = |t: &str| clock::parse(t).map(|t| clock::human_duration(clock::since(t))).unwrap_or_default();
+    let ago = |t: &str| {
+        clock::parse(t)
+            .map(|t| clock::human_duration(clock::since(t)))
+            .unwrap_or_default()
+    };
     match c.state.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", ago(&c.state.started_at)),
         Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
-        Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            ago(&c.state.finished_at)
+        ),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
-        Status::Exited => format!("Exited ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            ago(&c.state.finished_at)
+        ),
     }
 }
 
@@ -117,7 +129,11 @@ pub fn matches(f: &Filters, c: &Container, image_id_of: impl Fn(&str) -> Option<
     f.any("id", |v| c.id.starts_with(v))
         && f.any("name", |v| c.name.contains(v.trim_start_matches('/')))
         && f.any("status", |v| v == c.state.status.as_str())
-        && f.any("exited", |v| c.state.status == Status::Exited && v.parse() == Ok(c.state.exit_code))
-        && f.any("ancestor", |v| v == c.image_name || image_id_of(v).as_deref() == Some(c.image_id.as_str()))
+        && f.any("exited", |v| {
+            c.state.status == Status::Exited && v.parse() == Ok(c.state.exit_code)
+        })
+        && f.any("ancestor", |v| {
+            v == c.image_name || image_id_of(v).as_deref() == Some(c.image_id.as_str())
+        })
         && f.labels_match(&c.labels())
 }

@@ -30,7 +30,9 @@ fn pairs(rest: &str) -> Result<Vec<(String, String)>> {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let key: String = std::iter::from_fn(|| chars.next_if(|&c| c != '=')).collect();
         if chars.next() != Some('=') || key.is_empty() {
-            return Err(Error::invalid(format!("syntax error: {rest:?} is not key=value")));
+            return Err(Error::invalid(format!(
+                "syntax error: {rest:?} is not key=value"
+            )));
         }
         let mut value = String::new();
         let quote = chars.next_if(|&c| c == '"' || c == '\'');
@@ -72,7 +74,9 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> 
             }
             "ENV" => {
                 let env = config.entry("Env").or_insert_with(|| json!([]));
-                let list = env.as_array_mut().ok_or_else(|| Error::invalid("Env is not a list"))?;
+                let list = env
+                    .as_array_mut()
+                    .ok_or_else(|| Error::invalid("Env is not a list"))?;
                 for (k, v) in pairs(rest)? {
                     let prefix = format!("{k}=");
                     list.retain(|e| !e.as_str().is_some_and(|s| s.starts_with(&prefix)));
@@ -86,7 +90,11 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> 
             }
             "EXPOSE" => {
                 for port in rest.split_whitespace() {
-                    let port = if port.contains('/') { port.to_string() } else { format!("{port}/tcp") };
+                    let port = if port.contains('/') {
+                        port.to_string()
+                    } else {
+                        format!("{port}/tcp")
+                    };
                     object(config, "ExposedPorts").insert(port, json!({}));
                 }
             }
@@ -116,7 +124,9 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> 
                 }
             }
             other => {
-                return Err(Error::invalid(format!("{other} is not a valid change command")));
+                return Err(Error::invalid(format!(
+                    "{other} is not a valid change command"
+                )));
             }
         }
     }
@@ -131,8 +141,15 @@ mod tests {
     fn applies_each_instruction() {
         let mut c = Map::new();
         let changes = [
-            r#"CMD ["sh"]"#, "ENTRYPOINT echo hi", "ENV A=1 B=\"two words\"", "ENV A 3",
-            "LABEL x=y", "EXPOSE 80 53/udp", "WORKDIR /srv", "USER nobody", "VOLUME /data",
+            r#"CMD ["sh"]"#,
+            "ENTRYPOINT echo hi",
+            "ENV A=1 B=\"two words\"",
+            "ENV A 3",
+            "LABEL x=y",
+            "EXPOSE 80 53/udp",
+            "WORKDIR /srv",
+            "USER nobody",
+            "VOLUME /data",
         ]
         .map(String::from);
         apply(&mut c, &changes).unwrap();
@@ -142,14 +159,22 @@ mod tests {
         assert_eq!(c["Env"], json!(["B=two words", "A=3"]));
         assert_eq!(c["Labels"]["x"], "y");
         assert!(c["ExposedPorts"]["80/tcp"].is_object() && c["ExposedPorts"]["53/udp"].is_object());
-        assert_eq!((c["WorkingDir"].as_str(), c["User"].as_str()), (Some("/srv"), Some("nobody")));
+        assert_eq!(
+            (c["WorkingDir"].as_str(), c["User"].as_str()),
+            (Some("/srv"), Some("nobody"))
+        );
         assert!(c["Volumes"]["/data"].is_object());
     }
 
     #[test]
     fn refuses_unknown_and_malformed() {
         let mut c = Map::new();
-        assert!(apply(&mut c, &["RUN true".into()]).unwrap_err().message.contains("not a valid change"));
+        assert!(
+            apply(&mut c, &["RUN true".into()])
+                .unwrap_err()
+                .message
+                .contains("not a valid change")
+        );
         assert!(apply(&mut c, &["CMD [\"unterminated\"".into()]).is_err());
         assert!(apply(&mut c, &["ENV =x".into()]).is_err());
     }

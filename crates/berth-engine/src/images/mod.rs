@@ -4,11 +4,11 @@
 mod changes;
 pub mod views;
 
+use crate::Engine;
 use crate::clock;
 use crate::db::ImageRow;
 use crate::error::{Error, Result};
 use crate::reference::Reference;
-use crate::Engine;
 use berth_image::{Digest, LoadedImage, SaveImage};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -26,16 +26,22 @@ pub const HELLO_WORLD: &str = "hello-world:latest";
 impl Engine {
     /// Finds an image by reference (`busybox`, `busybox:1`), full id or unique id prefix.
     pub fn resolve_image(&self, name: &str) -> Result<ImageRow> {
-        if let Ok(r) = Reference::parse(name) {
-            if let Some(id) = self.db.tag_target(&r.with_default_tag().to_string())? {
-                return self.db.image(&id)?.ok_or_else(|| Error::no_such_image(name));
-            }
+        if let Ok(r) = Reference::parse(name)
+            && let Some(id) = self.db.tag_target(&r.with_default_tag().to_string())?
+        {
+            return self
+                .db
+                .image(&id)?
+                .ok_or_else(|| Error::no_such_image(name));
         }
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
         if !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             let mut ids = self.db.image_ids_with_prefix(&hex.to_ascii_lowercase())?;
             if ids.len() == 1 {
-                return self.db.image(&ids.remove(0))?.ok_or_else(|| Error::no_such_image(name));
+                return self
+                    .db
+                    .image(&ids.remove(0))?
+                    .ok_or_else(|| Error::no_such_image(name));
             }
         }
         let shown = Reference::parse(name).map(|r| r.with_default_tag().to_string());
@@ -44,7 +50,9 @@ impl Engine {
 
     /// The image's config document (OCI/Docker image config JSON).
     pub(crate) fn image_config(&self, id: &str) -> Result<Value> {
-        let digest: Digest = id.parse().map_err(|_| Error::internal(format!("bad image id {id}")))?;
+        let digest: Digest = id
+            .parse()
+            .map_err(|_| Error::internal(format!("bad image id {id}")))?;
         let bytes = self.store.read_blob(&digest, MAX_CONFIG)?;
         Ok(serde_json::from_slice(&bytes)?)
     }
@@ -54,13 +62,21 @@ impl Engine {
         let tags = self.db.tags()?;
         let mut out = Vec::new();
         for row in self.db.images()? {
-            let repo_tags: Vec<String> =
-                tags.iter().filter(|(_, id)| *id == row.id).map(|(t, _)| t.clone()).collect();
+            let repo_tags: Vec<String> = tags
+                .iter()
+                .filter(|(_, id)| *id == row.id)
+                .map(|(t, _)| t.clone())
+                .collect();
             let config = self.image_config(&row.id)?;
             if !views::image_matches(filters, &repo_tags, &config) {
                 continue;
             }
-            out.push(views::summary(&row, repo_tags, &config, self.db.containers_using(&row.id)?.len()));
+            out.push(views::summary(
+                &row,
+                repo_tags,
+                &config,
+                self.db.containers_using(&row.id)?.len(),
+            ));
         }
         Ok(out)
     }
@@ -74,7 +90,12 @@ impl Engine {
             .rev()
             .map(|c| self.layer_diff_dir(c).display().to_string())
             .collect();
-        Ok(views::inspect(&row, self.db.tags_of(&row.id)?, &config, &layer_dirs))
+        Ok(views::inspect(
+            &row,
+            self.db.tags_of(&row.id)?,
+            &config,
+            &layer_dirs,
+        ))
     }
 
     pub fn image_history(&self, name: &str) -> Result<Vec<Value>> {
@@ -85,7 +106,12 @@ impl Engine {
             let chain: Digest = chain.parse().map_err(|_| Error::internal("bad chain id"))?;
             sizes.push(self.store.layer(&chain)?.map_or(0, |l| l.size));
         }
-        Ok(views::history(&row, self.db.tags_of(&row.id)?, &config, &sizes))
+        Ok(views::history(
+            &row,
+            self.db.tags_of(&row.id)?,
+            &config,
+            &sizes,
+        ))
     }
 
     pub(crate) fn layer_diff_dir(&self, chain: &str) -> std::path::PathBuf {
@@ -103,7 +129,9 @@ impl Engine {
         };
         let r = Reference::parse(&target).map_err(Error::invalid)?;
         if r.digest.is_some() {
-            return Err(Error::invalid("refusing to create a tag with a digest reference"));
+            return Err(Error::invalid(
+                "refusing to create a tag with a digest reference",
+            ));
         }
         self.db.set_tag(&r.with_default_tag().to_string(), &row.id)
     }
@@ -142,7 +170,11 @@ impl Engine {
             }
             if let Some(user) = users.first() {
                 let running = self.container_record(user)?.state.running();
-                let how = if running { "cannot be forced" } else { "must be forced" };
+                let how = if running {
+                    "cannot be forced"
+                } else {
+                    "must be forced"
+                };
                 let kind = if running { "running" } else { "stopped" };
                 if running || !force {
                     return Err(Error::conflict(format!(
@@ -176,7 +208,11 @@ impl Engine {
             let tags: Vec<String> = img
                 .repo_tags
                 .iter()
-                .map(|t| Reference::parse(t).map(|r| r.with_default_tag().to_string()).map_err(Error::invalid))
+                .map(|t| {
+                    Reference::parse(t)
+                        .map(|r| r.with_default_tag().to_string())
+                        .map_err(Error::invalid)
+                })
                 .collect::<Result<_>>()?;
             let row = ImageRow {
                 id: img.id.to_string(),
@@ -222,15 +258,29 @@ impl Engine {
     {
         let tag = reference
             .filter(|r| !r.is_empty())
-            .map(|r| Reference::parse(r).map(|r| r.with_default_tag().to_string()).map_err(Error::invalid))
+            .map(|r| {
+                Reference::parse(r)
+                    .map(|r| r.with_default_tag().to_string())
+                    .map_err(Error::invalid)
+            })
             .transpose()?;
         let mut config = serde_json::Map::new();
         changes::apply(&mut config, changes)?;
         let _guard = self.image_lock.lock().await;
         let store = self.store.clone();
-        let message = message.to_string();
+        // Docker's history comment for an import without a message.
+        let message = if message.is_empty() {
+            "Imported from -".to_string()
+        } else {
+            message.to_string()
+        };
         let mut image = tokio::task::spawn_blocking(move || {
-            store.import(SyncIoBridge::new(body), Value::Object(config), SystemTime::now(), &message)
+            store.import(
+                SyncIoBridge::new(body),
+                Value::Object(config),
+                SystemTime::now(),
+                &message,
+            )
         })
         .await
         .map_err(|e| Error::internal(e.to_string()))??;
@@ -240,24 +290,36 @@ impl Engine {
     }
 
     /// `docker save`: resolves every name first (so a bad one is a clean 404), then streams.
-    pub async fn save_images(&self, names: &[String]) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
+    pub async fn save_images(
+        &self,
+        names: &[String],
+    ) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
         let mut images: Vec<SaveImage> = Vec::new();
         for name in names {
             let row = self.resolve_image(name)?;
             let tag = Reference::parse(name)
                 .ok()
                 .map(|r| r.with_default_tag().to_string())
-                .filter(|t| self.db.tag_target(t).ok().flatten().as_deref() == Some(row.id.as_str()));
+                .filter(|t| {
+                    self.db.tag_target(t).ok().flatten().as_deref() == Some(row.id.as_str())
+                });
             // A name that is a tag saves that tag; an id saves every tag of the image.
             let repo_tags = match tag {
                 Some(t) => vec![t],
                 None => self.db.tags_of(&row.id)?,
             };
-            let id: Digest = row.id.parse().map_err(|_| Error::internal("bad image id"))?;
+            let id: Digest = row
+                .id
+                .parse()
+                .map_err(|_| Error::internal("bad image id"))?;
             let layers = row.layers.iter().filter_map(|c| c.parse().ok()).collect();
             match images.iter_mut().find(|i| i.id == id) {
                 Some(existing) => existing.repo_tags.extend(repo_tags),
-                None => images.push(SaveImage { id, repo_tags, layers }),
+                None => images.push(SaveImage {
+                    id,
+                    repo_tags,
+                    layers,
+                }),
             }
         }
         let (tx, rx) = mpsc::channel(16);
@@ -296,8 +358,13 @@ impl Engine {
     /// Hello-world seeding for `run`/`create` of a missing `hello-world`, the one image that
     /// needs no registry.
     pub async fn ensure_builtin(&self, name: &str) -> Result<()> {
-        let is_hello = Reference::parse(name).is_ok_and(|r| r.with_default_tag().to_string() == HELLO_WORLD);
-        if is_hello { self.seed_builtin_images().await } else { Ok(()) }
+        let is_hello =
+            Reference::parse(name).is_ok_and(|r| r.with_default_tag().to_string() == HELLO_WORLD);
+        if is_hello {
+            self.seed_builtin_images().await
+        } else {
+            Ok(())
+        }
     }
 
     pub(crate) async fn collect_garbage(&self) -> Result<Vec<String>> {

@@ -17,7 +17,13 @@ fn created_unix(config: &Value) -> i64 {
 
 /// Docker's image Config with every key, from the image config's `config` object.
 pub fn container_config(c: &Value) -> Value {
-    let get = |k: &str, default: Value| if c[k].is_null() { default } else { c[k].clone() };
+    let get = |k: &str, default: Value| {
+        if c[k].is_null() {
+            default
+        } else {
+            c[k].clone()
+        }
+    };
     let mut out = json!({
         "Hostname": "", "Domainname": "", "User": get("User", json!("")),
         "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
@@ -27,7 +33,13 @@ pub fn container_config(c: &Value) -> Value {
         "Entrypoint": get("Entrypoint", Value::Null), "OnBuild": get("OnBuild", Value::Null),
         "Labels": get("Labels", Value::Null)
     });
-    for key in ["ExposedPorts", "StopSignal", "Healthcheck", "Shell", "ArgsEscaped"] {
+    for key in [
+        "ExposedPorts",
+        "StopSignal",
+        "Healthcheck",
+        "Shell",
+        "ArgsEscaped",
+    ] {
         if !c[key].is_null() {
             out[key] = c[key].clone();
         }
@@ -51,20 +63,31 @@ pub fn summary(row: &ImageRow, repo_tags: Vec<String>, config: &Value, container
 
 pub fn image_matches(f: &Filters, tags: &[String], config: &Value) -> bool {
     let dangling = tags.is_empty();
-    let ok = f.any("dangling", |v| (v == "true" || v == "1") == dangling)
+    f.any("dangling", |v| (v == "true" || v == "1") == dangling)
         && f.any("reference", |pat| {
             tags.iter().any(|t| {
                 let repo = t.rsplit_once(':').map_or(t.as_str(), |(r, _)| r);
                 glob_match(pat, t) || glob_match(pat, repo)
             })
         })
-        && f.labels_match(&config["config"]["Labels"].as_object().cloned().unwrap_or_default());
-    ok
+        && f.labels_match(
+            &config["config"]["Labels"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        )
 }
 
 /// `layer_dirs` are the unpacked layers, top-most first.
-pub fn inspect(row: &ImageRow, repo_tags: Vec<String>, config: &Value, layer_dirs: &[String]) -> Value {
-    let (upper, lower) = layer_dirs.split_first().map_or(("", &[][..]), |(u, l)| (u.as_str(), l));
+pub fn inspect(
+    row: &ImageRow,
+    repo_tags: Vec<String>,
+    config: &Value,
+    layer_dirs: &[String],
+) -> Value {
+    let (upper, lower) = layer_dirs
+        .split_first()
+        .map_or(("", &[][..]), |(u, l)| (u.as_str(), l));
     let mut data = json!({"MergedDir": "", "UpperDir": upper, "WorkDir": ""});
     if !lower.is_empty() {
         data["LowerDir"] = json!(lower.join(":"));
@@ -91,7 +114,12 @@ pub fn inspect(row: &ImageRow, repo_tags: Vec<String>, config: &Value, layer_dir
 }
 
 /// Newest first; each non-empty history entry owns the next layer's size.
-pub fn history(row: &ImageRow, tags: Vec<String>, config: &Value, layer_sizes: &[u64]) -> Vec<Value> {
+pub fn history(
+    row: &ImageRow,
+    tags: Vec<String>,
+    config: &Value,
+    layer_sizes: &[u64],
+) -> Vec<Value> {
     let entries = config["history"].as_array().cloned().unwrap_or_default();
     let mut sizes = layer_sizes.iter();
     let mut out: Vec<Value> = entries

@@ -1,6 +1,8 @@
 //! `/containers/...` handlers.
 
-use super::http::{Body, Query, Result, builder, empty, infallible_stream, json, json_body, stream_body};
+use super::http::{
+    Body, Query, Result, builder, empty, infallible_stream, json, json_body, stream_body,
+};
 use berth_engine::containers::{LIST_FILTERS, LogOptions, WaitCondition};
 use berth_engine::filters::Filters;
 use berth_engine::{Engine, Error};
@@ -18,14 +20,20 @@ pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
     let name = Query::of(&req).get("name").map(str::to_string);
     let body = json_body(req).await?;
     let (id, warnings) = engine.create_container(name.as_deref(), &body).await?;
-    Ok(json(StatusCode::CREATED, &json!({"Id": id, "Warnings": warnings})))
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({"Id": id, "Warnings": warnings}),
+    ))
 }
 
 pub fn list(engine: &Engine, req: &Request<Incoming>) -> Result {
     let q = Query::of(req);
     let filters = Filters::parse(q.get("filters"), LIST_FILTERS)?;
     let limit = q.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
-    Ok(json(StatusCode::OK, &engine.list_containers(q.flag("all"), limit, &filters)?))
+    Ok(json(
+        StatusCode::OK,
+        &engine.list_containers(q.flag("all"), limit, &filters)?,
+    ))
 }
 
 pub fn inspect(engine: &Engine, id: &str) -> Result {
@@ -39,17 +47,23 @@ pub async fn start(engine: &Arc<Engine>, id: &str) -> Result {
 
 pub async fn stop(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
     let q = Query::of(req);
-    engine.stop_container(id, q.int("t")?, q.get("signal")).await?;
+    engine
+        .stop_container(id, q.int("t")?, q.get("signal"))
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn kill(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
-    engine.kill_container(id, Query::of(req).get("signal")).await?;
+    engine
+        .kill_container(id, Query::of(req).get("signal"))
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn remove(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
-    engine.remove_container(id, Query::of(req).flag("force")).await?;
+    engine
+        .remove_container(id, Query::of(req).flag("force"))
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -66,25 +80,39 @@ pub fn wait(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
         };
         let _ = tx.send(Ok(Bytes::from(body.to_string() + "\n"))).await;
     });
-    Ok(builder(StatusCode::OK).header("Content-Type", "application/json").body(stream_body(rx)).expect("valid reply"))
+    Ok(builder(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body(rx))
+        .expect("valid reply"))
 }
 
 fn parse_time(q: &Query, key: &str) -> Result<Option<SystemTime>> {
-    let Some(v) = q.get(key).filter(|v| !v.is_empty() && *v != "0") else { return Ok(None) };
+    let Some(v) = q.get(key).filter(|v| !v.is_empty() && *v != "0") else {
+        return Ok(None);
+    };
     // Docker sends seconds since the epoch, with an optional fraction.
-    let secs: f64 = v.parse().map_err(|_| Error::invalid(format!("invalid value for {key}: {v:?}")))?;
-    Ok(Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0))))
+    let secs: f64 = v
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid value for {key}: {v:?}")))?;
+    Ok(Some(
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0)),
+    ))
 }
 
 pub fn logs(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
     let q = Query::of(req);
     let (stdout, stderr) = (q.flag("stdout"), q.flag("stderr"));
     if !stdout && !stderr {
-        return Err(Error::invalid("Bad parameters: you must choose at least one stream"));
+        return Err(Error::invalid(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let tail = match q.get("tail") {
         None | Some("all") | Some("") => None,
-        Some(n) => Some(n.parse::<usize>().map_err(|_| Error::invalid(format!("invalid tail value {n:?}")))?),
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Error::invalid(format!("invalid tail value {n:?}")))?,
+        ),
     };
     let opts = LogOptions {
         stdout,
@@ -112,12 +140,17 @@ pub fn attach(engine: &Engine, mut req: Request<Incoming>, id: &str) -> Result {
     let upgrade = req.headers().get(header::UPGRADE).is_some();
     if !q.flag("stream") {
         // Without `stream` Docker returns at once (logs replay comes with `logs=1`).
-        return Ok(builder(StatusCode::OK).header("Content-Type", content_type).body(super::http::full(Bytes::new())).expect("valid reply"));
+        return Ok(builder(StatusCode::OK)
+            .header("Content-Type", content_type)
+            .body(super::http::full(Bytes::new()))
+            .expect("valid reply"));
     }
     if upgrade {
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
-            let Ok(upgraded) = on_upgrade.await else { return };
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
             let mut client = TokioIo::new(upgraded);
             if let Ok(mut shim_output) = output.await {
                 let _ = tokio::io::copy(&mut shim_output, &mut client).await;
@@ -131,10 +164,15 @@ pub fn attach(engine: &Engine, mut req: Request<Incoming>, id: &str) -> Result {
             .body(super::http::full(Bytes::new()))
             .expect("valid reply"));
     }
-    Ok(builder(StatusCode::OK).header("Content-Type", content_type).body(output_body(output)).expect("valid reply"))
+    Ok(builder(StatusCode::OK)
+        .header("Content-Type", content_type)
+        .body(output_body(output))
+        .expect("valid reply"))
 }
 
-fn output_body(output: tokio::sync::oneshot::Receiver<berth_engine::containers::OutputStream>) -> Body {
+fn output_body(
+    output: tokio::sync::oneshot::Receiver<berth_engine::containers::OutputStream>,
+) -> Body {
     let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
         let Ok(mut stream) = output.await else { return };
@@ -143,7 +181,11 @@ fn output_body(output: tokio::sync::oneshot::Receiver<berth_engine::containers::
             match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if tx.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
+                    if tx
+                        .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -16,7 +16,9 @@ pub type Reply = Response<Body>;
 pub type Result<T = Reply> = std::result::Result<T, Error>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// A reply with berthd's standard headers.
@@ -26,16 +28,24 @@ pub fn builder(status: StatusCode) -> hyper::http::response::Builder {
         .header("Api-Version", API_VERSION)
         .header("Docker-Experimental", "false")
         .header("Ostype", "linux")
-        .header("Server", concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"))
+        .header(
+            "Server",
+            concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"),
+        )
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Reply {
     let body = serde_json::to_vec(value).expect("replies serialize");
-    builder(status).header("Content-Type", "application/json").body(full(body)).expect("valid reply")
+    builder(status)
+        .header("Content-Type", "application/json")
+        .body(full(body))
+        .expect("valid reply")
 }
 
 pub fn empty(status: StatusCode) -> Reply {
-    builder(status).body(full(Bytes::new())).expect("valid reply")
+    builder(status)
+        .body(full(Bytes::new()))
+        .expect("valid reply")
 }
 
 pub fn error_reply(e: &Error) -> Reply {
@@ -58,7 +68,9 @@ where
     E: Into<std::io::Error> + Send + 'static,
 {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item.map(Frame::data).map_err(Into::into), rx))
+        rx.recv()
+            .await
+            .map(|item| (item.map(Frame::data).map_err(Into::into), rx))
     });
     BodyExt::boxed_unsync(StreamBody::new(stream))
 }
@@ -66,7 +78,9 @@ where
 /// A streamed body from a channel of chunks that cannot fail.
 pub fn infallible_stream(rx: mpsc::Receiver<Bytes>) -> Body {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
     });
     BodyExt::boxed_unsync(StreamBody::new(stream))
 }
@@ -81,22 +95,33 @@ impl Query {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Docker's boolean parameters: `1`/`true`/`True` are true, anything else false.
     pub fn flag(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| matches!(v, "1" | "true" | "True" | "TRUE"))
+        self.get(key)
+            .is_some_and(|v| matches!(v, "1" | "true" | "True" | "TRUE"))
     }
 
     pub fn int(&self, key: &str) -> Result<Option<i64>> {
         self.get(key)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse().map_err(|_| Error::invalid(format!("invalid value for {key}: {v:?}"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| Error::invalid(format!("invalid value for {key}: {v:?}")))
+            })
             .transpose()
     }
 }
@@ -116,7 +141,9 @@ pub async fn json_body(req: hyper::Request<hyper::body::Incoming>) -> Result<ser
 }
 
 /// The request body as an async reader, for large uploads (image archives).
-pub fn body_reader(req: hyper::Request<hyper::body::Incoming>) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
+pub fn body_reader(
+    req: hyper::Request<hyper::body::Incoming>,
+) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
     let stream = http_body_util::BodyStream::new(req.into_body()).filter_map(|frame| async move {
         match frame {
             Ok(f) => f.into_data().ok().map(Ok),

@@ -29,7 +29,10 @@ fn json_lines(lines: &[serde_json::Value]) -> Reply {
 
 pub async fn load(engine: &Engine, req: Request<Incoming>) -> Result {
     let lines = engine.load_images(body_reader(req)).await?;
-    let out: Vec<_> = lines.iter().map(|l| json!({"stream": format!("{l}\n")})).collect();
+    let out: Vec<_> = lines
+        .iter()
+        .map(|l| json!({"stream": format!("{l}\n")}))
+        .collect();
     Ok(json_lines(&out))
 }
 
@@ -54,7 +57,9 @@ pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
     let q = Query::of(&req);
     if let Some(src) = q.get("fromSrc") {
         if src != "-" {
-            return Err(Error::invalid("importing from a URL is refused: berthd fetches nothing from the network; pipe the archive instead (fromSrc=-)"));
+            return Err(Error::invalid(
+                "importing from a URL is refused: berthd fetches nothing from the network; pipe the archive instead (fromSrc=-)",
+            ));
         }
         let repo = q.get("repo").unwrap_or("").to_string();
         let reference = match q.get("tag").filter(|t| !t.is_empty()) {
@@ -63,7 +68,9 @@ pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
         };
         let changes = q.all("changes");
         let message = q.get("message").unwrap_or("").to_string();
-        let id = engine.import_image(body_reader(req), Some(&reference), &changes, &message).await?;
+        let id = engine
+            .import_image(body_reader(req), Some(&reference), &changes, &message)
+            .await?;
         return Ok(json_lines(&[json!({"status": id})]));
     }
     let image = q.get("fromImage").unwrap_or("");
@@ -76,7 +83,12 @@ pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
 }
 
 /// Routes under `/images/{name}`, where the name itself may contain slashes.
-pub async fn by_name(engine: &Engine, req: Request<Incoming>, method: &Method, rest: &str) -> Result {
+pub async fn by_name(
+    engine: &Engine,
+    req: Request<Incoming>,
+    method: &Method,
+    rest: &str,
+) -> Result {
     let action = |suffix: &str| rest.strip_suffix(suffix).filter(|n| !n.is_empty());
     match *method {
         Method::GET => {
@@ -87,22 +99,33 @@ pub async fn by_name(engine: &Engine, req: Request<Incoming>, method: &Method, r
             } else if let Some(name) = action("/get") {
                 save(engine, &req, Some(name)).await
             } else {
-                Err(Error::not_found(format!("page not found: GET /images/{rest}")))
+                Err(Error::not_found(format!(
+                    "page not found: GET /images/{rest}"
+                )))
             }
         }
         Method::POST => match action("/tag") {
             Some(name) => {
                 let q = Query::of(&req);
-                let repo = q.get("repo").filter(|r| !r.is_empty()).ok_or_else(|| Error::invalid("repository name must have at least one component"))?;
+                let repo = q.get("repo").filter(|r| !r.is_empty()).ok_or_else(|| {
+                    Error::invalid("repository name must have at least one component")
+                })?;
                 engine.tag_image(name, repo, q.get("tag")).await?;
                 Ok(super::http::empty(StatusCode::CREATED))
             }
-            None => Err(Error::not_found(format!("page not found: POST /images/{rest}"))),
+            None => Err(Error::not_found(format!(
+                "page not found: POST /images/{rest}"
+            ))),
         },
         Method::DELETE => {
             let q = Query::of(&req);
-            Ok(json(StatusCode::OK, &engine.remove_image(rest, q.flag("force")).await?))
+            Ok(json(
+                StatusCode::OK,
+                &engine.remove_image(rest, q.flag("force")).await?,
+            ))
         }
-        _ => Err(Error::not_found(format!("page not found: {method} /images/{rest}"))),
+        _ => Err(Error::not_found(format!(
+            "page not found: {method} /images/{rest}"
+        ))),
     }
 }

@@ -33,7 +33,8 @@ pub fn bind(socket: &Path) -> Result<UnixListener> {
         anyhow::bail!("another daemon is listening on {}", socket.display());
     }
     let _ = std::fs::remove_file(socket);
-    let listener = UnixListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
+    let listener =
+        UnixListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
     Ok(listener)
 }
@@ -47,7 +48,9 @@ pub async fn serve(listener: UnixListener, engine: Arc<Engine>) -> Result<()> {
                 let engine = engine.clone();
                 async move { Ok::<_, std::convert::Infallible>(route(engine, req).await) }
             });
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -57,13 +60,17 @@ pub async fn serve(listener: UnixListener, engine: Arc<Engine>) -> Result<()> {
 
 /// Splits `/v1.47/containers/json` into the version and the rest; refuses versions out of range.
 fn strip_version(path: &str) -> Result<&str, berth_engine::Error> {
-    let Some(rest) = path.strip_prefix("/v") else { return Ok(path) };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(path);
+    };
     let (version, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let parse = |v: &str| -> Option<(u32, u32)> {
         let (major, minor) = v.split_once('.')?;
         Some((major.parse().ok()?, minor.parse().ok()?))
     };
-    let Some(requested) = parse(version) else { return Ok(path) };
+    let Some(requested) = parse(version) else {
+        return Ok(path);
+    };
     let max = parse(API_VERSION).expect("valid constant");
     let min = parse(MIN_API_VERSION).expect("valid constant");
     if requested > max {
@@ -97,7 +104,9 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
         (&Method::GET, ["images", "get"]) => images::save(&engine, &req, None).await,
         (&Method::POST, ["images", "create"]) => images::create(&engine, req).await,
-        (_, ["images", rest @ ..]) if !rest.is_empty() => images::by_name(&engine, req, &method, &path["/images/".len()..]).await,
+        (_, ["images", rest @ ..]) if !rest.is_empty() => {
+            images::by_name(&engine, req, &method, &path["/images/".len()..]).await
+        }
 
         (&Method::POST, ["containers", "create"]) => containers::create(&engine, req).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&engine, &req),
@@ -109,7 +118,9 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["containers", id, "kill"]) => containers::kill(&engine, &req, id).await,
         (&Method::POST, ["containers", id, "wait"]) => containers::wait(&engine, &req, id),
         (&Method::POST, ["containers", id, "attach"]) => containers::attach(&engine, req, id),
-        _ => Err(berth_engine::Error::not_found(format!("page not found: {method} {full_path}"))),
+        _ => Err(berth_engine::Error::not_found(format!(
+            "page not found: {method} {full_path}"
+        ))),
     };
     result.unwrap_or_else(|e| error_reply(&e))
 }
@@ -120,11 +131,25 @@ mod tests {
 
     #[test]
     fn versions_are_negotiated() {
-        assert_eq!(strip_version("/v1.47/containers/json").unwrap(), "/containers/json");
+        assert_eq!(
+            strip_version("/v1.47/containers/json").unwrap(),
+            "/containers/json"
+        );
         assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
-        assert_eq!(strip_version("/containers/json").unwrap(), "/containers/json");
+        assert_eq!(
+            strip_version("/containers/json").unwrap(),
+            "/containers/json"
+        );
         let e = strip_version("/v1.50/version").unwrap_err();
-        assert_eq!(e.message, "client version 1.50 is too new. Maximum supported API version is 1.47");
-        assert!(strip_version("/v1.12/version").unwrap_err().message.contains("too old"));
+        assert_eq!(
+            e.message,
+            "client version 1.50 is too new. Maximum supported API version is 1.47"
+        );
+        assert!(
+            strip_version("/v1.12/version")
+                .unwrap_err()
+                .message
+                .contains("too old")
+        );
     }
 }

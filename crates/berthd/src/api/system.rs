@@ -20,7 +20,10 @@ pub fn ping(method: &Method) -> Reply {
 }
 
 fn kernel_version() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Go's name for this machine's architecture, as Docker reports it.
@@ -61,7 +64,10 @@ pub async fn version() -> Result {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 fn mem_total() -> u64 {
@@ -75,7 +81,11 @@ fn mem_total() -> u64 {
 
 fn cgroup_version() -> &'static str {
     // A pure v2 host has cgroup.controllers at the top of /sys/fs/cgroup; hybrid and v1 do not.
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" }
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
 }
 
 fn operating_system() -> String {

@@ -1,0 +1,170 @@
+//! One module per verb. `run` sends the parsed command line to its verb; every verb gets
+//! the connector and connects when it is ready to (after checking its own arguments).
+
+mod attach;
+mod create;
+mod history;
+mod images;
+mod import;
+mod info;
+mod inspect;
+mod load;
+mod logs;
+mod ps;
+mod rm;
+mod rmi;
+mod run;
+mod save;
+mod start;
+mod stop;
+mod tag;
+mod version;
+mod wait;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+
+use tokio::io::AsyncRead;
+use tokio_util::io::ReaderStream;
+
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand};
+use crate::client::Connector;
+use crate::error::{CliError, open_error};
+use crate::output;
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if cli.version {
+        output::line(&version::short());
+        return Ok(());
+    }
+    let Some(command) = cli.command else {
+        return Ok(());
+    };
+    let connector = &Connector::new(cli.host);
+    match command {
+        Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
+            run::run(connector, args).await
+        }
+        Command::Create(args) | Command::Container(ContainerCommand::Create(args)) => {
+            create::run(connector, args).await
+        }
+        Command::Ps(args) | Command::Container(ContainerCommand::Ls(args)) => {
+            ps::run(connector, args).await
+        }
+        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
+            start::run(connector, args).await
+        }
+        Command::Stop(args) | Command::Container(ContainerCommand::Stop(args)) => {
+            stop::run(connector, args).await
+        }
+        Command::Logs(args) | Command::Container(ContainerCommand::Logs(args)) => {
+            logs::run(connector, args).await
+        }
+        Command::Rm(args) | Command::Container(ContainerCommand::Rm(args)) => {
+            rm::run(connector, args).await
+        }
+        Command::Wait(args) | Command::Container(ContainerCommand::Wait(args)) => {
+            wait::run(connector, args).await
+        }
+        Command::Inspect(args) => {
+            let kind = match args.kind.as_deref() {
+                Some("container") => inspect::Kind::Container,
+                Some("image") => inspect::Kind::Image,
+                _ => inspect::Kind::Any,
+            };
+            inspect::run(connector, kind, args.object).await
+        }
+        Command::Container(ContainerCommand::Inspect(args)) => {
+            inspect::run(connector, inspect::Kind::Container, args).await
+        }
+        Command::Image(ImageCommand::Inspect(args)) => {
+            inspect::run(connector, inspect::Kind::Image, args).await
+        }
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => {
+            images::run(connector, args).await
+        }
+        Command::History(args) | Command::Image(ImageCommand::History(args)) => {
+            history::run(connector, args).await
+        }
+        Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => {
+            rmi::run(connector, args).await
+        }
+        Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => {
+            tag::run(connector, args).await
+        }
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => {
+            save::run(connector, args).await
+        }
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => {
+            load::run(connector, args).await
+        }
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
+            import::run(connector, args).await
+        }
+        Command::Version(args) => version::run(connector, args).await,
+        Command::Info(args) => info::run(connector, args).await,
+    }
+}
+
+/// Runs `action` on each target in turn and prints what it returns. Failures do not stop
+/// the others; they are collected for the end, as docker reports `rm a b c`.
+async fn each<F, Fut>(targets: &[String], mut action: F) -> Result<(), Failures>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<Option<String>, CliError>>,
+{
+    let mut failures = Failures::default();
+    for target in targets {
+        match action(target.clone()).await {
+            Ok(Some(text)) => output::line(&text),
+            Ok(None) => {}
+            Err(error) => {
+                failures.messages.push(error.to_string());
+                failures.targets.push(target.clone());
+            }
+        }
+    }
+    if failures.messages.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// What went wrong in `each`: the targets that failed, and why.
+#[derive(Default)]
+struct Failures {
+    messages: Vec<String>,
+    targets: Vec<String>,
+}
+
+impl From<Failures> for CliError {
+    fn from(failures: Failures) -> Self {
+        CliError::Failed(failures.messages.join("\n"))
+    }
+}
+
+/// `--filter` pairs as the API takes them: each name with all its values.
+fn filter_map(filters: &[(String, String)]) -> Option<HashMap<String, Vec<String>>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in filters {
+        map.entry(name.clone()).or_default().push(value.clone());
+    }
+    (!map.is_empty()).then_some(map)
+}
+
+/// A file, or stdin without one, as a stream of request body chunks.
+async fn input_stream(
+    path: Option<&Path>,
+) -> Result<ReaderStream<Box<dyn AsyncRead + Send + Unpin>>, CliError> {
+    let input: Box<dyn AsyncRead + Send + Unpin> = match path {
+        Some(path) => Box::new(
+            tokio::fs::File::open(path)
+                .await
+                .map_err(|e| open_error(path, &e))?,
+        ),
+        None => Box::new(tokio::io::stdin()),
+    };
+    Ok(ReaderStream::new(input))
+}
