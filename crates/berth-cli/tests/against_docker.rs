@@ -142,7 +142,9 @@ fn run(program: &str, host: &str, args: &[&str]) -> Output {
 fn berth_matches_the_docker_cli() {
     let mut reference = match Reference::start() {
         Ok(r) => r,
-        Err(reason) if env::var("CI").is_ok_and(|v| v == "true") => panic!("required under CI: {reason}"),
+        Err(reason) if env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("required under CI: {reason}")
+        }
         Err(reason) => return eprintln!("skipped: {reason}"),
     };
     let image = reference.image.clone();

@@ -164,7 +164,7 @@ fn writes_stay_in_the_container() {
     ok(&d.berth(&[
         "run",
         "--name",
-        "w",
+        "writer",
         "busybox",
         "sh",
         "-c",
@@ -179,7 +179,7 @@ fn writes_stay_in_the_container() {
         "cat /etc/marker 2>/dev/null || echo absent",
     ]));
     assert_eq!(out, "absent\n");
-    let id = ok(&d.berth(&["inspect", "-f", "{{.Id}}", "w"]));
+    let id = ok(&d.berth(&["inspect", "-f", "{{.Id}}", "writer"]));
     let upper = d
         .data_root()
         .join("containers")

@@ -2,6 +2,7 @@
 //! know, and berthd started on demand when the default socket has nobody behind it.
 
 mod autostart;
+pub mod raw;
 
 use bollard::{API_DEFAULT_VERSION, Docker};
 
@@ -49,6 +50,11 @@ impl Connector {
             }
             Err(_) => Err(CliError::Failed(self.cannot_connect())),
         }
+    }
+
+    /// The daemon's address, as given or the default.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     fn cannot_connect(&self) -> String {

@@ -1,14 +1,10 @@
 //! `inspect`, `container inspect`, `image inspect`: the daemon's full description of
 //! objects, as JSON or through a template.
 
-use bollard::Docker;
-use bollard::models::{ContainerInspectResponse, ImageInspect};
-use bollard::query_parameters::InspectContainerOptions;
-use serde::Serialize;
-
 use crate::cli::ObjectInspectArgs;
 use crate::client::Connector;
-use crate::error::{CliError, bad_format, describe, is_not_found, template_failure};
+use crate::client::raw::get_json;
+use crate::error::{CliError, bad_format, template_failure};
 use crate::format::json::to_docker_json;
 use crate::format::template::{MissingKey, Template};
 use crate::output;
@@ -21,13 +17,6 @@ pub enum Kind {
     Image,
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Inspected {
-    Container(Box<ContainerInspectResponse>),
-    Image(Box<ImageInspect>),
-}
-
 pub async fn run(
     connector: &Connector,
     kind: Kind,
@@ -37,11 +26,12 @@ pub async fn run(
         None | Some("json") => None,
         Some(format) => Some(Template::parse(format).map_err(bad_format)?),
     };
-    let docker = connector.connect().await?;
+    // Connecting first starts berthd when that is allowed; the objects are then read raw.
+    connector.connect().await?;
     let mut found = Vec::new();
     let mut failures = Vec::new();
     for name in &args.names {
-        match inspect(&docker, kind, name, args.size).await {
+        match inspect(connector.host(), kind, name, args.size).await {
             Ok(object) => found.push(object),
             Err(message) => failures.push(message),
         }
@@ -58,41 +48,51 @@ pub async fn run(
     printed
 }
 
-fn print_each(template: &Template, found: &[Inspected]) -> Result<(), CliError> {
-    for object in found {
-        let value = serde_json::to_value(object).map_err(|e| CliError::Failed(e.to_string()))?;
-        // Lenient about missing fields: the client library drops the ones the daemon sent
-        // as null, which docker would print as "<no value>".
-        let text = template.execute(&value, MissingKey::Zero);
+fn print_each(template: &Template, found: &[serde_json::Value]) -> Result<(), CliError> {
+    for value in found {
+        let text = template.execute(value, MissingKey::Zero);
         let text = text.map_err(template_failure("template parsing error"))?;
         output::line(&text);
     }
     Ok(())
 }
 
-async fn inspect(docker: &Docker, kind: Kind, name: &str, size: bool) -> Result<Inspected, String> {
-    let container = || async {
-        let options = InspectContainerOptions { size };
-        docker
-            .inspect_container(name, Some(options))
-            .await
-            .map(|c| Inspected::Container(Box::new(c)))
+/// One object's JSON as the daemon sent it, or docker's message for why there is none.
+async fn inspect(
+    host: &str,
+    kind: Kind,
+    name: &str,
+    size: bool,
+) -> Result<serde_json::Value, String> {
+    let container_path = format!(
+        "/containers/{name}/json{}",
+        if size { "?size=1" } else { "" }
+    );
+    let image_path = format!("/images/{name}/json");
+    let fetch = |path: String| async move {
+        let (status, body) = get_json(host, &path).await?;
+        match status {
+            200 => Ok(Ok(body)),
+            404 => Ok(Err(body)),
+            _ => Err(daemon_error(&body)),
+        }
     };
-    let image = || async {
-        docker
-            .inspect_image(name)
-            .await
-            .map(|i| Inspected::Image(Box::new(i)))
-    };
+    let not_found = |body: serde_json::Value| daemon_error(&body);
     match kind {
-        Kind::Container => container().await.map_err(|e| describe(&e)),
-        Kind::Image => image().await.map_err(|e| describe(&e)),
-        Kind::Any => match container().await {
-            Err(error) if is_not_found(&error) => match image().await {
-                Err(error) if is_not_found(&error) => Err(format!("Error: No such object: {name}")),
-                other => other.map_err(|e| describe(&e)),
-            },
-            other => other.map_err(|e| describe(&e)),
+        Kind::Container => fetch(container_path).await?.map_err(not_found),
+        Kind::Image => fetch(image_path).await?.map_err(not_found),
+        Kind::Any => match fetch(container_path).await? {
+            Ok(c) => Ok(c),
+            Err(_) => fetch(image_path)
+                .await?
+                .map_err(|_| format!("Error: No such object: {name}")),
         },
     }
+}
+
+fn daemon_error(body: &serde_json::Value) -> String {
+    format!(
+        "Error response from daemon: {}",
+        body["message"].as_str().unwrap_or("unknown error")
+    )
 }

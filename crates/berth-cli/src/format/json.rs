@@ -99,7 +99,7 @@ mod tests {
         let text = to_docker_json(&json!([{"Id": "x", "Args": ["1"], "Labels": {}}])).unwrap();
         assert_eq!(
             text,
-            "[\n    {\n        \"Args\": [\n            \"1\"\n        ],\n        \"Id\": \"x\",\n        \"Labels\": {}\n    }\n]"
+            "[\n    {\n        \"Id\": \"x\",\n        \"Args\": [\n            \"1\"\n        ],\n        \"Labels\": {}\n    }\n]"
         );
         assert_eq!(to_docker_json(&Vec::<u8>::new()).unwrap(), "[]");
     }

@@ -94,10 +94,15 @@ impl Exec<'_> {
                 .enumerate()
                 .map(|(i, item)| (Value::from(i), item))
                 .collect(),
-            Value::Object(map) => map
-                .into_iter()
-                .map(|(k, v)| (Value::String(k), v))
-                .collect(),
+            // Go ranges over a map in key order.
+            Value::Object(map) => {
+                let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Value::String(k), v))
+                    .collect()
+            }
             Value::Number(n) if n.as_u64().is_some() => (0..n.as_u64().unwrap_or(0))
                 .map(|i| (Value::from(i), Value::from(i)))
                 .collect(),

@@ -182,8 +182,9 @@ mod tests {
         assert_eq!(render("{{index .Config.Cmd 1}}", &data), "1000");
         assert_eq!(render("{{json .Config.Cmd}}", &data), r#"["sleep","1000"]"#);
         assert_eq!(
+            // An object keeps the daemon's key order, as docker prints a struct.
             render("{{json .State}}", &data),
-            r#"{"ExitCode":0,"Pid":5369,"Running":true,"Status":"running"}"#
+            r#"{"Status":"running","Running":true,"ExitCode":0,"Pid":5369}"#
         );
         assert_eq!(
             render(r#"{{join .Config.Env ","}}"#, &data),

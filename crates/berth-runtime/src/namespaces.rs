@@ -1,0 +1,171 @@
+//! Which namespaces the container init is cloned into, and which existing ones (a `path` in the
+//! spec, e.g. a network namespace prepared by the engine) it joins.
+
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{SetupError, SpecError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NamespacePlan {
+    created: Vec<LinuxNamespaceType>,
+    joined: Vec<(LinuxNamespaceType, PathBuf)>,
+}
+
+impl NamespacePlan {
+    pub(crate) fn new(spec: &Spec) -> Result<Self, SpecError> {
+        let namespaces = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or_default();
+        let mut plan = Self {
+            created: Vec::new(),
+            joined: Vec::new(),
+        };
+        for ns in namespaces {
+            let typ = ns.typ();
+            if plan.creates(typ) || plan.joined.iter().any(|(t, _)| *t == typ) {
+                return Err(SpecError::DuplicateNamespace(typ.to_string()));
+            }
+            match (typ, ns.path()) {
+                (LinuxNamespaceType::User, _) => {
+                    return Err(SpecError::Unsupported("a user namespace".into()));
+                }
+                (LinuxNamespaceType::Time, _) => {
+                    return Err(SpecError::Unsupported("a time namespace".into()));
+                }
+                (LinuxNamespaceType::Mount | LinuxNamespaceType::Pid, Some(_)) => {
+                    return Err(SpecError::Unsupported(format!(
+                        "joining an existing {typ} namespace"
+                    )));
+                }
+                (_, Some(path)) => plan.joined.push((typ, path.clone())),
+                (_, None) => plan.created.push(typ),
+            }
+        }
+        if !plan.creates(LinuxNamespaceType::Mount) {
+            return Err(SpecError::Missing("a mount namespace"));
+        }
+        Ok(plan)
+    }
+
+    pub(crate) fn creates(&self, typ: LinuxNamespaceType) -> bool {
+        self.created.contains(&typ)
+    }
+
+    /// Whether the container has a UTS namespace of its own (created or joined), so setting
+    /// its hostname does not change the host's.
+    pub(crate) fn has_private_uts(&self) -> bool {
+        self.creates(LinuxNamespaceType::Uts)
+            || self
+                .joined
+                .iter()
+                .any(|(t, _)| *t == LinuxNamespaceType::Uts)
+    }
+
+    /// The `CLONE_NEW*` flags for the namespaces to create.
+    pub(crate) fn clone_flags(&self) -> CloneFlags {
+        self.created
+            .iter()
+            .fold(CloneFlags::empty(), |flags, typ| flags | clone_flag(*typ))
+    }
+
+    /// Joins the existing namespaces; called in the container init before anything else.
+    pub(crate) fn join(&self) -> Result<(), SetupError> {
+        for (typ, path) in &self.joined {
+            let file = std::fs::File::open(path).map_err(|e| SetupError::path("open", path, e))?;
+            nix::sched::setns(&file, clone_flag(*typ))
+                .map_err(|e| SetupError::path("setns", path, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        // Not reachable through `NamespacePlan::new`, which refuses time namespaces.
+        LinuxNamespaceType::Time => CloneFlags::empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxBuilder, LinuxNamespace, LinuxNamespaceBuilder};
+
+    fn spec_with(namespaces: Vec<LinuxNamespace>) -> Spec {
+        let mut spec = Spec::default();
+        spec.set_linux(Some(
+            LinuxBuilder::default()
+                .namespaces(namespaces)
+                .build()
+                .unwrap(),
+        ));
+        spec
+    }
+
+    fn ns(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+        let builder = LinuxNamespaceBuilder::default().typ(typ);
+        match path {
+            Some(p) => builder.path(p).build().unwrap(),
+            None => builder.build().unwrap(),
+        }
+    }
+
+    #[test]
+    fn default_namespaces_become_clone_flags() {
+        let plan = NamespacePlan::new(&Spec::default()).unwrap();
+        assert_eq!(
+            plan.clone_flags(),
+            CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWNET
+                | CloneFlags::CLONE_NEWIPC
+                | CloneFlags::CLONE_NEWUTS
+                | CloneFlags::CLONE_NEWNS
+                | CloneFlags::CLONE_NEWCGROUP
+        );
+        assert!(plan.has_private_uts());
+    }
+
+    #[test]
+    fn a_namespace_with_a_path_is_joined_not_created() {
+        use LinuxNamespaceType::*;
+        let spec = spec_with(vec![
+            ns(Mount, None),
+            ns(Network, Some("/run/berth/netns/x")),
+        ]);
+        let plan = NamespacePlan::new(&spec).unwrap();
+        assert_eq!(plan.clone_flags(), CloneFlags::CLONE_NEWNS);
+        assert_eq!(
+            plan.joined,
+            [(Network, PathBuf::from("/run/berth/netns/x"))]
+        );
+        assert!(!plan.has_private_uts());
+    }
+
+    #[test]
+    fn refused_namespace_setups() {
+        use LinuxNamespaceType::*;
+        for bad in [
+            vec![ns(Mount, None), ns(User, None)],
+            vec![ns(Mount, None), ns(Pid, None), ns(Pid, None)],
+            vec![ns(Mount, Some("/proc/1/ns/mnt"))],
+            vec![ns(Pid, None)],
+        ] {
+            assert!(
+                NamespacePlan::new(&spec_with(bad.clone())).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}

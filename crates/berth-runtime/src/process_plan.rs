@@ -1,0 +1,154 @@
+//! `spec.process`, checked and turned into what the container init applies just before it
+//! executes the command.
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::Process;
+
+use crate::capabilities::CapabilityPlan;
+use crate::error::SpecError;
+use crate::rlimits::{self, RlimitRequest};
+use crate::user::UserPlan;
+
+/// The umask a container process starts with unless the spec sets one (Docker's).
+const DEFAULT_UMASK: u32 = 0o022;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProcessPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Absolute, in the container.
+    pub cwd: PathBuf,
+    pub user: UserPlan,
+    pub umask: u32,
+    pub no_new_privileges: bool,
+    pub rlimits: Vec<RlimitRequest>,
+    /// `None` leaves the capabilities as they are (all of them, for root).
+    pub capabilities: Option<CapabilityPlan>,
+    pub oom_score_adj: Option<i32>,
+}
+
+impl ProcessPlan {
+    pub(crate) fn new(process: &Process) -> Result<Self, SpecError> {
+        if process.terminal() == Some(true) {
+            return Err(SpecError::Unsupported(
+                "a terminal (process.terminal)".into(),
+            ));
+        }
+        let unsupported = [
+            (
+                "an AppArmor profile",
+                process
+                    .apparmor_profile()
+                    .as_ref()
+                    .is_some_and(|p| !p.is_empty()),
+            ),
+            (
+                "an SELinux label",
+                process
+                    .selinux_label()
+                    .as_ref()
+                    .is_some_and(|l| !l.is_empty()),
+            ),
+            ("process.scheduler", process.scheduler().is_some()),
+            ("process.ioPriority", process.io_priority().is_some()),
+            (
+                "process.execCPUAffinity",
+                process.exec_cpu_affinity().is_some(),
+            ),
+            ("process.commandLine", process.command_line().is_some()),
+        ];
+        if let Some((what, _)) = unsupported.iter().find(|(_, present)| *present) {
+            return Err(SpecError::Unsupported((*what).to_string()));
+        }
+        let args = process.args().clone().unwrap_or_default();
+        if args.is_empty() {
+            return Err(SpecError::Missing("process.args"));
+        }
+        let env = process.env().clone().unwrap_or_default();
+        if args.iter().any(|a| a.contains('\0')) {
+            return Err(SpecError::NulByte {
+                what: "process.args",
+            });
+        }
+        if env.iter().any(|e| e.contains('\0')) {
+            return Err(SpecError::NulByte {
+                what: "process.env",
+            });
+        }
+        if !process.cwd().is_absolute() {
+            return Err(SpecError::RelativePath(process.cwd().clone()));
+        }
+        let user = process.user();
+        Ok(Self {
+            args,
+            env,
+            cwd: process.cwd().clone(),
+            user: UserPlan {
+                uid: user.uid(),
+                gid: user.gid(),
+                additional_gids: user.additional_gids().clone().unwrap_or_default(),
+            },
+            umask: user.umask().unwrap_or(DEFAULT_UMASK),
+            no_new_privileges: process.no_new_privileges().unwrap_or(false),
+            rlimits: rlimits::from_spec(process.rlimits().as_deref().unwrap_or_default()),
+            capabilities: process.capabilities().as_ref().map(CapabilityPlan::new),
+            oom_score_adj: process.oom_score_adj(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_process_is_a_root_shell_without_new_privileges() {
+        let plan = ProcessPlan::new(&Process::default()).unwrap();
+        assert_eq!(plan.args, ["sh"]);
+        assert_eq!(plan.cwd, PathBuf::from("/"));
+        assert_eq!((plan.user.uid, plan.user.gid), (0, 0));
+        assert_eq!(plan.umask, 0o022);
+        assert!(plan.no_new_privileges);
+        assert_eq!(plan.rlimits.len(), 1);
+        assert!(plan.capabilities.is_some());
+    }
+
+    #[test]
+    fn what_cannot_be_honoured_is_refused() {
+        let mut p = Process::default();
+        p.set_terminal(Some(true));
+        assert!(matches!(
+            ProcessPlan::new(&p),
+            Err(SpecError::Unsupported(_))
+        ));
+
+        let mut p = Process::default();
+        p.set_args(Some(vec![]));
+        assert_eq!(
+            ProcessPlan::new(&p),
+            Err(SpecError::Missing("process.args"))
+        );
+
+        let mut p = Process::default();
+        p.set_env(Some(vec!["A=\0".into()]));
+        assert!(matches!(
+            ProcessPlan::new(&p),
+            Err(SpecError::NulByte { .. })
+        ));
+
+        let mut p = Process::default();
+        p.set_cwd("work".into());
+        assert!(matches!(
+            ProcessPlan::new(&p),
+            Err(SpecError::RelativePath(_))
+        ));
+
+        let mut p = Process::default();
+        p.set_apparmor_profile(Some("docker-default".into()));
+        assert!(matches!(
+            ProcessPlan::new(&p),
+            Err(SpecError::Unsupported(_))
+        ));
+    }
+}

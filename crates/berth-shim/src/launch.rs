@@ -1,0 +1,142 @@
+//! The daemon's startup: config to a created container, pid files and a bound socket, then
+//! the report to the launcher. On failure nothing is left running.
+
+use std::ffi::CStr;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixListener;
+
+use berth_runtime::{Container, EXIT_RUNTIME_FAILURE, Stdio};
+use berth_shim_proto::{Launched, ShimConfig};
+use nix::sys::signalfd::SignalFd;
+use nix::unistd::Pid;
+
+use crate::daemon::Notifier;
+use crate::exec_dir::{ExecDir, SHIM_LOG_FILE};
+use crate::json_log::JsonLog;
+use crate::monitor::Monitor;
+use crate::output::OutputPipe;
+use crate::shim_log::ShimLog;
+use crate::signals;
+
+/// The shim's name in `ps` and `/proc/<pid>/comm`.
+const PROCESS_NAME: &CStr = c"berth-shim";
+/// Mode of the json-file log, as Docker creates it.
+const LOG_MODE: u32 = 0o640;
+
+/// What the monitor starts from.
+pub struct Started {
+    pub signals: SignalFd,
+    pub listener: UnixListener,
+    pub container: Container,
+    pub outputs: [OutputPipe; 2],
+    pub json_log: Option<JsonLog<File>>,
+}
+
+struct Failure {
+    message: String,
+    exit_code: i32,
+}
+
+impl Failure {
+    fn new(context: &str, err: impl std::fmt::Display) -> Self {
+        Self {
+            message: format!("{context}: {err}"),
+            exit_code: EXIT_RUNTIME_FAILURE,
+        }
+    }
+}
+
+/// Runs in the daemon: creates the container and tells the launcher how it went.
+pub fn launch(exec_dir: ExecDir, config: ShimConfig, notifier: Notifier) -> Option<Monitor> {
+    let mut shim_log = ShimLog::open(&exec_dir.file(SHIM_LOG_FILE));
+    match start(&exec_dir, &config) {
+        Ok(started) => {
+            notifier.send(&Launched {
+                shim_pid: Some(std::process::id() as i32),
+                init_pid: Some(started.container.pid()),
+                error: None,
+                exit_code: None,
+            });
+            Some(Monitor::new(exec_dir, shim_log, started))
+        }
+        Err(failure) => {
+            shim_log.error(&failure.message);
+            notifier.send(&Launched {
+                shim_pid: None,
+                init_pid: None,
+                error: Some(failure.message),
+                exit_code: Some(failure.exit_code),
+            });
+            None
+        }
+    }
+}
+
+fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
+    nix::sys::prctl::set_name(PROCESS_NAME).map_err(|e| Failure::new("set process name", e))?;
+    // Orphans in the container (no pid namespace, or escaped descendants) are reaped here.
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| Failure::new("become subreaper", e))?;
+    let signals = signals::listen().map_err(|e| Failure::new("signalfd", e))?;
+    let json_log = match &config.log_path {
+        None => None,
+        Some(path) => {
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(LOG_MODE)
+                .open(path)
+                .map_err(|e| Failure::new(&format!("open log {}", path.display()), e))?;
+            Some(JsonLog::new(file))
+        }
+    };
+    let (stdout, stdout_writer) = OutputPipe::new().map_err(|e| Failure::new("pipe", e))?;
+    let (stderr, stderr_writer) = OutputPipe::new().map_err(|e| Failure::new("pipe", e))?;
+    // Interactive stdin comes later; until then the container reads /dev/null.
+    let stdin = File::open("/dev/null").map_err(|e| Failure::new("open /dev/null", e))?;
+    let created = berth_runtime::create(
+        &config.spec,
+        &config.rootfs,
+        Stdio {
+            stdin: stdin.as_fd(),
+            stdout: stdout_writer.as_fd(),
+            stderr: stderr_writer.as_fd(),
+        },
+    );
+    // Only the container may hold the write ends: its exit must end the pipes.
+    drop((stdin, stdout_writer, stderr_writer));
+    let container = created.map_err(|e| Failure {
+        message: e.to_string(),
+        exit_code: e.exit_code(),
+    })?;
+
+    let finish = || -> Result<UnixListener, Failure> {
+        exec_dir
+            .write_pids(std::process::id() as i32, container.pid())
+            .map_err(|e| Failure::new("write pid files", e))?;
+        exec_dir
+            .bind_socket()
+            .map_err(|e| Failure::new("bind shim socket", e))
+    };
+    match finish() {
+        Ok(listener) => Ok(Started {
+            signals,
+            listener,
+            container,
+            outputs: [stdout, stderr],
+            json_log,
+        }),
+        Err(failure) => {
+            abandon(container);
+            Err(failure)
+        }
+    }
+}
+
+/// Ends a created container that will not be started, and reaps its init.
+fn abandon(container: Container) {
+    let pid = Pid::from_raw(container.pid());
+    drop(container);
+    let _ = nix::sys::wait::waitpid(pid, None);
+}
