@@ -88,7 +88,7 @@ pub async fn kill(exec_dir: &Path, signal: i32) -> Result<()> {
 }
 
 pub async fn attach(exec_dir: &Path, stdout: bool, stderr: bool) -> Result<OutputStream> {
-    connect(exec_dir, Request::Attach { stdout, stderr })
+    connect(exec_dir, Request::Attach { stdout, stderr, stdin: false })
         .await
         .map(|(s, _)| s)
 }

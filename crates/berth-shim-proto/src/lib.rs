@@ -47,6 +47,15 @@ pub struct ShimConfig {
     pub rootfs: OverlayMount,
     /// Where the json-file log goes; `None` disables logging (`--log-driver none`).
     pub log_path: Option<PathBuf>,
+    /// Keep the container's stdin open for attach (`docker run -i`, Config.OpenStdin). Without
+    /// it the container's stdin is /dev/null. With `spec.process.terminal` the container gets a
+    /// pty instead of pipes, and output is raw (not framed).
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client's stdin ends
+    /// (Config.StdinOnce, set by `docker run -i` without `-d`).
+    #[serde(default)]
+    pub stdin_once: bool,
 }
 
 /// An overlayfs mount: lower layers, top first.
@@ -88,8 +97,38 @@ pub struct Envelope {
 pub enum Request {
     /// Let the created container `execve`.
     Start,
-    /// Turn this connection into an output stream (see the crate docs).
-    Attach { stdout: bool, stderr: bool },
+    /// Turn this connection into an output stream (see the crate docs). With `stdin`, bytes
+    /// the client sends after the answer line go to the container's stdin (or its pty); the
+    /// client's end-of-file closes that stdin when the container was started `stdin_once`.
+    Attach {
+        stdout: bool,
+        stderr: bool,
+        #[serde(default)]
+        stdin: bool,
+    },
+    /// Set the terminal size of the container's pty, or of an exec's pty when `exec_id` is given.
+    Resize {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exec_id: Option<String>,
+        height: u16,
+        width: u16,
+    },
+    /// Run another process in the container's namespaces (`docker exec`). The answer carries
+    /// its host pid in `init_pid`; then, like an attach, the connection carries the process's
+    /// output (framed unless `process.terminal`) and takes its stdin when `stdin` is set,
+    /// until the process has exited and its output is drained.
+    Exec {
+        exec_id: String,
+        process: oci_spec::runtime::Process,
+        #[serde(default)]
+        stdin: bool,
+        #[serde(default)]
+        stdout: bool,
+        #[serde(default)]
+        stderr: bool,
+    },
+    /// The state of an exec: `init_pid` while it runs, `exit` once it has ended.
+    ExecState { exec_id: String },
     /// Send a signal to the container's init.
     Kill { signal: i32 },
     /// Answer once the container has exited.
@@ -142,8 +181,17 @@ mod tests {
         })
         .unwrap();
         assert_eq!(line, r#"{"v":1,"op":"kill","signal":9}"#);
-        let back: Envelope = serde_json::from_str(r#"{"v":1,"op":"attach","stdout":true,"stderr":false}"#).unwrap();
-        assert_eq!(back.request, Request::Attach { stdout: true, stderr: false });
+        // Fields added later default, so an older peer's lines still parse.
+        let back: Envelope =
+            serde_json::from_str(r#"{"v":1,"op":"attach","stdout":true,"stderr":false}"#).unwrap();
+        assert_eq!(
+            back.request,
+            Request::Attach {
+                stdout: true,
+                stderr: false,
+                stdin: false,
+            }
+        );
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl Monitor {
             }
             Ok(envelope) => match envelope.request {
                 Request::Start => self.start(),
-                Request::Attach { stdout, stderr } => {
+                Request::Attach { stdout, stderr, .. } => {
                     let state = self.state();
                     let conn = &mut self.connections[i];
                     conn.send(&state);
@@ -274,6 +274,9 @@ impl Monitor {
                     return;
                 }
                 Request::State => self.state(),
+                Request::Resize { .. } | Request::Exec { .. } | Request::ExecState { .. } => {
+                    refusal("this shim has no terminal or exec support yet".into())
+                }
             },
         };
         self.connections[i].send(&response);

@@ -85,6 +85,8 @@ impl Bundle {
                 workdir: self.path("work"),
             },
             log_path: Some(self.exec("container.log")),
+            open_stdin: false,
+            stdin_once: false,
         };
         fs::write(self.exec("shim.json"), serde_json::to_vec(&config).unwrap()).unwrap();
         // BERTH_SHIM runs the tests against another build (a release one, to measure it).
@@ -155,6 +157,7 @@ impl Shim {
         let (response, reader) = self.connect(Request::Attach {
             stdout: true,
             stderr: true,
+            stdin: false,
         });
         assert!(response.ok, "{response:?}");
         Attached(reader)

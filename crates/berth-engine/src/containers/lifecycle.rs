@@ -150,6 +150,8 @@ impl Engine {
             spec: runtime_spec,
             rootfs: overlay,
             log_path,
+            open_stdin: c.config["OpenStdin"].as_bool().unwrap_or(false),
+            stdin_once: c.config["StdinOnce"].as_bool().unwrap_or(false),
         };
         std::fs::write(
             exec_dir.join(CONFIG_FILE),
