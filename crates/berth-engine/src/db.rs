@@ -193,6 +193,22 @@ impl Db {
 
     // ---- containers ----
 
+    /// Docker's 409 when `name` belongs to another container.
+    fn ensure_name_free(conn: &Connection, name: &str) -> Result<()> {
+        let taken: Option<String> = conn
+            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match taken {
+            Some(owner) => Err(Error::conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". \
+                 You have to remove (or rename) that container to be able to reuse that name."
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Inserts a new container; a taken name is Docker's 409 conflict.
     pub fn insert_container<T: Serialize>(
         &self,
@@ -202,20 +218,21 @@ impl Db {
         data: &T,
     ) -> Result<()> {
         let conn = self.conn();
-        let taken: Option<String> = conn
-            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if let Some(owner) = taken {
-            return Err(Error::conflict(format!(
-                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". \
-                 You have to remove (or rename) that container to be able to reuse that name."
-            )));
-        }
+        Self::ensure_name_free(&conn, name)?;
         conn.execute(
             "INSERT INTO containers (id, name, image_id, data) VALUES (?1, ?2, ?3, ?4)",
             params![id, name, image_id, to_json(data)],
+        )?;
+        Ok(())
+    }
+
+    /// Gives a container a new name (and its updated record) in one statement.
+    pub fn rename_container<T: Serialize>(&self, id: &str, name: &str, data: &T) -> Result<()> {
+        let conn = self.conn();
+        Self::ensure_name_free(&conn, name)?;
+        conn.execute(
+            "UPDATE containers SET name = ?2, data = ?3 WHERE id = ?1",
+            params![id, name, to_json(data)],
         )?;
         Ok(())
     }

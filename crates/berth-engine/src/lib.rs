@@ -40,6 +40,7 @@ pub struct Engine {
     /// so a collection never removes what a load has written but not yet recorded.
     image_lock: tokio::sync::Mutex<()>,
     live: LiveTable,
+    execs: containers::ExecTable,
 }
 
 impl Engine {
@@ -60,6 +61,7 @@ impl Engine {
             store,
             image_lock: tokio::sync::Mutex::new(()),
             live: LiveTable::default(),
+            execs: Default::default(),
         });
         engine.remove_orphan_containers()?;
         engine.collect_garbage().await?;

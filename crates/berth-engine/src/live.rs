@@ -18,6 +18,7 @@ pub struct Exits {
 pub struct PendingAttach {
     pub stdout: bool,
     pub stderr: bool,
+    pub stdin: bool,
     pub deliver: oneshot::Sender<OutputStream>,
 }
 

@@ -43,7 +43,9 @@ async fn connect_socket(exec_dir: &Path) -> std::io::Result<UnixStream> {
     stream
 }
 
-async fn connect(exec_dir: &Path, request: Request) -> Result<(OutputStream, Response)> {
+/// Sends `request` and returns the answer with the connection, which carries a stream after
+/// an attach or exec.
+pub async fn open(exec_dir: &Path, request: Request) -> Result<(OutputStream, Response)> {
     let stream = connect_socket(exec_dir).await.map_err(|e| {
         Error::internal(format!(
             "connect {}: {e}",
@@ -76,7 +78,7 @@ async fn connect(exec_dir: &Path, request: Request) -> Result<(OutputStream, Res
 }
 
 pub async fn request(exec_dir: &Path, request: Request) -> Result<Response> {
-    connect(exec_dir, request).await.map(|(_, r)| r)
+    open(exec_dir, request).await.map(|(_, r)| r)
 }
 
 pub async fn start(exec_dir: &Path) -> Result<()> {
@@ -87,10 +89,22 @@ pub async fn kill(exec_dir: &Path, signal: i32) -> Result<()> {
     request(exec_dir, Request::Kill { signal }).await.map(drop)
 }
 
-pub async fn attach(exec_dir: &Path, stdout: bool, stderr: bool) -> Result<OutputStream> {
-    connect(exec_dir, Request::Attach { stdout, stderr, stdin: false })
-        .await
-        .map(|(s, _)| s)
+pub async fn attach(
+    exec_dir: &Path,
+    stdout: bool,
+    stderr: bool,
+    stdin: bool,
+) -> Result<OutputStream> {
+    open(
+        exec_dir,
+        Request::Attach {
+            stdout,
+            stderr,
+            stdin,
+        },
+    )
+    .await
+    .map(|(s, _)| s)
 }
 
 /// Waits for the container to exit. When the shim is already gone (the container ended while

@@ -90,7 +90,9 @@ impl Engine {
         };
         // Attach streams requested before the start get every byte of output.
         for pending in live.take_pending_attaches() {
-            if let Ok(stream) = shim::attach(&exec_dir, pending.stdout, pending.stderr).await {
+            if let Ok(stream) =
+                shim::attach(&exec_dir, pending.stdout, pending.stderr, pending.stdin).await
+            {
                 let _ = pending.deliver.send(stream);
             }
         }
@@ -332,32 +334,85 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/attach` with `stream=1`: output of a running container now, or of
-    /// a created one from its start on.
+    /// a created one from its start on; with `stdin`, the stream also takes the client's input.
     pub fn attach_container(
         &self,
         name: &str,
         stdout: bool,
         stderr: bool,
-    ) -> Result<oneshot::Receiver<OutputStream>> {
+        stdin: bool,
+    ) -> Result<(oneshot::Receiver<OutputStream>, bool)> {
         let id = self.resolve_container(name)?;
         let c = self.container_record(&id)?;
+        let tty = c.config["Tty"].as_bool().unwrap_or(false);
+        // Stdin is only wired when the container keeps it open (`-i`).
+        let stdin = stdin && c.config["OpenStdin"].as_bool().unwrap_or(false);
         let (tx, rx) = oneshot::channel();
-        let live = self.live.get(&id);
         if c.state.running() {
             let exec_dir = self.exec_dir(&id);
             tokio::spawn(async move {
-                if let Ok(stream) = shim::attach(&exec_dir, stdout, stderr).await {
+                if let Ok(stream) = shim::attach(&exec_dir, stdout, stderr, stdin).await {
                     let _ = tx.send(stream);
                 }
             });
         } else {
-            live.add_pending_attach(PendingAttach {
+            self.live.get(&id).add_pending_attach(PendingAttach {
                 stdout,
                 stderr,
+                stdin,
                 deliver: tx,
             });
         }
-        Ok(rx)
+        Ok((rx, tty))
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize_container(&self, name: &str, height: u16, width: u16) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let c = self.container_record(&id)?;
+        if !c.state.running() {
+            return Err(Error::conflict(format!("Container {id} is not running")));
+        }
+        shim::request(
+            &self.exec_dir(&id),
+            berth_shim_proto::Request::Resize {
+                exec_id: None,
+                height,
+                width,
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /containers/{id}/restart`: stop (when running), then start.
+    pub async fn restart_container(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        match self.stop_container(name, timeout, signal).await {
+            Err(e) if e.kind != ErrorKind::NotModified => return Err(e),
+            _ => {}
+        }
+        self.start_container(name).await
+    }
+
+    /// `POST /containers/{id}/rename`.
+    pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let new_name = crate::ids::validate_name(new_name).map_err(Error::invalid)?;
+        let live = self.live.get(&id);
+        let _guard = live.lock.lock().await;
+        let mut c = self.container_record(&id)?;
+        if c.name == new_name {
+            return Err(Error::conflict(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        c.name = new_name.to_string();
+        self.db.rename_container(&id, new_name, &c)
     }
 }
 

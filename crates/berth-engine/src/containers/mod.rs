@@ -3,14 +3,17 @@
 
 mod config;
 mod etc_files;
+mod exec;
 mod lifecycle;
 mod logs;
 pub mod model;
 pub mod spec;
+mod top;
 mod user;
 mod views;
 
 pub use crate::shim::OutputStream;
+pub use exec::ExecTable;
 pub use lifecycle::WaitCondition;
 pub use logs::LogOptions;
 pub use model::{Container, Status};
@@ -170,7 +173,12 @@ impl Engine {
             .rev()
             .map(|l| self.layer_diff_dir(l).display().to_string())
             .collect();
-        Ok(views::inspect(&c, &self.container_dir(&id), &lower))
+        Ok(views::inspect(
+            &c,
+            &self.container_dir(&id),
+            &lower,
+            &self.exec_ids(&id),
+        ))
     }
 
     /// `DELETE /containers/{id}`.
@@ -201,6 +209,7 @@ impl Engine {
     /// startup removes, never a record without files.
     fn forget_container(&self, id: &str) -> Result<()> {
         self.db.delete_container(id)?;
+        self.execs.forget_container(id);
         let _ = std::fs::remove_dir_all(self.exec_dir(id));
         let _ = std::fs::remove_dir_all(self.container_dir(id));
         self.live.remove(id);

@@ -25,6 +25,62 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
+/// Every capability the kernel knows, for privileged processes.
+pub const ALL_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The capability sets of a process that has `names`.
+fn capability_sets(names: &[&str]) -> serde_json::Value {
+    json!({"bounding": names, "effective": names, "permitted": names, "inheritable": [], "ambient": []})
+}
+
+/// Every capability, for privileged execs.
+pub fn all_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
+    serde_json::from_value(capability_sets(ALL_CAPABILITIES))
+        .map_err(|e| Error::internal(format!("capability set: {e}")))
+}
+
 /// Paths hidden from the container, as Docker hides them.
 pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
@@ -106,10 +162,7 @@ pub fn build(
             "args": args,
             "env": env,
             "cwd": cwd,
-            "capabilities": {
-                "bounding": DEFAULT_CAPABILITIES, "effective": DEFAULT_CAPABILITIES,
-                "permitted": DEFAULT_CAPABILITIES, "inheritable": [], "ambient": []
-            },
+            "capabilities": capability_sets(DEFAULT_CAPABILITIES),
             // The runtime lowers this to the host's hard limit where it is smaller.
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64}],
             "noNewPrivileges": false

@@ -66,7 +66,7 @@ pub fn summary(c: &Container) -> Value {
 }
 
 /// `lower_dirs` are the image's unpacked layers, top-most first.
-pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String]) -> Value {
+pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], exec_ids: &[String]) -> Value {
     let s = &c.state;
     let path = |name: &str| dir.join(name).display().to_string();
     let started = s.started_at != ZERO_TIME || s.status != Status::Created;
@@ -100,7 +100,7 @@ pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String]) -> Value {
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": null,
+        "ExecIDs": if exec_ids.is_empty() { Value::Null } else { json!(exec_ids) },
         "HostConfig": c.host_config,
         "GraphDriver": {
             "Data": {

@@ -1,19 +1,16 @@
 //! `/containers/...` handlers.
 
-use super::http::{
-    Body, Query, Result, builder, empty, infallible_stream, json, json_body, stream_body,
-};
+use super::hijack;
+use super::http::{Query, Result, builder, empty, infallible_stream, json, json_body, stream_body};
 use berth_engine::containers::{LIST_FILTERS, LogOptions, WaitCondition};
 use berth_engine::filters::Filters;
 use berth_engine::{Engine, Error};
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Request, StatusCode, header};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
@@ -130,67 +127,121 @@ pub fn logs(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
         .expect("valid reply"))
 }
 
-/// `POST /containers/{id}/attach`: output streams over the hijacked connection (`Upgrade:
-/// tcp`), or as a plain streamed body for clients that do not upgrade.
-pub fn attach(engine: &Engine, mut req: Request<Incoming>, id: &str) -> Result {
+/// `POST /containers/{id}/attach`.
+pub fn attach(engine: &Engine, req: Request<Incoming>, id: &str) -> Result {
     let q = Query::of(&req);
-    let (stdout, stderr) = (q.flag("stdout"), q.flag("stderr"));
-    let output = engine.attach_container(id, stdout, stderr)?;
-    let content_type = "application/vnd.docker.multiplexed-stream";
-    let upgrade = req.headers().get(header::UPGRADE).is_some();
+    let (stdout, stderr, stdin) = (q.flag("stdout"), q.flag("stderr"), q.flag("stdin"));
+    let (output, tty) = engine.attach_container(id, stdout, stderr, stdin)?;
     if !q.flag("stream") {
-        // Without `stream` Docker returns at once (logs replay comes with `logs=1`).
+        // Without `stream` Docker answers at once (a replay of logs comes with `logs=1`).
         return Ok(builder(StatusCode::OK)
-            .header("Content-Type", content_type)
+            .header("Content-Type", hijack::content_type(tty))
             .body(super::http::full(Bytes::new()))
             .expect("valid reply"));
     }
-    if upgrade {
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        tokio::spawn(async move {
-            let Ok(upgraded) = on_upgrade.await else {
-                return;
-            };
-            let mut client = TokioIo::new(upgraded);
-            if let Ok(mut shim_output) = output.await {
-                let _ = tokio::io::copy(&mut shim_output, &mut client).await;
-            }
-            let _ = client.shutdown().await;
-        });
-        return Ok(builder(StatusCode::SWITCHING_PROTOCOLS)
-            .header(header::CONNECTION, "Upgrade")
-            .header(header::UPGRADE, "tcp")
-            .header("Content-Type", content_type)
-            .body(super::http::full(Bytes::new()))
-            .expect("valid reply"));
-    }
-    Ok(builder(StatusCode::OK)
-        .header("Content-Type", content_type)
-        .body(output_body(output))
-        .expect("valid reply"))
+    Ok(hijack::serve(
+        req,
+        tty,
+        async move { output.await.ok() },
+        stdin,
+        async {},
+    ))
 }
 
-fn output_body(
-    output: tokio::sync::oneshot::Receiver<berth_engine::containers::OutputStream>,
-) -> Body {
-    let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(16);
-    tokio::spawn(async move {
-        let Ok(mut stream) = output.await else { return };
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx
-                        .send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
+fn size(q: &Query) -> Result<(u16, u16)> {
+    let dim = |key: &str| -> Result<u16> {
+        let v = q.get(key).unwrap_or("0");
+        v.parse().map_err(|_| {
+            Error::invalid(format!(
+                "invalid {key} {v:?}: a terminal dimension is 0 to 65535"
+            ))
+        })
+    };
+    Ok((dim("h")?, dim("w")?))
+}
+
+/// `POST /containers/{id}/resize`.
+pub async fn resize(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
+    let (h, w) = size(&Query::of(req))?;
+    engine.resize_container(id, h, w).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+pub async fn restart(engine: &Arc<Engine>, req: &Request<Incoming>, id: &str) -> Result {
+    let q = Query::of(req);
+    engine
+        .restart_container(id, q.int("t")?, q.get("signal"))
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn rename(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
+    let q = Query::of(req);
+    let name = q
+        .get("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Error::invalid("Neither old nor new names may be empty"))?;
+    engine.rename_container(id, name).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn top(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
+    let q = Query::of(req);
+    Ok(json(
+        StatusCode::OK,
+        &engine.top_container(id, q.get("ps_args")).await?,
+    ))
+}
+
+/// `POST /containers/{id}/exec`.
+pub async fn create_exec(engine: &Engine, req: Request<Incoming>, id: &str) -> Result {
+    let body = json_body(req).await?;
+    let exec_id = engine.create_exec(id, &body)?;
+    Ok(json(StatusCode::CREATED, &json!({"Id": exec_id})))
+}
+
+/// `POST /exec/{id}/start`.
+pub async fn start_exec(engine: &Arc<Engine>, mut req: Request<Incoming>, exec_id: &str) -> Result {
+    // The body arrives before the upgrade; read it without consuming the request.
+    let body = {
+        use http_body_util::BodyExt;
+        let bytes = http_body_util::Limited::new(req.body_mut(), 1 << 20)
+            .collect()
+            .await
+            .map_err(|e| Error::invalid(format!("reading request body: {e}")))?
+            .to_bytes();
+        if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?
         }
-    });
-    stream_body(rx)
+    };
+    let detach = body["Detach"].as_bool().unwrap_or(false);
+    let tty = body["Tty"].as_bool();
+    let stream = engine.start_exec(exec_id, detach, tty).await?;
+    let Some(stream) = stream else {
+        return Ok(empty(StatusCode::OK));
+    };
+    let inspect = engine.inspect_exec(exec_id).await?;
+    let tty = inspect["ProcessConfig"]["tty"].as_bool().unwrap_or(false);
+    let stdin = inspect["OpenStdin"].as_bool().unwrap_or(false);
+    let (engine, exec_id) = (engine.clone(), exec_id.to_string());
+    Ok(hijack::serve(
+        req,
+        tty,
+        async { Some(stream) },
+        stdin,
+        async move { engine.exec_stream_ended(&exec_id).await },
+    ))
+}
+
+pub async fn inspect_exec(engine: &Engine, exec_id: &str) -> Result {
+    Ok(json(StatusCode::OK, &engine.inspect_exec(exec_id).await?))
+}
+
+pub async fn resize_exec(engine: &Engine, req: &Request<Incoming>, exec_id: &str) -> Result {
+    let (h, w) = size(&Query::of(req))?;
+    engine.resize_exec(exec_id, h, w).await?;
+    Ok(empty(StatusCode::CREATED))
 }

@@ -2,6 +2,7 @@
 //! engine calls; the engine decides.
 
 mod containers;
+mod hijack;
 mod http;
 mod images;
 mod system;
@@ -118,6 +119,22 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["containers", id, "kill"]) => containers::kill(&engine, &req, id).await,
         (&Method::POST, ["containers", id, "wait"]) => containers::wait(&engine, &req, id),
         (&Method::POST, ["containers", id, "attach"]) => containers::attach(&engine, req, id),
+        (&Method::POST, ["containers", id, "resize"]) => {
+            containers::resize(&engine, &req, id).await
+        }
+        (&Method::POST, ["containers", id, "restart"]) => {
+            containers::restart(&engine, &req, id).await
+        }
+        (&Method::POST, ["containers", id, "rename"]) => {
+            containers::rename(&engine, &req, id).await
+        }
+        (&Method::GET, ["containers", id, "top"]) => containers::top(&engine, &req, id).await,
+        (&Method::POST, ["containers", id, "exec"]) => {
+            containers::create_exec(&engine, req, id).await
+        }
+        (&Method::POST, ["exec", id, "start"]) => containers::start_exec(&engine, req, id).await,
+        (&Method::GET, ["exec", id, "json"]) => containers::inspect_exec(&engine, id).await,
+        (&Method::POST, ["exec", id, "resize"]) => containers::resize_exec(&engine, &req, id).await,
         _ => Err(berth_engine::Error::not_found(format!(
             "page not found: {method} {full_path}"
         ))),
