@@ -9,6 +9,9 @@ pub enum Requirement {
     DockerCli,
     /// Debian's busybox-static at /bin/busybox.
     Busybox,
+    /// A real Docker daemon to compare with, at `BERTH_REFERENCE_DOCKER_HOST` (set by
+    /// scripts/test-all.sh after `shared/tools/reference-dockerd start`).
+    ReferenceDocker,
 }
 
 impl Requirement {
@@ -21,11 +24,15 @@ impl Requirement {
                 .output()
                 .is_ok_and(|o| o.status.success()),
             Requirement::Busybox => std::path::Path::new(crate::images::BUSYBOX).exists(),
+            Requirement::ReferenceDocker => crate::reference_docker_host().is_some(),
         };
         (!ok).then_some(match self {
             Requirement::Root => "needs root",
             Requirement::DockerCli => "needs the docker CLI",
             Requirement::Busybox => "needs busybox-static (/bin/busybox)",
+            Requirement::ReferenceDocker => {
+                "needs a reference Docker (BERTH_REFERENCE_DOCKER_HOST)"
+            }
         })
     }
 }

@@ -245,6 +245,21 @@ impl Drop for Daemon {
     }
 }
 
+/// The reference Docker daemon's `unix://` address, when one is given and its socket exists.
+pub fn reference_docker_host() -> Option<String> {
+    let host = std::env::var("BERTH_REFERENCE_DOCKER_HOST").ok()?;
+    let socket = host.strip_prefix("unix://")?;
+    Path::new(socket).exists().then_some(host)
+}
+
+/// Runs the real `docker` CLI against the reference Docker daemon.
+pub fn reference_docker(args: &[&str], stdin: &[u8]) -> Output {
+    let host = reference_docker_host().expect("a reference Docker (check with require first)");
+    let mut cmd = Command::new("docker");
+    cmd.arg("-H").arg(host).args(args);
+    run_with_stdin(cmd, stdin)
+}
+
 /// Go's name for this machine's architecture, as image configs spell it.
 pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {

@@ -168,3 +168,57 @@ fn tag_history_and_rmi_rules() {
         .json();
     assert!(history[0]["Id"].as_str().unwrap().starts_with("sha256:"));
 }
+
+/// An archive written by the real `docker save` (Docker 20.10) loads with the id Docker gave it.
+#[test]
+fn real_docker_save_output_loads() {
+    let Some(d) = daemon() else { return };
+    let archive = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/docker-20.10-save.tar"
+    ))
+    .unwrap();
+    let out = ok(&d.berth_with_stdin(&["load"], &archive));
+    assert_eq!(out, "Loaded image: berth-fixture:20.10\n");
+    let id = ok(&d.berth(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}} {{.Config.Labels.origin}} {{json .Config.Cmd}}",
+        "berth-fixture:20.10",
+    ]));
+    assert_eq!(
+        id.trim(),
+        "sha256:392bfd69be51a6153606ae35ad216d3ce2051cc0074dec8c0f75e57e2cbe5f5c docker [\"/hello.txt\"]"
+    );
+    let history = ok(&d.berth(&["history", "--format", "{{.Comment}}", "berth-fixture:20.10"]));
+    assert_eq!(history.trim(), "Imported from -");
+}
+
+/// What `berth save` writes loads into the real Docker with the same id and tag, and back.
+#[test]
+fn berth_save_output_loads_into_docker() {
+    use berth_testkit::reference_docker;
+    if !require(&[Root, Busybox, ReferenceDocker]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d.berth(&["tag", "busybox", "berth-saved:1"]));
+    let id = ok(&d.berth(&["image", "inspect", "-f", "{{.Id}}", "berth-saved:1"]));
+    let saved = d.berth(&["save", "berth-saved:1"]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let loaded = reference_docker(&["load"], &saved.stdout);
+    assert!(loaded.status.success(), "docker load: {}", stderr(&loaded));
+    let docker_id = ok(&reference_docker(
+        &["image", "inspect", "-f", "{{.Id}}", "berth-saved:1"],
+        &[],
+    ));
+    let ran = reference_docker(
+        &["run", "--rm", "berth-saved:1", "echo", "saved by berth"],
+        &[],
+    );
+    ok(&reference_docker(&["rmi", "berth-saved:1"], &[]));
+    assert_eq!(docker_id, id);
+    assert_eq!(ok(&ran), "saved by berth\n");
+}
