@@ -7,9 +7,11 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-const SCHEMA_VERSION: i64 = 1;
+/// Each entry moves the schema from its index to the next version, in one transaction.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const SCHEMA: &str = "
+const SCHEMA_V1: &str = "
 CREATE TABLE images (
     id      TEXT PRIMARY KEY,           -- sha256:<config digest>
     layers  TEXT NOT NULL,              -- JSON array of chain ids, bottom first
@@ -26,6 +28,13 @@ CREATE TABLE containers (
     name     TEXT NOT NULL UNIQUE,
     image_id TEXT NOT NULL REFERENCES images(id),
     data     TEXT NOT NULL              -- the engine's Container record as JSON
+);
+";
+
+const SCHEMA_V2: &str = "
+CREATE TABLE volumes (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL                  -- the engine's Volume record as JSON
 );
 ";
 
@@ -53,20 +62,17 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        match version {
-            0 => {
-                let tx = conn.unchecked_transaction()?;
-                tx.execute_batch(SCHEMA)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-                tx.commit()?;
-            }
-            SCHEMA_VERSION => {}
-            v => {
-                return Err(Error::internal(format!(
-                    "{}: schema version {v} is newer than this berthd understands ({SCHEMA_VERSION})",
-                    path.display()
-                )));
-            }
+        if version > SCHEMA_VERSION {
+            return Err(Error::internal(format!(
+                "{}: schema version {version} is newer than this berthd understands ({SCHEMA_VERSION})",
+                path.display()
+            )));
+        }
+        for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", from as i64 + 1)?;
+            tx.commit()?;
         }
         Ok(Db {
             conn: Mutex::new(conn),
@@ -290,6 +296,44 @@ impl Db {
     pub fn delete_container(&self, id: &str) -> Result<()> {
         self.conn()
             .execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+impl Db {
+    // ---- volumes ----
+
+    /// Inserts a volume; false when one of that name exists already.
+    pub fn insert_volume<T: Serialize>(&self, name: &str, data: &T) -> Result<bool> {
+        let n = self.conn().execute(
+            "INSERT INTO volumes (name, data) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![name, to_json(data)],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn volume<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let data: Option<String> = self
+            .conn()
+            .query_row("SELECT data FROM volumes WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    pub fn volumes<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM volumes ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    pub fn delete_volume(&self, name: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM volumes WHERE name = ?1", [name])?;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ pub mod images;
 mod live;
 pub mod reference;
 pub(crate) mod shim;
+pub mod volumes;
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -52,6 +53,7 @@ impl Engine {
                 .map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
         }
         std::fs::create_dir_all(config.data_root.join("containers"))?;
+        std::fs::create_dir_all(config.data_root.join("volumes"))?;
         std::fs::create_dir_all(config.exec_root.join("containers"))?;
         let db = Db::open(&config.data_root.join("berth.db"))?;
         let store = Arc::new(ImageStore::open(&config.data_root)?);
@@ -66,6 +68,8 @@ impl Engine {
         engine.remove_orphan_containers()?;
         engine.collect_garbage().await?;
         engine.reconnect_running().await?;
+        // Volumes a crash left mounted with no container running to use them.
+        engine.release_volumes()?;
         engine.seed_builtin_images().await?;
         Ok(engine)
     }

@@ -75,6 +75,7 @@ impl Engine {
             // A container that cannot start is removed when it asked for that, as in Docker.
             if c.auto_remove() {
                 self.forget_container(&id)?;
+                self.remove_anonymous_volumes(&c).await;
             } else {
                 self.save_container(&c)?;
             }
@@ -133,7 +134,8 @@ impl Engine {
             hosts: &etc.hosts,
             resolv_conf: &etc.resolv_conf,
         };
-        let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user)?;
+        let user_mounts = self.prepare_mounts(c)?;
+        let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user, &user_mounts)?;
         let chain_ids = c
             .layers
             .iter()
@@ -162,6 +164,36 @@ impl Engine {
         Ok(())
     }
 
+    /// Mounts option-made volumes, fills new volumes with the image's content, and returns
+    /// the container's own mounts in OCI form.
+    fn prepare_mounts(&self, c: &Container) -> Result<Vec<serde_json::Value>> {
+        let volumes: Vec<String> = c.mounts.iter().filter_map(|m| m.volume.clone()).collect();
+        self.mount_volumes(&volumes)?;
+        let layers: Vec<std::path::PathBuf> = c
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.layer_diff_dir(l))
+            .collect();
+        let mut out = Vec::new();
+        for m in &c.mounts {
+            let source = self.mount_source(m);
+            if m.kind == super::mounts::MountKind::Volume
+                && !m.nocopy
+                && let Some(src) = &source
+            {
+                crate::volumes::copy_image_content(&layers, &m.destination, src).map_err(|e| {
+                    Error::internal(format!(
+                        "copying image content into volume {}: {e}",
+                        src.display()
+                    ))
+                })?;
+            }
+            out.push(super::mounts::oci_mount(m, source.as_deref()));
+        }
+        Ok(out)
+    }
+
     pub(crate) fn log_path(&self, id: &str) -> std::path::PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
     }
@@ -183,7 +215,7 @@ impl Engine {
 
     async fn record_exit(&self, id: &str, exit: ExitStatus) -> Result<()> {
         let live = self.live.get(id);
-        let auto_remove = {
+        let (auto_remove, c) = {
             let _guard = live.lock.lock().await;
             let Some(mut c) = self.db.container::<Container>(id)? else {
                 return Ok(());
@@ -196,11 +228,15 @@ impl Engine {
             self.save_container(&c)?;
             let _ = std::fs::remove_dir_all(self.exec_dir(id));
             live.record_exit(exit.exit_code);
-            c.auto_remove()
+            if let Err(e) = self.release_volumes() {
+                tracing::warn!(container = %id, error = %e, "releasing volumes");
+            }
+            (c.auto_remove(), c)
         };
         if auto_remove {
             let _guard = live.lock.lock().await;
             self.forget_container(id)?;
+            self.remove_anonymous_volumes(&c).await;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ mod exec;
 mod lifecycle;
 mod logs;
 pub mod model;
+pub mod mounts;
 pub mod spec;
 mod top;
 mod user;
@@ -90,6 +91,7 @@ impl Engine {
         let image_config = self.image_config(&image.id)?;
         let id = ids::new_id();
         let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
+        let mounts = self.create_mounts(&resolved.host_config, &resolved.config["Volumes"])?;
         let container = Container {
             id: id.clone(),
             name: String::new(),
@@ -103,6 +105,7 @@ impl Engine {
             host_config: resolved.host_config,
             state: Default::default(),
             restart_count: 0,
+            mounts,
         };
         // Files first, record second: a crash in between leaves only a directory that startup
         // removes, never a record without its files.
@@ -155,7 +158,7 @@ impl Engine {
             }) {
                 continue;
             }
-            out.push(views::summary(&c));
+            out.push(views::summary(&c, &self.mounts_json(&c)));
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
@@ -173,16 +176,59 @@ impl Engine {
             .rev()
             .map(|l| self.layer_diff_dir(l).display().to_string())
             .collect();
+        let mounts = self.mounts_json(&c);
         Ok(views::inspect(
             &c,
             &self.container_dir(&id),
             &lower,
             &self.exec_ids(&id),
+            &mounts,
         ))
     }
 
-    /// `DELETE /containers/{id}`.
-    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+    /// Resolves a new container's mounts, creating the volumes they name and the host
+    /// directories of `-v` binds that do not exist yet (as Docker does).
+    fn create_mounts(
+        &self,
+        host_config: &Value,
+        image_volumes: &Value,
+    ) -> Result<Vec<mounts::MountPoint>> {
+        let from = |name: &str| -> Result<Vec<mounts::MountPoint>> {
+            Ok(self
+                .container_record(&self.resolve_container(name)?)?
+                .mounts)
+        };
+        let mut list = mounts::resolve(host_config, image_volumes, from)?;
+        for m in &mut list {
+            match m.kind {
+                mounts::MountKind::Volume => {
+                    let (name, labels) = match &m.volume {
+                        Some(n) => (n.clone(), serde_json::Map::new()),
+                        None => {
+                            let mut labels = serde_json::Map::new();
+                            labels.insert(
+                                "com.docker.volume.anonymous".into(),
+                                Value::String(String::new()),
+                            );
+                            (ids::new_id(), labels)
+                        }
+                    };
+                    self.ensure_volume(&name, serde_json::Map::new(), labels)?;
+                    m.volume = Some(name);
+                }
+                mounts::MountKind::Bind => {
+                    if let Some(src) = m.source.as_ref().filter(|s| !s.exists()) {
+                        std::fs::create_dir_all(src)?;
+                    }
+                }
+                mounts::MountKind::Tmpfs => {}
+            }
+        }
+        Ok(list)
+    }
+
+    /// `DELETE /containers/{id}`; `volumes` also removes its anonymous volumes (`rm -v`).
+    pub async fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
         let id = self.resolve_container(name)?;
         let live = self.live.get(&id);
         let c = {
@@ -202,7 +248,26 @@ impl Engine {
         if self.db.container::<Container>(&id)?.is_none() {
             return Ok(()); // removed meanwhile (auto-remove after the kill)
         }
-        self.forget_container(&id)
+        self.forget_container(&id)?;
+        if volumes {
+            self.remove_anonymous_volumes(&c).await;
+        }
+        Ok(())
+    }
+
+    /// Removes the anonymous volumes of a removed container that no other container uses.
+    pub(crate) async fn remove_anonymous_volumes(&self, c: &Container) {
+        for name in c.mounts.iter().filter_map(|m| m.volume.as_deref()) {
+            let anonymous = self
+                .db
+                .volume::<crate::volumes::Volume>(name)
+                .ok()
+                .flatten()
+                .is_some_and(|v| v.is_anonymous());
+            if anonymous && let Err(e) = self.remove_volume(name, false).await {
+                tracing::debug!(volume = name, error = %e, "anonymous volume kept");
+            }
+        }
     }
 
     /// Deletes the record first, then the files: a crash in between leaves orphan files that
@@ -252,6 +317,28 @@ impl Engine {
             .filter(|c| c.state.status == Status::Paused)
             .count();
         Ok((all.len(), running, paused, all.len() - running - paused))
+    }
+
+    /// Where a mount's data comes from on the host (binds and volumes).
+    pub(crate) fn mount_source(&self, m: &mounts::MountPoint) -> Option<std::path::PathBuf> {
+        match m.kind {
+            mounts::MountKind::Bind => m.source.clone(),
+            mounts::MountKind::Volume => {
+                let v = self
+                    .db
+                    .volume::<crate::volumes::Volume>(m.volume.as_deref()?)
+                    .ok()??;
+                Some(self.volume_source(&v))
+            }
+            mounts::MountKind::Tmpfs => None,
+        }
+    }
+
+    fn mounts_json(&self, c: &Container) -> Vec<Value> {
+        c.mounts
+            .iter()
+            .map(|m| mounts::inspect_json(m, self.mount_source(m).as_deref()))
+            .collect()
     }
 
     pub fn image_count(&self) -> Result<usize> {

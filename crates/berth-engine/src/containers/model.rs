@@ -89,6 +89,8 @@ pub struct Container {
     pub host_config: Value,
     pub state: State,
     pub restart_count: u32,
+    #[serde(default)]
+    pub mounts: Vec<super::mounts::MountPoint>,
 }
 
 impl Container {

@@ -114,11 +114,13 @@ pub struct EtcFiles<'a> {
     pub resolv_conf: &'a Path,
 }
 
+/// `user_mounts` (volumes, binds, tmpfs) replace a default mount of the same destination.
 pub fn build(
     c: &Container,
     rootfs: &Path,
     etc: &EtcFiles<'_>,
     user: &ProcessUser,
+    user_mounts: &[serde_json::Value],
 ) -> Result<oci_spec::runtime::Spec> {
     let mut env: Vec<String> = c.config["Env"]
         .as_array()
@@ -184,6 +186,15 @@ pub fn build(
             "readonlyPaths": READONLY_PATHS
         }
     });
+    let mut spec = spec;
+    if let Some(defaults) = spec["mounts"].as_array_mut() {
+        defaults.retain(|d| {
+            !user_mounts
+                .iter()
+                .any(|u| u["destination"] == d["destination"])
+        });
+        defaults.extend(user_mounts.iter().cloned());
+    }
     serde_json::from_value(spec)
         .map_err(|e| Error::internal(format!("building the runtime spec: {e}")))
 }

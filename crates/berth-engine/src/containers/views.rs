@@ -47,7 +47,7 @@ fn endpoint() -> Value {
     })
 }
 
-pub fn summary(c: &Container) -> Value {
+pub fn summary(c: &Container, mounts: &[Value]) -> Value {
     json!({
         "Id": c.id,
         "Names": [format!("/{}", c.name)],
@@ -61,12 +61,18 @@ pub fn summary(c: &Container) -> Value {
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config["NetworkMode"]},
         "NetworkSettings": network_settings_summary(),
-        "Mounts": []
+        "Mounts": mounts
     })
 }
 
 /// `lower_dirs` are the image's unpacked layers, top-most first.
-pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], exec_ids: &[String]) -> Value {
+pub fn inspect(
+    c: &Container,
+    dir: &Path,
+    lower_dirs: &[String],
+    exec_ids: &[String],
+    mounts: &[Value],
+) -> Value {
     let s = &c.state;
     let path = |name: &str| dir.join(name).display().to_string();
     let started = s.started_at != ZERO_TIME || s.status != Status::Created;
@@ -111,7 +117,7 @@ pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], exec_ids: &[Str
             },
             "Name": "overlay2"
         },
-        "Mounts": [],
+        "Mounts": mounts,
         "Config": c.config,
         "NetworkSettings": {
             "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},

@@ -58,8 +58,9 @@ pub async fn kill(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result 
 }
 
 pub async fn remove(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
+    let q = Query::of(req);
     engine
-        .remove_container(id, Query::of(req).flag("force"))
+        .remove_container(id, q.flag("force"), q.flag("v"))
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

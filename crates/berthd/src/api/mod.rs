@@ -6,6 +6,7 @@ mod hijack;
 mod http;
 mod images;
 mod system;
+mod volumes;
 
 use anyhow::{Context, Result};
 use berth_engine::Engine;
@@ -135,6 +136,11 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["exec", id, "start"]) => containers::start_exec(&engine, req, id).await,
         (&Method::GET, ["exec", id, "json"]) => containers::inspect_exec(&engine, id).await,
         (&Method::POST, ["exec", id, "resize"]) => containers::resize_exec(&engine, &req, id).await,
+        (&Method::GET, ["volumes"]) => volumes::list(&engine, &req),
+        (&Method::POST, ["volumes", "create"]) => volumes::create(&engine, req).await,
+        (&Method::POST, ["volumes", "prune"]) => volumes::prune(&engine, &req).await,
+        (&Method::GET, ["volumes", name]) => volumes::inspect(&engine, name),
+        (&Method::DELETE, ["volumes", name]) => volumes::remove(&engine, &req, name).await,
         _ => Err(berth_engine::Error::not_found(format!(
             "page not found: {method} {full_path}"
         ))),
