@@ -1,0 +1,88 @@
+//! The names a network's DNS server answers for: each container's name and aliases.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// The containers of one network by address, shared between berthd's network service (which
+/// updates it as containers connect and disconnect) and the network's DNS server.
+#[derive(Debug, Clone, Default)]
+pub struct DnsRecords {
+    by_ip: Arc<RwLock<BTreeMap<Ipv4Addr, Vec<String>>>>,
+}
+
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl DnsRecords {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the names of the container at `ip`: its name first (the answer to a reverse
+    /// lookup), then its aliases. Names match case-insensitively.
+    pub fn insert<S: AsRef<str>>(&self, ip: Ipv4Addr, names: impl IntoIterator<Item = S>) {
+        let names: Vec<String> = names
+            .into_iter()
+            .map(|n| normalize(n.as_ref()))
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut by_ip = self.by_ip.write().unwrap_or_else(PoisonError::into_inner);
+        if names.is_empty() {
+            by_ip.remove(&ip);
+        } else {
+            by_ip.insert(ip, names);
+        }
+    }
+
+    /// Forgets the container at `ip`.
+    pub fn remove(&self, ip: Ipv4Addr) {
+        self.by_ip
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&ip);
+    }
+
+    /// Every address that carries `name` (several containers may share an alias).
+    pub fn lookup(&self, name: &str) -> Vec<Ipv4Addr> {
+        let name = normalize(name);
+        self.by_ip
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, names)| names.contains(&name))
+            .map(|(ip, _)| *ip)
+            .collect()
+    }
+
+    /// The primary name of the container at `ip`.
+    pub fn reverse(&self, ip: Ipv4Addr) -> Option<String> {
+        self.by_ip
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&ip)
+            .and_then(|names| names.first().cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_aliases_and_removal() {
+        let records = DnsRecords::new();
+        let a = Ipv4Addr::new(10, 0, 0, 2);
+        let b = Ipv4Addr::new(10, 0, 0, 3);
+        records.insert(a, ["Web-1", "web"]);
+        records.insert(b, ["web-2", "web."]);
+        assert_eq!(records.lookup("web-1."), vec![a]);
+        assert_eq!(records.lookup("WEB"), vec![a, b]);
+        assert_eq!(records.reverse(a).as_deref(), Some("web-1"));
+        records.remove(a);
+        assert_eq!(records.lookup("web"), vec![b]);
+        records.insert(b, Vec::<String>::new());
+        assert!(records.lookup("web").is_empty());
+    }
+}
