@@ -6,6 +6,7 @@ pub mod clock;
 pub mod containers;
 mod db;
 pub mod error;
+pub mod events;
 pub mod filters;
 mod ids;
 pub mod images;
@@ -31,6 +32,8 @@ pub struct EngineConfig {
     pub exec_root: PathBuf,
     /// The `berth-shim` binary.
     pub shim_binary: PathBuf,
+    /// Parent of containers' cgroups (`cgroup-parent`), unless a container names its own.
+    pub cgroup_parent: String,
 }
 
 pub struct Engine {
@@ -41,7 +44,10 @@ pub struct Engine {
     /// so a collection never removes what a load has written but not yet recorded.
     image_lock: tokio::sync::Mutex<()>,
     live: LiveTable,
+    /// The host's cgroup hierarchies; None where none is mounted (then no limits apply).
+    cgroups: Option<berth_cgroups::Layout>,
     execs: containers::ExecTable,
+    pub events: events::EventLog,
 }
 
 impl Engine {
@@ -63,7 +69,15 @@ impl Engine {
             store,
             image_lock: tokio::sync::Mutex::new(()),
             live: LiveTable::default(),
+            cgroups: match berth_cgroups::Layout::detect() {
+                Ok(layout) => Some(layout),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no cgroups: containers run without resource limits");
+                    None
+                }
+            },
             execs: Default::default(),
+            events: Default::default(),
         });
         engine.remove_orphan_containers()?;
         engine.collect_garbage().await?;
@@ -71,11 +85,17 @@ impl Engine {
         // Volumes a crash left mounted with no container running to use them.
         engine.release_volumes()?;
         engine.seed_builtin_images().await?;
+        engine.start_restartable().await?;
         Ok(engine)
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// 1 or 2, as `/info` reports CgroupVersion.
+    pub fn cgroup_version(&self) -> u32 {
+        self.cgroups.as_ref().map_or(1, |l| l.version())
     }
 
     fn container_dir(&self, id: &str) -> PathBuf {

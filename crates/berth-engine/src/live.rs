@@ -24,6 +24,8 @@ pub struct PendingAttach {
 
 pub struct Live {
     pub lock: tokio::sync::Mutex<()>,
+    /// The restart policy's current delay, doubled on every quick exit (Docker's backoff).
+    pub restart_delay_ms: std::sync::atomic::AtomicU64,
     pub exits: watch::Sender<Exits>,
     pub pending_attach: Mutex<Vec<PendingAttach>>,
 }
@@ -41,6 +43,7 @@ impl LiveTable {
             .or_insert_with(|| {
                 Arc::new(Live {
                     lock: tokio::sync::Mutex::new(()),
+                    restart_delay_ms: std::sync::atomic::AtomicU64::new(0),
                     exits: watch::Sender::new(Exits::default()),
                     pending_attach: Mutex::new(Vec::new()),
                 })

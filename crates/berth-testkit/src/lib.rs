@@ -3,6 +3,7 @@
 //! teardown that ends every process the daemon started, by pid, even when a test panics.
 
 pub mod archives;
+mod cgroups;
 mod gate;
 mod http;
 mod images;
@@ -51,7 +52,8 @@ impl Daemon {
             .prefix("berth-test-")
             .tempdir_in("/tmp")
             .expect("temp dir");
-        std::fs::write(dir.path().join("daemon.json"), "{}").expect("daemon.json");
+        let config = serde_json::json!({"cgroup-parent": cgroup_parent_of(dir.path())});
+        std::fs::write(dir.path().join("daemon.json"), config.to_string()).expect("daemon.json");
         let child = spawn_berthd(dir.path());
         let mut d = Daemon { dir, child };
         d.wait_ready();
@@ -188,6 +190,34 @@ impl Daemon {
     }
 }
 
+/// The cgroup parent of this test daemon's containers: unique, named after its directory.
+fn cgroup_parent_of(dir: &Path) -> String {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("berth-test/{name}")
+}
+
+/// Unmounts what berthd mounted below `dir` on the host (volumes made from options), deepest
+/// first, for a daemon killed before it could.
+fn unmount_below(dir: &Path) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut targets: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for t in targets {
+        if let Ok(c) = std::ffi::CString::new(t) {
+            // SAFETY: umount2(2) on a NUL-terminated path we own; failures are ignored.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
 /// berthd with everything under `dir`, logging (appending) to `dir/berthd.log`.
 fn spawn_berthd(dir: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -242,6 +272,8 @@ impl Drop for Daemon {
         // Shims live in their own mount namespaces; nothing is mounted in ours. Give the
         // killed processes a moment to release files before the directory goes.
         std::thread::sleep(Duration::from_millis(50));
+        cgroups::remove_tree(&cgroup_parent_of(self.dir.path()));
+        unmount_below(self.dir.path());
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Flags {
     /// Debug logging
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Parent cgroup of containers' cgroups
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
     /// The berth-shim binary (default: next to berthd)
     #[arg(long, hide = true)]
     pub shim_binary: Option<PathBuf>,
@@ -46,6 +49,7 @@ struct File {
     hosts: Vec<String>,
     log_level: Option<String>,
     debug: Option<bool>,
+    cgroup_parent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +59,7 @@ pub struct Config {
     pub socket: PathBuf,
     pub log_level: String,
     pub shim_binary: PathBuf,
+    pub cgroup_parent: String,
 }
 
 fn read_file(path: &Path, explicit: bool) -> Result<File> {
@@ -108,6 +113,10 @@ impl Config {
             socket: unix_socket(&host)?,
             log_level,
             shim_binary,
+            cgroup_parent: flags
+                .cgroup_parent
+                .or(file.cgroup_parent)
+                .unwrap_or_else(|| "berth".into()),
         })
     }
 }

@@ -19,6 +19,7 @@ async fn main() -> Result<()> {
         data_root: config.data_root.clone(),
         exec_root: config.exec_root.clone(),
         shim_binary: config.shim_binary.clone(),
+        cgroup_parent: config.cgroup_parent.clone(),
     })
     .await
     .context("starting the engine")?;

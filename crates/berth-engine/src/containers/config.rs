@@ -203,6 +203,38 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
             json!({"Type": "json-file", "Config": {}}),
         );
     }
+    let policy = hc["RestartPolicy"]["Name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let retries = hc["RestartPolicy"]["MaximumRetryCount"]
+        .as_i64()
+        .unwrap_or(0);
+    match policy.as_str() {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+        other => return Err(Error::invalid(format!("invalid restart policy '{other}'"))),
+    }
+    if retries < 0 {
+        return Err(Error::invalid(
+            "invalid restart policy: maximum retry count cannot be negative",
+        ));
+    }
+    if retries > 0 && policy != "on-failure" {
+        return Err(Error::invalid(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+        ));
+    }
+    if hc["AutoRemove"].as_bool().unwrap_or(false) && !matches!(policy.as_str(), "" | "no") {
+        return Err(Error::invalid(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
+    if policy.is_empty() {
+        hc.insert(
+            "RestartPolicy".into(),
+            json!({"Name": "no", "MaximumRetryCount": 0}),
+        );
+    }
     let log_driver = hc["LogConfig"]["Type"].as_str().unwrap_or_default();
     if !matches!(log_driver, "json-file" | "none") {
         return Err(Error::invalid(format!(

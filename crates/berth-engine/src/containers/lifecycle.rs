@@ -52,11 +52,20 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 impl Engine {
     /// `POST /containers/{id}/start`.
     pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
+        self.start_inner(name, false).await
+    }
+
+    /// Starts a created or exited container; `by_policy` is the restart policy bringing back
+    /// one that is `restarting`.
+    async fn start_inner(self: &Arc<Self>, name: &str, by_policy: bool) -> Result<()> {
         let id = self.resolve_container(name)?;
         let live = self.live.get(&id);
         let _guard = live.lock.lock().await;
         let mut c = self.container_record(&id)?;
-        if c.state.running() {
+        if by_policy && c.state.status != Status::Restarting {
+            return Ok(()); // stopped or removed while it waited
+        }
+        if c.state.running() && !by_policy {
             return Err(Error::new(
                 ErrorKind::NotModified,
                 "container already started",
@@ -89,6 +98,12 @@ impl Engine {
             };
             return Err(Error::new(kind, message));
         };
+        // The init waits before its execve, so everything the container ever runs starts
+        // inside its cgroup.
+        if let Err(e) = self.enter_cgroup(&c, init_pid) {
+            let _ = shim::kill(&exec_dir, libc::SIGKILL).await;
+            return Err(e);
+        }
         // Attach streams requested before the start get every byte of output.
         for pending in live.take_pending_attaches() {
             if let Ok(stream) =
@@ -109,8 +124,10 @@ impl Engine {
             error: String::new(),
             started_at: clock::now(),
             finished_at: c.state.finished_at.clone(),
+            manually_stopped: false,
         };
         self.save_container(&c)?;
+        self.container_event(&c, "start", &[]);
         self.monitor(id);
         Ok(())
     }
@@ -213,7 +230,7 @@ impl Engine {
         });
     }
 
-    async fn record_exit(&self, id: &str, exit: ExitStatus) -> Result<()> {
+    async fn record_exit(self: &Arc<Self>, id: &str, exit: ExitStatus) -> Result<()> {
         let live = self.live.get(id);
         let (auto_remove, c) = {
             let _guard = live.lock.lock().await;
@@ -224,12 +241,26 @@ impl Engine {
             c.state.pid = 0;
             c.state.shim_pid = 0;
             c.state.exit_code = exit.exit_code;
+            let ran = clock::parse(&c.state.started_at)
+                .zip(clock::parse(&exit.finished_at))
+                .and_then(|(s, f)| f.duration_since(s).ok())
+                .unwrap_or_default();
             c.state.finished_at = exit.finished_at;
+            let restart = c.should_restart(exit.exit_code);
+            if restart {
+                c.state.status = Status::Restarting;
+                c.restart_count += 1;
+            }
             self.save_container(&c)?;
             let _ = std::fs::remove_dir_all(self.exec_dir(id));
+            self.remove_cgroup(&c);
             live.record_exit(exit.exit_code);
+            self.container_event(&c, "die", &[("exitCode", &exit.exit_code.to_string())]);
             if let Err(e) = self.release_volumes() {
                 tracing::warn!(container = %id, error = %e, "releasing volumes");
+            }
+            if restart {
+                self.restart_later(id, &live, ran);
             }
             (c.auto_remove(), c)
         };
@@ -239,6 +270,57 @@ impl Engine {
             self.remove_anonymous_volumes(&c).await;
         }
         Ok(())
+    }
+
+    /// Starts the container again after Docker's backoff: 100 ms, doubling after every exit
+    /// within 10 s of its start, at most a minute.
+    fn restart_later(self: &Arc<Self>, id: &str, live: &crate::live::Live, ran: Duration) {
+        use std::sync::atomic::Ordering;
+        let previous = live.restart_delay_ms.load(Ordering::Relaxed);
+        let delay = if ran >= Duration::from_secs(10) || previous == 0 {
+            100
+        } else {
+            (previous * 2).min(60_000)
+        };
+        live.restart_delay_ms.store(delay, Ordering::Relaxed);
+        let (engine, id) = (self.clone(), id.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if let Err(e) = engine.start_inner(&id, true).await {
+                tracing::warn!(container = %id, error = %e, "restart by policy failed");
+                if let Ok(mut c) = engine.container_record(&id) {
+                    c.state.status = Status::Exited;
+                    c.state.error = e.message;
+                    let _ = engine.save_container(&c);
+                }
+            }
+        });
+    }
+
+    /// Brings back, when berthd starts, the stopped containers whose policy says so.
+    pub(crate) async fn start_restartable(self: &Arc<Self>) -> Result<()> {
+        for c in self.container_records()? {
+            if !c.state.running()
+                && c.starts_with_daemon()
+                && let Err(e) = self.start_container(&c.id).await
+            {
+                tracing::warn!(container = %c.id, error = %e, "start on daemon start failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that the user stopped the container, so its restart policy leaves it stopped.
+    async fn mark_manually_stopped(&self, id: &str) -> Result<Container> {
+        let live = self.live.get(id);
+        let _guard = live.lock.lock().await;
+        let mut c = self.container_record(id)?;
+        c.state.manually_stopped = true;
+        if c.state.status == Status::Restarting {
+            c.state.status = Status::Exited;
+        }
+        self.save_container(&c)?;
+        Ok(c)
     }
 
     /// On startup: containers recorded as running either still have their shim (follow it
@@ -275,6 +357,12 @@ impl Engine {
         let c = self.container_record(&id)?;
         if !c.state.running() {
             return Err(Error::conflict(format!("Container {id} is not running")));
+        }
+        self.thaw_if_paused(&id).await?;
+        let c = self.mark_manually_stopped(&id).await?;
+        self.container_event(&c, "kill", &[("signal", &signal.to_string())]);
+        if c.state.status == Status::Exited {
+            return Ok(()); // it was waiting to restart: nothing to signal
         }
         shim::kill(&self.exec_dir(&id), signal).await
     }
@@ -326,14 +414,125 @@ impl Engine {
         let timeout = timeout
             .or_else(|| c.config["StopTimeout"].as_i64())
             .unwrap_or(10);
+        self.thaw_if_paused(&id).await?;
+        let c = self.mark_manually_stopped(&id).await?;
+        if c.state.status == Status::Exited {
+            self.container_event(&c, "stop", &[]);
+            return Ok(()); // it was waiting to restart
+        }
+        self.container_event(&c, "kill", &[("signal", &signal.to_string())]);
         let graceful = self.kill_and_wait(&id, signal);
-        if timeout < 0 {
-            return graceful.await;
+        let stopped = if timeout < 0 {
+            graceful.await
+        } else {
+            match tokio::time::timeout(Duration::from_secs(timeout as u64), graceful).await {
+                Ok(result) => result,
+                Err(_) => self.kill_and_wait(&id, libc::SIGKILL).await,
+            }
+        };
+        self.container_event(&c, "stop", &[]);
+        stopped
+    }
+
+    fn cgroup_of(&self, c: &Container) -> Option<(&berth_cgroups::Layout, String)> {
+        let layout = self.cgroups.as_ref()?;
+        Some((
+            layout,
+            super::resources::cgroup_path(c, &self.config.cgroup_parent),
+        ))
+    }
+
+    /// Creates the container's cgroup with its limits and moves its waiting init into it.
+    fn enter_cgroup(&self, c: &Container, init_pid: i32) -> Result<()> {
+        let Some((layout, path)) = self.cgroup_of(c) else {
+            return Ok(());
+        };
+        let failed = |e: berth_cgroups::Error| Error::internal(format!("cgroup {path}: {e}"));
+        let cgroup = berth_cgroups::Cgroup::create(layout, &path).map_err(failed)?;
+        let resources = super::resources::from_host_config(&c.host_config)?;
+        let entered = cgroup
+            .apply(&resources)
+            .and_then(|()| cgroup.add_process(init_pid));
+        if let Err(e) = entered {
+            let _ = cgroup.remove();
+            return Err(failed(e));
         }
-        match tokio::time::timeout(Duration::from_secs(timeout as u64), graceful).await {
-            Ok(result) => result,
-            Err(_) => self.kill_and_wait(&id, libc::SIGKILL).await,
+        Ok(())
+    }
+
+    fn remove_cgroup(&self, c: &Container) {
+        if let Some((layout, path)) = self.cgroup_of(c)
+            && let Ok(cgroup) = berth_cgroups::Cgroup::open(layout, &path)
+            && let Err(e) = cgroup.remove()
+        {
+            tracing::warn!(container = %c.id, error = %e, "removing cgroup");
         }
+    }
+
+    fn open_cgroup(&self, c: &Container) -> Result<berth_cgroups::Cgroup> {
+        let (layout, path) = self
+            .cgroup_of(c)
+            .ok_or_else(|| Error::conflict("this host has no cgroups"))?;
+        berth_cgroups::Cgroup::open(layout, &path)
+            .map_err(|e| Error::internal(format!("cgroup {path}: {e}")))
+    }
+
+    /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
+    pub async fn set_paused(&self, name: &str, pause: bool) -> Result<()> {
+        let id = self.resolve_container(name)?;
+        let live = self.live.get(&id);
+        let _guard = live.lock.lock().await;
+        let mut c = self.container_record(&id)?;
+        match (pause, c.state.status) {
+            (true, Status::Running) | (false, Status::Paused) => {}
+            (true, Status::Paused) => {
+                return Err(Error::conflict(format!("Container {id} is already paused")));
+            }
+            (false, _) => return Err(Error::conflict(format!("Container {id} is not paused"))),
+            (true, _) => return Err(Error::conflict(format!("Container {id} is not running"))),
+        }
+        let cgroup = self.open_cgroup(&c)?;
+        tokio::task::spawn_blocking(move || {
+            if pause {
+                cgroup.freeze()
+            } else {
+                cgroup.thaw()
+            }
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
+        .map_err(|e| Error::internal(e.to_string()))?;
+        c.state.status = if pause {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+        self.save_container(&c)?;
+        self.container_event(&c, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
+    }
+
+    /// A paused container cannot take a signal: thaw it first (stop and kill do this).
+    async fn thaw_if_paused(&self, id: &str) -> Result<()> {
+        if self.container_record(id)?.state.status == Status::Paused {
+            self.set_paused(id, false).await?;
+        }
+        Ok(())
+    }
+
+    /// One stats sample of a running container (zeros once it has stopped, as Docker shows).
+    pub async fn container_stats(&self, name: &str) -> Result<(Container, berth_cgroups::Stats)> {
+        let id = self.resolve_container(name)?;
+        let c = self.container_record(&id)?;
+        if !c.state.running() {
+            return Ok((c, berth_cgroups::Stats::default()));
+        }
+        let cgroup = self.open_cgroup(&c)?;
+        let stats = tokio::task::spawn_blocking(move || cgroup.stats())
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok((c, stats))
     }
 
     /// `POST /containers/{id}/wait`: resolves the container now, returns a future for the code.
@@ -432,7 +631,11 @@ impl Engine {
             Err(e) if e.kind != ErrorKind::NotModified => return Err(e),
             _ => {}
         }
-        self.start_container(name).await
+        self.start_container(name).await?;
+        if let Ok(c) = self.container_record(&self.resolve_container(name)?) {
+            self.container_event(&c, "restart", &[]);
+        }
+        Ok(())
     }
 
     /// `POST /containers/{id}/rename`.
@@ -447,8 +650,10 @@ impl Engine {
                 "Renaming a container with the same name as its current name",
             ));
         }
-        c.name = new_name.to_string();
-        self.db.rename_container(&id, new_name, &c)
+        let old_name = std::mem::replace(&mut c.name, new_name.to_string());
+        self.db.rename_container(&id, new_name, &c)?;
+        self.container_event(&c, "rename", &[("oldName", &format!("/{old_name}"))]);
+        Ok(())
     }
 }
 

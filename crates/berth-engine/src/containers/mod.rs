@@ -8,6 +8,7 @@ mod lifecycle;
 mod logs;
 pub mod model;
 pub mod mounts;
+mod resources;
 pub mod spec;
 mod top;
 mod user;
@@ -53,6 +54,17 @@ impl Engine {
         Err(Error::no_such_container(name))
     }
 
+    /// Emits a container event with Docker's attributes (image, name, labels) plus `extra`.
+    pub(crate) fn container_event(&self, c: &Container, action: &str, extra: &[(&str, &str)]) {
+        let mut attributes = c.labels();
+        attributes.extend(crate::events::attrs(&[
+            ("image", &c.image_name),
+            ("name", &c.name),
+        ]));
+        attributes.extend(crate::events::attrs(extra));
+        self.events.emit("container", action, &c.id, attributes);
+    }
+
     pub(crate) fn container_record(&self, id: &str) -> Result<Container> {
         self.db
             .container(id)?
@@ -91,6 +103,7 @@ impl Engine {
         let image_config = self.image_config(&image.id)?;
         let id = ids::new_id();
         let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
+        resources::from_host_config(&resolved.host_config)?;
         let mounts = self.create_mounts(&resolved.host_config, &resolved.config["Volumes"])?;
         let container = Container {
             id: id.clone(),
@@ -113,11 +126,15 @@ impl Engine {
         for sub in ["upper", "work"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
-        let inserted = self.insert_with_name(container, name);
+        let inserted = self.insert_with_name(container.clone(), name);
         if inserted.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
-        inserted.map(|()| (id, Vec::new()))
+        inserted?;
+        if let Ok(c) = self.container_record(&id) {
+            self.container_event(&c, "create", &[]);
+        }
+        Ok((id, Vec::new()))
     }
 
     /// Inserts under the requested name, or a generated one (retrying on a clash).
@@ -249,6 +266,7 @@ impl Engine {
             return Ok(()); // removed meanwhile (auto-remove after the kill)
         }
         self.forget_container(&id)?;
+        self.container_event(&c, "destroy", &[]);
         if volumes {
             self.remove_anonymous_volumes(&c).await;
         }

@@ -44,6 +44,9 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Stopped or killed through the API: its restart policy does not bring it back.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl Default for State {
@@ -56,6 +59,7 @@ impl Default for State {
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            manually_stopped: false,
         }
     }
 }
@@ -103,6 +107,30 @@ impl Container {
             .as_object()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Whether the restart policy brings the container back after it exited with `code`.
+    pub fn should_restart(&self, code: i32) -> bool {
+        if self.state.manually_stopped || self.auto_remove() {
+            return false;
+        }
+        let policy = &self.host_config["RestartPolicy"];
+        match policy["Name"].as_str().unwrap_or("no") {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                let max = policy["MaximumRetryCount"].as_u64().unwrap_or(0);
+                code != 0 && (max == 0 || u64::from(self.restart_count) < max)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether berthd starts it when berthd itself starts.
+    pub fn starts_with_daemon(&self) -> bool {
+        let name = self.host_config["RestartPolicy"]["Name"]
+            .as_str()
+            .unwrap_or("no");
+        name == "always" || (name == "unless-stopped" && !self.state.manually_stopped)
     }
 
     pub fn auto_remove(&self) -> bool {

@@ -246,3 +246,19 @@ pub async fn resize_exec(engine: &Engine, req: &Request<Incoming>, exec_id: &str
     engine.resize_exec(exec_id, h, w).await?;
     Ok(empty(StatusCode::CREATED))
 }
+
+pub async fn pause(engine: &Engine, id: &str, pause: bool) -> Result {
+    engine.set_paused(id, pause).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /containers/{id}/stats`: streams by default, as Docker does.
+pub async fn stats(engine: &Arc<Engine>, req: &Request<Incoming>, id: &str) -> Result {
+    let q = Query::of(req);
+    let stream = q.get("stream").is_none_or(|_| q.flag("stream"));
+    let rx = engine.stats_stream(id, stream, q.flag("one-shot")).await?;
+    Ok(builder(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(infallible_stream(rx))
+        .expect("valid reply"))
+}

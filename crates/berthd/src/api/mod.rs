@@ -2,6 +2,7 @@
 //! engine calls; the engine decides.
 
 mod containers;
+mod events;
 mod hijack;
 mod http;
 mod images;
@@ -130,6 +131,12 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
             containers::rename(&engine, &req, id).await
         }
         (&Method::GET, ["containers", id, "top"]) => containers::top(&engine, &req, id).await,
+        (&Method::POST, ["containers", id, "pause"]) => containers::pause(&engine, id, true).await,
+        (&Method::POST, ["containers", id, "unpause"]) => {
+            containers::pause(&engine, id, false).await
+        }
+        (&Method::GET, ["containers", id, "stats"]) => containers::stats(&engine, &req, id).await,
+        (&Method::GET, ["events"]) => events::stream(&engine, &req),
         (&Method::POST, ["containers", id, "exec"]) => {
             containers::create_exec(&engine, req, id).await
         }

@@ -79,15 +79,6 @@ fn mem_total() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
-fn cgroup_version() -> &'static str {
-    // A pure v2 host has cgroup.controllers at the top of /sys/fs/cgroup; hybrid and v1 do not.
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    }
-}
-
 fn operating_system() -> String {
     let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     release
@@ -114,7 +105,7 @@ pub fn info(engine: &Engine) -> Result {
             "IPv4Forwarding": true, "BridgeNfIptables": false, "BridgeNfIp6tables": false,
             "Debug": false, "NFd": 0, "OomKillDisable": false, "NGoroutines": 0,
             "SystemTime": berth_engine::clock::now(), "LoggingDriver": "json-file",
-            "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup_version(), "NEventsListener": 0,
+            "CgroupDriver": "cgroupfs", "CgroupVersion": engine.cgroup_version().to_string(), "NEventsListener": 0,
             "KernelVersion": kernel_version(), "OperatingSystem": operating_system(),
             "OSVersion": "", "OSType": "linux", "Architecture": std::env::consts::ARCH,
             "IndexServerAddress": "https://index.docker.io/v1/",
