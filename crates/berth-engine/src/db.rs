@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Each entry moves the schema from its index to the next version, in one transaction.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const SCHEMA_V1: &str = "
@@ -28,6 +28,14 @@ CREATE TABLE containers (
     name     TEXT NOT NULL UNIQUE,
     image_id TEXT NOT NULL REFERENCES images(id),
     data     TEXT NOT NULL              -- the engine's Container record as JSON
+);
+";
+
+const SCHEMA_V3: &str = "
+CREATE TABLE networks (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL                  -- the engine's Network record as JSON
 );
 ";
 
@@ -329,6 +337,45 @@ impl Db {
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    // ---- networks ----
+
+    /// Inserts a network; a taken name is Docker's 409.
+    pub fn insert_network<T: Serialize>(&self, id: &str, name: &str, data: &T) -> Result<()> {
+        let n = self.conn().execute(
+            "INSERT INTO networks (id, name, data) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![id, name, to_json(data)],
+        )?;
+        if n == 0 {
+            return Err(Error::conflict(format!(
+                "network with name {name} already exists"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn update_network<T: Serialize>(&self, id: &str, data: &T) -> Result<()> {
+        self.conn().execute(
+            "UPDATE networks SET data = ?2 WHERE id = ?1",
+            params![id, to_json(data)],
+        )?;
+        Ok(())
+    }
+
+    pub fn networks<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT data FROM networks ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
+    pub fn delete_network(&self, id: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM networks WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     pub fn delete_volume(&self, name: &str) -> Result<()> {

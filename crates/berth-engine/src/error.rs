@@ -13,6 +13,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// 304: the operation had nothing to do (start of a running container).
     NotModified,
+    /// 403: not allowed on this object (removing a predefined network).
+    Forbidden,
     /// 500: anything else.
     Internal,
 }
@@ -40,6 +42,9 @@ impl Error {
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
@@ -82,6 +87,23 @@ impl From<berth_image::Error> for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::internal(e.to_string())
+    }
+}
+
+impl From<berth_net::Error> for Error {
+    fn from(e: berth_net::Error) -> Self {
+        match e {
+            berth_net::Error::PortSpec(_)
+            | berth_net::Error::InvalidArgument(_)
+            | berth_net::Error::Ipam(_) => Error::invalid(e.to_string()),
+            _ => Error::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<berth_net::ipam::IpamError> for Error {
+    fn from(e: berth_net::ipam::IpamError) -> Self {
+        Error::invalid(e.to_string())
     }
 }
 

@@ -11,6 +11,7 @@ pub mod filters;
 mod ids;
 pub mod images;
 mod live;
+pub mod networks;
 pub mod reference;
 pub(crate) mod shim;
 pub mod volumes;
@@ -34,6 +35,8 @@ pub struct EngineConfig {
     pub shim_binary: PathBuf,
     /// Parent of containers' cgroups (`cgroup-parent`), unless a container names its own.
     pub cgroup_parent: String,
+    /// The default bridge and the address pools of user networks.
+    pub network: networks::NetworkConfig,
 }
 
 pub struct Engine {
@@ -47,6 +50,7 @@ pub struct Engine {
     /// The host's cgroup hierarchies; None where none is mounted (then no limits apply).
     cgroups: Option<berth_cgroups::Layout>,
     execs: containers::ExecTable,
+    net: networks::NetworkRuntime,
     pub events: events::EventLog,
 }
 
@@ -77,11 +81,14 @@ impl Engine {
                 }
             },
             execs: Default::default(),
+            net: Default::default(),
             events: Default::default(),
         });
         engine.remove_orphan_containers()?;
         engine.collect_garbage().await?;
+        engine.init_networks().await?;
         engine.reconnect_running().await?;
+        engine.readopt_endpoints()?;
         // Volumes a crash left mounted with no container running to use them.
         engine.release_volumes()?;
         engine.seed_builtin_images().await?;

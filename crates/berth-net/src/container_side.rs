@@ -55,12 +55,28 @@ pub fn configure(interface: &ContainerInterface) -> Result<()> {
         ..LinkChange::default()
     };
     rtnl.change_link(index, &up)?;
-    let lo = rtnl.require_link("lo")?;
-    rtnl.change_link(lo, &up)?;
+    loopback_up_with(&mut rtnl)?;
     if let Some(gateway) = interface.gateway {
         rtnl.set_default_route(gateway, index)?;
     }
     Ok(())
+}
+
+/// Brings `lo` up: a container's network namespace starts with it down, and every network
+/// mode but `host` needs it (`none` has nothing else).
+pub fn loopback_up() -> Result<()> {
+    loopback_up_with(&mut Rtnl::open()?)
+}
+
+fn loopback_up_with(rtnl: &mut Rtnl) -> Result<()> {
+    let lo = rtnl.require_link("lo")?;
+    rtnl.change_link(
+        lo,
+        &LinkChange {
+            up: true,
+            ..LinkChange::default()
+        },
+    )
 }
 
 #[cfg(test)]

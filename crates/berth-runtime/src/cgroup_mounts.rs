@@ -119,6 +119,26 @@ pub(crate) fn own_cgroups(proc_cgroup: &str) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// The host directory of a process's cgroup in hierarchy `h`, given the process's cgroups
+/// (see [`own_cgroups`]); `None` if the process has none there or it is outside the host's
+/// mount of the hierarchy.
+fn dir_in(h: &Hierarchy, cgroups: &[(String, PathBuf)]) -> Option<PathBuf> {
+    let key = h.controllers.join(",");
+    let (_, path) = cgroups
+        .iter()
+        .find(|(controllers, _)| *controllers == key)?;
+    let below_root = path.strip_prefix(&h.root).ok()?;
+    Some(h.mountpoint.join(below_root))
+}
+
+/// The host directories of a process's cgroups, one per hierarchy it can be found in.
+pub(crate) fn dirs(hierarchies: &[Hierarchy], cgroups: &[(String, PathBuf)]) -> Vec<PathBuf> {
+    hierarchies
+        .iter()
+        .filter_map(|h| dir_in(h, cgroups))
+        .collect()
+}
+
 /// The steps that lay out `target` like the host's `/sys/fs/cgroup`.
 pub(crate) fn plan(
     target: &Path,
@@ -141,11 +161,8 @@ pub(crate) fn plan(
                 data,
             });
         }
-        let key = h.controllers.join(",");
-        let (_, path) = own.iter().find(|(controllers, _)| *controllers == key)?;
-        let below_root = path.strip_prefix(&h.root).ok()?;
         Some(Step::Bind {
-            source: h.mountpoint.join(below_root),
+            source: dir_in(h, own)?,
             target,
             recursive: false,
             flags,
@@ -213,6 +230,21 @@ mod tests {
 
     fn ro() -> MsFlags {
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID
+    }
+
+    #[test]
+    fn a_process_cgroup_dirs_are_found_in_each_hierarchy() {
+        let dirs = dirs(&host_hierarchies(HYBRID), &own_cgroups(OWN));
+        assert_eq!(
+            dirs,
+            [
+                "/sys/fs/cgroup/cpu,cpuacct/berth/c1",
+                "/sys/fs/cgroup/memory/berth/c1",
+                "/sys/fs/cgroup/systemd",
+                "/sys/fs/cgroup/unified/berth/c1",
+            ]
+            .map(PathBuf::from)
+        );
     }
 
     #[test]

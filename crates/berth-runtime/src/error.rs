@@ -29,7 +29,13 @@ pub enum Error {
     /// The container init ended without reporting why.
     #[error("container init exited unexpectedly: {status}")]
     InitDied { status: String },
-    /// `create` forks, which is only sound from a single-threaded process.
+    /// Work done in a container's namespace failed.
+    #[error("{message}")]
+    InNamespace { message: String },
+    /// The process `exec` forked into the container ended without reporting why.
+    #[error("the exec process exited unexpectedly: {status}")]
+    ExecDied { status: String },
+    /// `create` and `exec` fork, which is only sound from a single-threaded process.
     #[error("berth-runtime must be used from a single-threaded process (found {threads} threads)")]
     MultiThreaded { threads: usize },
 }
@@ -76,6 +82,8 @@ pub enum SpecError {
     OverlayOptionsTooLong { len: usize, max: usize },
     #[error("{what} contains a NUL byte")]
     NulByte { what: &'static str },
+    #[error("process.terminal is {terminal}, but {}", if *terminal { "stdio descriptors were given" } else { "a terminal was asked for" })]
+    StdioMismatch { terminal: bool },
 }
 
 /// A failure inside the container init before it could execute the command. Its text and exit

@@ -1,57 +1,36 @@
 //! The container init: what the cloned child does between `clone` and `execve`, in order.
 //!
-//! stdio, joined namespaces, the rootfs (overlay, mounts, `/dev`, `pivot_root`, masked and
-//! read-only paths), hostname, rlimits, capabilities and user, working directory, command
-//! lookup, umask, `no_new_privs`; then it reports ready, waits for `Start` and executes.
+//! Joined namespaces, the rootfs (overlay, mounts, `/dev`, `pivot_root`, masked and read-only
+//! paths), hostname, stdio (the caller's descriptors, or a pty in the container's devpts whose
+//! master goes to the caller), then the process setup shared with `exec`; then it reports
+//! ready, waits for `Start` and executes.
 
-use std::ffi::CString;
-use std::io::Read;
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::Path;
 
 use rustix::fs::Mode;
 
 use crate::Stdio;
 use crate::container_plan::ContainerPlan;
-use crate::error::{EXIT_RUNTIME_FAILURE, ExecError, SetupError, errno_text};
-use crate::executable;
+use crate::error::{EXIT_RUNTIME_FAILURE, SetupError};
 use crate::linux::LinuxKernel;
-use crate::process_plan::ProcessPlan;
-use crate::rlimits;
+use crate::process_setup::{self, Command};
 use crate::rootfs_setup;
 use crate::sync::{Report, SyncSocket};
 use crate::sys;
-use crate::user;
-
-/// The resolved command, ready for `execve`.
-struct Command {
-    path: CString,
-    args: Vec<CString>,
-    env: Vec<CString>,
-}
-
-impl Command {
-    /// Returns only if `execve` failed.
-    fn exec(&self) -> ExecError {
-        let errno = match nix::unistd::execve(&self.path, &self.args, &self.env) {
-            Err(errno) => errno as i32,
-            Ok(never) => match never {},
-        };
-        ExecError::Execve {
-            path: self.path.to_string_lossy().into_owned(),
-            errno,
-            reason: errno_text(errno),
-        }
-    }
-}
 
 /// Runs in the cloned child; never returns.
 pub(crate) fn run(plan: &ContainerPlan, stdio: &Stdio<'_>, sync: &SyncSocket) -> ! {
     let prepared = panic::catch_unwind(AssertUnwindSafe(|| prepare(plan, stdio)));
     let command = match prepared {
-        Ok(Ok(command)) => command,
+        Ok(Ok((command, terminal))) => {
+            if let Some(master) = terminal
+                && sync.send_report(&Report::Terminal(master)).is_err()
+            {
+                sys::exit_immediately(EXIT_RUNTIME_FAILURE);
+            }
+            command
+        }
         Ok(Err(e)) => fail(sync, e.exit_code(), &e.to_string()),
         Err(_) => fail(sync, EXIT_RUNTIME_FAILURE, "container init panicked"),
     };
@@ -67,7 +46,8 @@ pub(crate) fn run(plan: &ContainerPlan, stdio: &Stdio<'_>, sync: &SyncSocket) ->
     fail(sync, err.exit_code(), &err.to_string())
 }
 
-fn fail(sync: &SyncSocket, exit_code: i32, message: &str) -> ! {
+/// Reports why the process cannot run and exits with the matching code.
+pub(crate) fn fail(sync: &SyncSocket, exit_code: i32, message: &str) -> ! {
     // Nothing more can be done if the caller is gone; the exit code still says it.
     let _ = sync.send_report(&Report::Failed {
         exit_code,
@@ -76,9 +56,12 @@ fn fail(sync: &SyncSocket, exit_code: i32, message: &str) -> ! {
     sys::exit_immediately(exit_code)
 }
 
-fn prepare(plan: &ContainerPlan, stdio: &Stdio<'_>) -> Result<Command, SetupError> {
+/// Everything up to `execve`; returns the command and, with a terminal, the pty's master.
+fn prepare(
+    plan: &ContainerPlan,
+    stdio: &Stdio<'_>,
+) -> Result<(Command, Option<OwnedFd>), SetupError> {
     sys::reset_signals().map_err(|e| SetupError::sys("reset signals", e))?;
-    install_stdio(stdio)?;
     plan.namespaces.join()?;
     // Nodes are created with exactly the modes asked for; the command's umask is set last.
     rustix::process::umask(Mode::empty());
@@ -92,101 +75,7 @@ fn prepare(plan: &ContainerPlan, stdio: &Stdio<'_>) -> Result<Command, SetupErro
         rustix::system::setdomainname(domainname.as_bytes())
             .map_err(|e| SetupError::sys("setdomainname", e))?;
     }
-    prepare_process(&plan.process)
-}
-
-/// Puts the container's stdio on 0, 1 and 2 (without the close-on-exec flag).
-fn install_stdio(stdio: &Stdio<'_>) -> Result<(), SetupError> {
-    let dup = |fd: std::os::fd::BorrowedFd<'_>| {
-        // A copy above 2 first: a source may itself be 0, 1 or 2.
-        fd.try_clone_to_owned()
-            .map_err(|e| SetupError::sys("dup stdio", e))
-    };
-    let (stdin, stdout, stderr) = (dup(stdio.stdin)?, dup(stdio.stdout)?, dup(stdio.stderr)?);
-    let install = |result: nix::Result<()>| result.map_err(|e| SetupError::sys("dup2 stdio", e));
-    install(nix::unistd::dup2_stdin(&stdin))?;
-    install(nix::unistd::dup2_stdout(&stdout))?;
-    install(nix::unistd::dup2_stderr(&stderr))
-}
-
-fn prepare_process(process: &ProcessPlan) -> Result<Command, SetupError> {
-    if let Some(adj) = process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| SetupError::path("write", "/proc/self/oom_score_adj", e))?;
-    }
-    rlimits::apply(&process.rlimits)?;
-    let env = with_home(&process.env, process.user.uid);
-
-    if let Some(caps) = &process.capabilities {
-        caps.limit_bounding_set()?;
-    }
-    let keep_caps = |on| {
-        rustix::thread::set_keep_capabilities(on).map_err(|e| SetupError::sys("PR_SET_KEEPCAPS", e))
-    };
-    keep_caps(true)?;
-    process.user.switch()?;
-    keep_caps(false)?;
-    if let Some(caps) = &process.capabilities {
-        caps.apply_sets()?;
-    }
-
-    rustix::process::chdir(&process.cwd).map_err(|e| SetupError::path("chdir", &process.cwd, e))?;
-    let path = executable::resolve(
-        &process.args[0],
-        executable::path_var(&env),
-        executable::probe,
-    )?;
-    rustix::process::umask(Mode::from_raw_mode(process.umask));
-    if process.no_new_privileges {
-        rustix::thread::set_no_new_privs(true)
-            .map_err(|e| SetupError::sys("PR_SET_NO_NEW_PRIVS", e))?;
-    }
-    sys::set_cloexec_from(3).map_err(|e| SetupError::sys("close_range", e))?;
-
-    // The plan refused NUL bytes in args and env; a path found by lookup is built from them.
-    let cstring = |s: Vec<u8>| {
-        CString::new(s).map_err(|e| SetupError::sys("command", std::io::Error::other(e)))
-    };
-    Ok(Command {
-        path: cstring(path.into_os_string().into_vec())?,
-        args: process
-            .args
-            .iter()
-            .map(|a| cstring(a.clone().into_bytes()))
-            .collect::<Result<_, _>>()?,
-        env: env
-            .into_iter()
-            .map(|e| cstring(e.into_bytes()))
-            .collect::<Result<_, _>>()?,
-    })
-}
-
-/// `env` plus `HOME` from the image's `/etc/passwd` (or `/`) when the spec sets none.
-fn with_home(env: &[String], uid: u32) -> Vec<String> {
-    let mut env = env.to_vec();
-    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
-        let passwd = read_image_file(Path::new("/etc/passwd")).unwrap_or_default();
-        let home = user::home_in_passwd(&passwd, uid).unwrap_or_else(|| "/".into());
-        env.push(format!("HOME={home}"));
-    }
-    env
-}
-
-/// Largest image file read during setup.
-const MAX_IMAGE_FILE: u64 = 1024 * 1024;
-
-/// A small regular file from the image. The image is untrusted: a fifo there must not block
-/// the init, nor a huge file exhaust its memory.
-fn read_image_file(path: &Path) -> Option<String> {
-    let file = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(MAX_IMAGE_FILE).read_to_string(&mut text).ok()?;
-    Some(text)
+    // After the rootfs: a terminal is opened in the container's own /dev/pts.
+    let terminal = process_setup::setup_stdio(stdio, &plan.process)?;
+    Ok((process_setup::prepare(&plan.process)?, terminal))
 }

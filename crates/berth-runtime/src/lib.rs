@@ -2,13 +2,16 @@
 //!
 //! [`create`] clones the container init into the namespaces the spec lists. The init mounts
 //! the overlay and the spec's mounts inside its own mount namespace, builds `/dev`,
-//! `pivot_root`s, hides the masked paths, sets hostname, rlimits, user, capabilities and
-//! working directory, and looks the command up in the container's `PATH` — so a missing
-//! command fails `create` with Docker's message and exit code 127. It then reports ready and
-//! waits; [`Container::start`] lets it `execve`.
+//! `pivot_root`s, hides the masked paths, sets hostname, stdio (or a pty in the container's
+//! devpts, see [`Terminal`]), rlimits, user, capabilities and working directory, and looks the
+//! command up in the container's `PATH` — so a missing command fails `create` with Docker's
+//! message and exit code 127. It then reports ready and waits; [`Container::start`] lets it
+//! `execve`. [`exec`] runs another process in a running container's namespaces, with the same
+//! process setup; [`in_network_namespace`] runs work in its network namespace.
+//! [`init_binary`] is the tiny init Docker's `--init` runs as pid 1.
 //!
-//! The caller must be single-threaded (the init is forked from it): berth-shim is.
-//! Cgroups are not applied here.
+//! The caller must be single-threaded (processes are forked from it): berth-shim is.
+//! Cgroups are not applied here; an exec'd process joins the init's.
 //!
 //! The kernel boundary for the rootfs is a seam: the spec becomes a pure plan of steps
 //! (`rootfs_plan`), which a small executor (`rootfs_setup`) runs against the `Kernel` trait —
@@ -19,18 +22,24 @@ mod cgroup_mounts;
 mod container_plan;
 mod devices;
 mod error;
+mod exec;
+mod exec_target;
 mod executable;
 mod init;
+mod init_program;
 mod kernel;
 mod linux;
 mod mount_options;
 mod namespaces;
+mod network_namespace;
 mod process_plan;
+mod process_setup;
 mod rlimits;
 mod rootfs_plan;
 mod rootfs_setup;
 mod sync;
 mod sys;
+mod terminal;
 mod user;
 
 use std::io;
@@ -49,13 +58,24 @@ use crate::sys::Forked;
 pub use crate::error::{
     EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_RUNTIME_FAILURE, Error, SpecError,
 };
+pub use crate::exec::{ExecProcess, exec};
+pub use crate::init_program::init_binary;
+pub use crate::network_namespace::in_network_namespace;
+pub use crate::terminal::Terminal;
 
-/// The descriptors that become the container's stdin, stdout and stderr.
+/// Where a container process's stdin, stdout and stderr come from.
 #[derive(Debug, Clone, Copy)]
-pub struct Stdio<'a> {
-    pub stdin: BorrowedFd<'a>,
-    pub stdout: BorrowedFd<'a>,
-    pub stderr: BorrowedFd<'a>,
+pub enum Stdio<'a> {
+    /// These descriptors (pipes, `/dev/null`...), for a process without `process.terminal`.
+    Descriptors {
+        stdin: BorrowedFd<'a>,
+        stdout: BorrowedFd<'a>,
+        stderr: BorrowedFd<'a>,
+    },
+    /// A new pty in the container's devpts, for a process with `process.terminal`: its slave
+    /// becomes the process's controlling terminal and stdio, its master the caller's
+    /// [`Terminal`].
+    Terminal,
 }
 
 /// A created container: its init is set up and waits to execute the command.
@@ -66,6 +86,7 @@ pub struct Stdio<'a> {
 pub struct Container {
     pid: Pid,
     sync: SyncSocket,
+    terminal: Option<Terminal>,
 }
 
 /// Creates the container described by `spec` on the overlay `rootfs`, with `stdio`. On
@@ -73,6 +94,7 @@ pub struct Container {
 /// failure nothing is left running and [`Error::exit_code`] is the code Docker reports.
 pub fn create(spec: &Spec, rootfs: &OverlayMount, stdio: Stdio<'_>) -> Result<Container, Error> {
     let plan = ContainerPlan::new(spec, rootfs)?;
+    plan.process.check_stdio(&stdio)?;
     let threads = sys::thread_count().map_err(|e| Error::os("count threads", e))?;
     if threads != 1 {
         return Err(Error::MultiThreaded { threads });
@@ -93,24 +115,41 @@ pub fn create(spec: &Spec, rootfs: &OverlayMount, stdio: Stdio<'_>) -> Result<Co
 }
 
 fn wait_ready(pid: Pid, sync: SyncSocket) -> Result<Container, Error> {
-    match sync.recv_report() {
-        Ok(Some(Report::Ready)) => Ok(Container { pid, sync }),
-        Ok(Some(Report::Failed { exit_code, message })) => {
-            reap(pid);
-            Err(Error::Init { exit_code, message })
-        }
-        Ok(None) => Err(Error::InitDied { status: reap(pid) }),
-        Err(e) => {
-            // The init is in an unknown state: make sure it is gone.
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-            reap(pid);
-            Err(Error::os("read from container init", e))
-        }
+    let mut terminal = None;
+    loop {
+        return match sync.recv_report() {
+            Ok(Some(Report::Terminal(master))) => {
+                terminal = Some(Terminal::new(master));
+                continue;
+            }
+            Ok(Some(Report::Ready)) => Ok(Container {
+                pid,
+                sync,
+                terminal,
+            }),
+            Ok(Some(Report::Failed { exit_code, message })) => {
+                reap(pid);
+                Err(Error::Init { exit_code, message })
+            }
+            Ok(None) => Err(Error::InitDied { status: reap(pid) }),
+            Ok(Some(Report::Spawned { .. })) => Err(abandon(
+                pid,
+                io::Error::new(io::ErrorKind::InvalidData, "unexpected report"),
+            )),
+            Err(e) => Err(abandon(pid, e)),
+        };
     }
 }
 
+/// Kills and reaps an init in an unknown state, after `e` while reading from it.
+fn abandon(pid: Pid, e: io::Error) -> Error {
+    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+    reap(pid);
+    Error::os("read from container init", e)
+}
+
 /// Waits for `pid` to exit and says how it ended.
-fn reap(pid: Pid) -> String {
+pub(crate) fn reap(pid: Pid) -> String {
     loop {
         match nix::sys::wait::waitpid(pid, None) {
             Err(nix::errno::Errno::EINTR) => continue,
@@ -128,6 +167,11 @@ impl Container {
         self.pid.as_raw()
     }
 
+    /// The master of the init's pty, with [`Stdio::Terminal`].
+    pub fn take_terminal(&mut self) -> Option<Terminal> {
+        self.terminal.take()
+    }
+
     /// Lets the init execute the command; returns once it has. If `execve` fails the error
     /// says why, and the init exits with the matching code (126 or 127).
     pub fn start(self) -> Result<(), Error> {
@@ -139,9 +183,9 @@ impl Container {
             Ok(Some(Report::Failed { exit_code, message })) => {
                 Err(Error::Init { exit_code, message })
             }
-            Ok(Some(Report::Ready)) => Err(Error::os(
+            Ok(Some(_)) => Err(Error::os(
                 "start container init",
-                io::Error::new(io::ErrorKind::InvalidData, "init reported ready twice"),
+                io::Error::new(io::ErrorKind::InvalidData, "unexpected report"),
             )),
             Err(e) => Err(Error::os("start container init", e)),
         }

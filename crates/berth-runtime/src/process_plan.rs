@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Process;
 
+use crate::Stdio;
 use crate::capabilities::CapabilityPlan;
 use crate::error::SpecError;
 use crate::rlimits::{self, RlimitRequest};
@@ -26,15 +27,14 @@ pub(crate) struct ProcessPlan {
     /// `None` leaves the capabilities as they are (all of them, for root).
     pub capabilities: Option<CapabilityPlan>,
     pub oom_score_adj: Option<i32>,
+    /// `process.terminal`: the process gets a pty instead of the caller's descriptors.
+    pub terminal: bool,
+    /// `process.consoleSize` as (rows, columns), the pty's initial size.
+    pub console_size: Option<(u16, u16)>,
 }
 
 impl ProcessPlan {
     pub(crate) fn new(process: &Process) -> Result<Self, SpecError> {
-        if process.terminal() == Some(true) {
-            return Err(SpecError::Unsupported(
-                "a terminal (process.terminal)".into(),
-            ));
-        }
         let unsupported = [
             (
                 "an AppArmor profile",
@@ -94,7 +94,25 @@ impl ProcessPlan {
             rlimits: rlimits::from_spec(process.rlimits().as_deref().unwrap_or_default()),
             capabilities: process.capabilities().as_ref().map(CapabilityPlan::new),
             oom_score_adj: process.oom_score_adj(),
+            terminal: process.terminal() == Some(true),
+            console_size: process.console_size().map(|size| {
+                let clamp = |n: u64| u16::try_from(n).unwrap_or(u16::MAX);
+                (clamp(size.height()), clamp(size.width()))
+            }),
         })
+    }
+}
+
+impl ProcessPlan {
+    /// Whether `stdio` is what `process.terminal` asks for.
+    pub(crate) fn check_stdio(&self, stdio: &Stdio<'_>) -> Result<(), SpecError> {
+        if self.terminal == matches!(stdio, Stdio::Terminal) {
+            Ok(())
+        } else {
+            Err(SpecError::StdioMismatch {
+                terminal: self.terminal,
+            })
+        }
     }
 }
 
@@ -112,17 +130,39 @@ mod tests {
         assert!(plan.no_new_privileges);
         assert_eq!(plan.rlimits.len(), 1);
         assert!(plan.capabilities.is_some());
+        assert!(!plan.terminal);
+    }
+
+    #[test]
+    fn a_terminal_keeps_its_initial_size() {
+        let mut p = Process::default();
+        p.set_terminal(Some(true));
+        p.set_console_size(Some(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(40u64)
+                .width(1u64 << 20)
+                .build()
+                .unwrap(),
+        ));
+        let plan = ProcessPlan::new(&p).unwrap();
+        assert!(plan.terminal);
+        assert_eq!(plan.console_size, Some((40, u16::MAX)));
+        assert_eq!(plan.check_stdio(&Stdio::Terminal), Ok(()));
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let fd = std::os::fd::AsFd::as_fd(&null);
+        let descriptors = Stdio::Descriptors {
+            stdin: fd,
+            stdout: fd,
+            stderr: fd,
+        };
+        assert_eq!(
+            plan.check_stdio(&descriptors),
+            Err(SpecError::StdioMismatch { terminal: true })
+        );
     }
 
     #[test]
     fn what_cannot_be_honoured_is_refused() {
-        let mut p = Process::default();
-        p.set_terminal(Some(true));
-        assert!(matches!(
-            ProcessPlan::new(&p),
-            Err(SpecError::Unsupported(_))
-        ));
-
         let mut p = Process::default();
         p.set_args(Some(vec![]));
         assert_eq!(

@@ -17,15 +17,21 @@ pub(crate) fn thread_count() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/task")?.count())
 }
 
-/// `fork()` into new namespaces (`flags`): `clone3`, or `clone` where `clone3` is unavailable
-/// (older kernels, some seccomp filters). The child gets `SIGCHLD` as its exit signal.
+/// `fork()` into new namespaces (`flags`), or as a sibling (`CLONE_PARENT`): `clone3`, or
+/// `clone` where `clone3` is unavailable (older kernels, some seccomp filters). The child gets
+/// `SIGCHLD` as its exit signal; with `CLONE_PARENT`, the caller's own (which `clone3` refuses
+/// to be given explicitly).
 ///
 /// # Safety
 /// The process must be single-threaded. The child is a copy with only the calling thread, so
 /// a lock held by any other thread (the allocator's, stdio's) would never be released there.
 pub(crate) unsafe fn clone_process(flags: CloneFlags) -> io::Result<Forked> {
-    let flags = u64::try_from(flags.bits()).expect("CLONE_NEW* flags are positive");
-    let exit_signal = libc::SIGCHLD as u64;
+    let exit_signal = if flags.contains(CloneFlags::CLONE_PARENT) {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
+    let flags = u64::try_from(flags.bits()).expect("CLONE_* flags are positive");
     let mut args = libc::clone_args {
         flags,
         pidfd: 0,

@@ -131,6 +131,13 @@ pub enum Request {
     },
     /// The state of an exec: `init_pid` while it runs, `exit` once it has ended.
     ExecState { exec_id: String },
+    /// Configure network interfaces berthd moved into the container's network namespace
+    /// (rename, MAC, MTU, addresses, up, default route) and bring `lo` up. Sent after the
+    /// launch and before `Start`, and for `network connect` of a running container. The shim
+    /// does it in a short-lived child that joins the namespace, so berthd never calls setns.
+    Network {
+        interfaces: Vec<berth_net::container_side::ContainerInterface>,
+    },
     /// Send a signal to the container's init.
     Kill { signal: i32 },
     /// Answer once the container has exited.

@@ -3,11 +3,10 @@
 
 use std::ffi::CStr;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener;
 
-use berth_runtime::{Container, EXIT_RUNTIME_FAILURE, Stdio};
+use berth_runtime::{Container, EXIT_RUNTIME_FAILURE};
 use berth_shim_proto::{Launched, ShimConfig};
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
@@ -16,7 +15,7 @@ use crate::daemon::Notifier;
 use crate::exec_dir::{ExecDir, SHIM_LOG_FILE};
 use crate::json_log::JsonLog;
 use crate::monitor::Monitor;
-use crate::output::OutputPipe;
+use crate::process_io::{self, PendingIo, ProcessIo, Wanted};
 use crate::shim_log::ShimLog;
 use crate::signals;
 
@@ -30,7 +29,8 @@ pub struct Started {
     pub signals: SignalFd,
     pub listener: UnixListener,
     pub container: Container,
-    pub outputs: [OutputPipe; 2],
+    pub io: ProcessIo,
+    pub stdin_once: bool,
     pub json_log: Option<JsonLog<File>>,
 }
 
@@ -91,40 +91,33 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
             Some(JsonLog::new(file))
         }
     };
-    let (stdout, stdout_writer) = OutputPipe::new().map_err(|e| Failure::new("pipe", e))?;
-    let (stderr, stderr_writer) = OutputPipe::new().map_err(|e| Failure::new("pipe", e))?;
-    // Interactive stdin comes later; until then the container reads /dev/null.
-    let stdin = File::open("/dev/null").map_err(|e| Failure::new("open /dev/null", e))?;
-    let created = berth_runtime::create(
-        &config.spec,
-        &config.rootfs,
-        Stdio {
-            stdin: stdin.as_fd(),
-            stdout: stdout_writer.as_fd(),
-            stderr: stderr_writer.as_fd(),
-        },
-    );
-    // Only the container may hold the write ends: its exit must end the pipes.
-    drop((stdin, stdout_writer, stderr_writer));
-    let container = created.map_err(|e| Failure {
+    // A terminal's output is all "stdout"; without `open_stdin` the container reads /dev/null.
+    let wanted = Wanted {
+        terminal: config
+            .spec
+            .process()
+            .as_ref()
+            .is_some_and(|p| p.terminal() == Some(true)),
+        stdin: config.open_stdin,
+        stdout: true,
+        stderr: true,
+    };
+    let (pending, child) = process_io::prepare(wanted).map_err(|e| Failure::new("stdio", e))?;
+    let created = berth_runtime::create(&config.spec, &config.rootfs, child.as_stdio());
+    // Only the container may hold its ends: its exit must end the streams.
+    drop(child);
+    let mut container = created.map_err(|e| Failure {
         message: e.to_string(),
         exit_code: e.exit_code(),
     })?;
 
-    let finish = || -> Result<UnixListener, Failure> {
-        exec_dir
-            .write_pids(std::process::id() as i32, container.pid())
-            .map_err(|e| Failure::new("write pid files", e))?;
-        exec_dir
-            .bind_socket()
-            .map_err(|e| Failure::new("bind shim socket", e))
-    };
-    match finish() {
-        Ok(listener) => Ok(Started {
+    match finish(exec_dir, &mut container, pending) {
+        Ok((io, listener)) => Ok(Started {
             signals,
             listener,
             container,
-            outputs: [stdout, stderr],
+            io,
+            stdin_once: config.stdin_once,
             json_log,
         }),
         Err(failure) => {
@@ -132,6 +125,25 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
             Err(failure)
         }
     }
+}
+
+/// The rest of the setup once the container exists: the shim's ends of its stdio, the pid
+/// files and the socket.
+fn finish(
+    exec_dir: &ExecDir,
+    container: &mut Container,
+    pending: PendingIo,
+) -> Result<(ProcessIo, UnixListener), Failure> {
+    let io = pending
+        .finish(container.take_terminal())
+        .map_err(|e| Failure::new("terminal", e))?;
+    exec_dir
+        .write_pids(std::process::id() as i32, container.pid())
+        .map_err(|e| Failure::new("write pid files", e))?;
+    let listener = exec_dir
+        .bind_socket()
+        .map_err(|e| Failure::new("bind shim socket", e))?;
+    Ok((io, listener))
 }
 
 /// Ends a created container that will not be started, and reaps its init.

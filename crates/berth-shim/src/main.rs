@@ -1,19 +1,23 @@
 //! berth-shim: the per-container monitor. See `berth-shim-proto` for the contract with
 //! berthd: `berth-shim <exec dir>` reads `shim.json`, daemonizes, creates the container,
 //! prints one `Launched` JSON line and exits; the daemon stays as the container's parent,
-//! holds its output pipes, writes the json-file log, serves `shim.sock` and records the exit.
+//! holds its stdio (pipes or a pty), writes the json-file log, serves `shim.sock` (attach,
+//! stdin, resize, exec), reaps the container's processes and records the exit.
 //!
 //! Single-threaded and poll-based, with no async runtime, to stay small.
 
 mod connection;
 mod daemon;
+mod exec;
 mod exec_dir;
 mod json_log;
 mod launch;
 mod monitor;
 mod output;
+mod process_io;
 mod shim_log;
 mod signals;
+mod stdin;
 mod timestamp;
 
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
-//! The container's output streams: the read ends of its stdout and stderr pipes.
+//! A process's output streams, as the shim reads them: the read ends of its stdout and stderr
+//! pipes, or the master of its pty (everything the process writes to a terminal is "stdout").
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -40,8 +41,8 @@ impl Stream {
     }
 }
 
-/// A pipe's read end, non-blocking.
-pub struct OutputPipe {
+/// A pipe's read end or a pty master, non-blocking.
+pub struct OutputReader {
     file: File,
 }
 
@@ -50,15 +51,15 @@ pub enum Chunk {
     Data(usize),
     /// Nothing available right now.
     Empty,
-    /// Every writer has closed the pipe.
+    /// Every writer has closed the pipe, or every holder of the pty's slave has.
     Eof,
 }
 
-impl OutputPipe {
-    /// A pipe for one stream: the reader (kept here) and the writer (for the container).
-    pub fn new() -> io::Result<(Self, OwnedFd)> {
+impl OutputReader {
+    /// A pipe for one stream: the reader (kept here) and the writer (for the process).
+    pub fn pipe() -> io::Result<(Self, OwnedFd)> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        // Only our end is non-blocking: the container's writes block when the pipe is full.
+        // Only our end is non-blocking: the process's writes block when the pipe is full.
         nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))?;
         Ok((
             Self {
@@ -68,6 +69,15 @@ impl OutputPipe {
         ))
     }
 
+    /// Reads a pty through `master`, a duplicate of the master descriptor. The master is made
+    /// non-blocking for every holder (the flag belongs to the open file, not the descriptor).
+    pub fn terminal(master: OwnedFd) -> io::Result<Self> {
+        set_nonblocking(&master)?;
+        Ok(Self {
+            file: File::from(master),
+        })
+    }
+
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Chunk> {
         loop {
             return match self.file.read(buf) {
@@ -75,13 +85,24 @@ impl OutputPipe {
                 Ok(n) => Ok(Chunk::Data(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Chunk::Empty),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A pty master reads EIO once the last slave descriptor is closed (after what
+                // was written before has been read).
+                Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EIO as i32) => Ok(Chunk::Eof),
                 Err(e) => Err(e),
             };
         }
     }
 }
 
-impl AsFd for OutputPipe {
+/// Adds `O_NONBLOCK` to the open file behind `fd`.
+pub fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
+    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    Ok(())
+}
+
+impl AsFd for OutputReader {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
     }

@@ -12,11 +12,22 @@ use berth_shim_proto::{
     EXIT_FILE, Envelope, ExitStatus, INIT_PID_FILE, Launched, OverlayMount, PROTOCOL_VERSION,
     Request, Response, SHIM_PID_FILE, SOCKET_FILE, ShimConfig,
 };
-use oci_spec::runtime::{LinuxNamespaceType, RootBuilder, Spec};
+use oci_spec::runtime::{BoxBuilder, LinuxNamespaceType, Process, RootBuilder, Spec, UserBuilder};
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "ls", "sleep", "hostname", "id", "seq", "head", "tr", "touch", "grep",
+    "tty", "stty",
 ];
+
+/// The longest a test client waits for the shim.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the container's stdin is set up (`docker run -i`: open, closed after the first client).
+#[derive(Clone, Copy, Default)]
+struct StdinConfig {
+    open: bool,
+    once: bool,
+}
 
 fn needs_root() -> bool {
     if nix::unistd::geteuid().is_root() {
@@ -74,6 +85,10 @@ impl Bundle {
 
     /// Writes `shim.json` and runs `berth-shim <exec dir>` to its report.
     fn launch(&self, spec: Spec) -> (Launched, bool) {
+        self.launch_with(spec, StdinConfig::default())
+    }
+
+    fn launch_with(&self, spec: Spec, stdin: StdinConfig) -> (Launched, bool) {
         let config = ShimConfig {
             version: PROTOCOL_VERSION,
             id: "0".repeat(64),
@@ -85,8 +100,8 @@ impl Bundle {
                 workdir: self.path("work"),
             },
             log_path: Some(self.exec("container.log")),
-            open_stdin: false,
-            stdin_once: false,
+            open_stdin: stdin.open,
+            stdin_once: stdin.once,
         };
         fs::write(self.exec("shim.json"), serde_json::to_vec(&config).unwrap()).unwrap();
         // BERTH_SHIM runs the tests against another build (a release one, to measure it).
@@ -119,7 +134,11 @@ struct Shim {
 
 impl Shim {
     fn launch(bundle: &Bundle, spec: Spec) -> Shim {
-        let (launched, success) = bundle.launch(spec);
+        Self::launch_with(bundle, spec, StdinConfig::default())
+    }
+
+    fn launch_with(bundle: &Bundle, spec: Spec, stdin: StdinConfig) -> Shim {
+        let (launched, success) = bundle.launch_with(spec, stdin);
         assert!(success && launched.error.is_none(), "{launched:?}");
         let shim = Shim {
             exec_dir: bundle.path("exec"),
@@ -134,6 +153,8 @@ impl Shim {
 
     fn connect(&self, request: Request) -> (Response, BufReader<UnixStream>) {
         let mut stream = UnixStream::connect(self.exec_dir.join(SOCKET_FILE)).unwrap();
+        // A test that waits for something that never comes fails instead of hanging.
+        stream.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
         let mut line = serde_json::to_vec(&Envelope {
             v: PROTOCOL_VERSION,
             request,
@@ -166,6 +187,7 @@ impl Shim {
     /// Sends `Wait` now; the answer is read by [`Waiting::exit`].
     fn wait(&self) -> Waiting {
         let mut stream = UnixStream::connect(self.exec_dir.join(SOCKET_FILE)).unwrap();
+        stream.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
         let line = serde_json::to_string(&Envelope {
             v: PROTOCOL_VERSION,
             request: Request::Wait,
@@ -525,5 +547,435 @@ fn requests_after_exit_and_bad_requests_are_refused_politely() {
     shim.assert_gone();
     let late = UnixStream::connect(shim.exec_dir.join(SOCKET_FILE));
     assert!(late.is_err(), "nothing answers once the shim has finished");
+    shim.assert_gone();
+}
+
+/// Sets `process.terminal` with an initial size of 24x80.
+fn with_terminal(mut process: Process) -> Process {
+    process.set_terminal(Some(true));
+    let size = BoxBuilder::default().height(24u64).width(80u64).build();
+    process.set_console_size(Some(size.unwrap()));
+    process
+}
+
+/// An exec's process: the container's, with other arguments.
+fn exec_process(spec: &Spec, args: &[&str]) -> Process {
+    let mut process = spec.process().clone().unwrap();
+    process.set_args(Some(args.iter().map(|a| a.to_string()).collect()));
+    process
+}
+
+fn exec_request(exec_id: &str, process: Process, stdin: bool) -> Request {
+    Request::Exec {
+        exec_id: exec_id.into(),
+        process,
+        stdin,
+        stdout: true,
+        stderr: true,
+    }
+}
+
+/// A raw (terminal) stream: what is typed in, what the terminal shows out.
+struct Raw {
+    reader: BufReader<UnixStream>,
+    seen: Vec<u8>,
+}
+
+impl Raw {
+    fn new(reader: BufReader<UnixStream>) -> Self {
+        Raw {
+            reader,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    /// Reads until `needle` shows; returns what came up to its end and keeps the rest.
+    fn read_until(&mut self, needle: &str) -> String {
+        let needle = needle.as_bytes();
+        loop {
+            if let Some(at) = self.seen.windows(needle.len()).position(|w| w == needle) {
+                let upto: Vec<u8> = self.seen.drain(..at + needle.len()).collect();
+                return String::from_utf8_lossy(&upto).into_owned();
+            }
+            let mut chunk = [0u8; 4096];
+            match self.reader.read(&mut chunk) {
+                Ok(0) => panic!(
+                    "stream ended before {:?}: {:?}",
+                    String::from_utf8_lossy(needle),
+                    String::from_utf8_lossy(&self.seen)
+                ),
+                Ok(n) => self.seen.extend_from_slice(&chunk[..n]),
+                Err(e) => panic!(
+                    "{e} waiting for {:?}: {:?}",
+                    String::from_utf8_lossy(needle),
+                    String::from_utf8_lossy(&self.seen)
+                ),
+            }
+        }
+    }
+
+    fn read_to_end(mut self) -> String {
+        self.reader.read_to_end(&mut self.seen).unwrap();
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+}
+
+impl Shim {
+    /// The exec's state once it has ended (its stream closes only then, so at most a short
+    /// wait for a detached one).
+    fn exec_exit(&self, exec_id: &str) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = self.request(Request::ExecState {
+                exec_id: exec_id.into(),
+            });
+            assert!(state.init_pid.is_some(), "{state:?}");
+            if let Some(exit) = state.exit {
+                return exit;
+            }
+            assert!(Instant::now() < deadline, "exec {exec_id} still running");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn refused(&self, request: Request) -> String {
+        let (response, _) = self.connect(request);
+        assert!(!response.ok, "{response:?}");
+        response.error.unwrap()
+    }
+}
+
+#[test]
+fn a_terminal_container_is_typed_into_and_resized() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let mut spec = bundle.spec(&["sh"]);
+    let process = with_terminal(spec.process().clone().unwrap());
+    spec.set_process(Some(process));
+    let stdin = StdinConfig {
+        open: true,
+        once: true,
+    };
+    let shim = Shim::launch_with(&bundle, spec, stdin);
+    let (response, stream) = shim.connect(Request::Attach {
+        stdout: true,
+        stderr: true,
+        stdin: true,
+    });
+    assert!(response.ok, "{response:?}");
+    let mut terminal = Raw::new(stream);
+    let waiting = shim.wait();
+    shim.request(Request::Start);
+
+    terminal.send(b"tty; stty size\n");
+    let shown = terminal.read_until("24 80\r\n");
+    assert!(shown.contains("/dev/pts/0\r\n"), "{shown:?}");
+    shim.request(Request::Resize {
+        exec_id: None,
+        height: 50,
+        width: 132,
+    });
+    terminal.send(b"stty size\n");
+    terminal.read_until("50 132\r\n");
+    terminal.send(b"echo $((6*7))\n");
+    terminal.read_until("\r\n42\r\n");
+    terminal.send(b"exit\n");
+    terminal.read_to_end();
+    assert_eq!(waiting.exit().exit_code, 0);
+    shim.assert_gone();
+
+    let entries = bundle.log_entries();
+    assert!(
+        entries.iter().all(|e| e["stream"] == "stdout"),
+        "{entries:?}"
+    );
+    assert!(entries.iter().any(|e| e["log"] == "42\r\n"), "{entries:?}");
+}
+
+#[test]
+fn stdin_reaches_the_container_and_stdin_once_ends_it() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let stdin = StdinConfig {
+        open: true,
+        once: true,
+    };
+    let shim = Shim::launch_with(&bundle, bundle.spec(&["cat"]), stdin);
+    let (response, writer) = shim.connect(Request::Attach {
+        stdout: true,
+        stderr: true,
+        stdin: true,
+    });
+    assert!(response.ok, "{response:?}");
+    let mut writer = Attached(writer);
+    let mut reader = shim.attach();
+    let waiting = shim.wait();
+    shim.request(Request::Start);
+    writer.0.get_mut().write_all(b"hello\n").unwrap();
+    assert_eq!(writer.frame(), Some((1, b"hello\n".to_vec())));
+    assert_eq!(
+        reader.frame(),
+        Some((1, b"hello\n".to_vec())),
+        "every attacher reads"
+    );
+    writer
+        .0
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    // `cat` sees the end of its input and exits: the streams end.
+    assert_eq!(writer.collect(), (vec![], vec![]));
+    assert_eq!(reader.collect(), (vec![], vec![]));
+    assert_eq!(waiting.exit().exit_code, 0);
+    shim.assert_gone();
+}
+
+#[test]
+fn without_stdin_once_the_end_of_a_clients_input_ends_only_its_stream() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let stdin = StdinConfig {
+        open: true,
+        once: false,
+    };
+    let shim = Shim::launch_with(&bundle, bundle.spec(&["cat"]), stdin);
+    shim.request(Request::Start);
+    for input in [&b"first\n"[..], b"second\n"] {
+        let (response, stream) = shim.connect(Request::Attach {
+            stdout: true,
+            stderr: false,
+            stdin: true,
+        });
+        assert!(response.ok, "{response:?}");
+        let mut client = Attached(stream);
+        client.0.get_mut().write_all(input).unwrap();
+        assert_eq!(client.frame(), Some((1, input.to_vec())));
+        client
+            .0
+            .get_ref()
+            .shutdown(std::net::Shutdown::Write)
+            .unwrap();
+        assert_eq!(client.frame(), None, "its stream ends");
+        assert_eq!(
+            shim.request(Request::State).exit,
+            None,
+            "the container runs on"
+        );
+    }
+    let waiting = shim.wait();
+    shim.request(Request::Kill { signal: 9 });
+    assert_eq!(waiting.exit().exit_code, 137);
+    shim.assert_gone();
+}
+
+#[test]
+fn exec_runs_processes_in_the_container() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let spec = bundle.spec(&["sleep", "1000"]);
+    let shim = Shim::launch(&bundle, spec.clone());
+    shim.request(Request::Start);
+
+    let script = "echo $$ && cat /proc/1/cmdline";
+    let sent = Instant::now();
+    let (response, stream) = shim.connect(exec_request(
+        "e1",
+        exec_process(&spec, &["sh", "-c", script]),
+        false,
+    ));
+    let latency = sent.elapsed();
+    assert!(response.ok, "{response:?}");
+    let host_pid = response.init_pid.unwrap();
+    assert!(host_pid > 1 && host_pid != shim.init_pid);
+    let (stdout, stderr) = Attached(stream).collect();
+    let stdout = String::from_utf8(stdout).unwrap();
+    let (pid, cmdline) = stdout.split_once('\n').unwrap();
+    let pid: i32 = pid.parse().unwrap();
+    assert!(pid > 1, "a pid of the container's namespace: {stdout:?}");
+    assert_eq!(
+        (cmdline, stderr.as_slice()),
+        ("sleep\x001000\x00", &b""[..])
+    );
+    assert_eq!(shim.exec_exit("e1").exit_code, 0);
+
+    let mut process = exec_process(&spec, &["sh", "-c", "id -u; pwd; echo $FOO >&2; exit 7"]);
+    process.set_env(Some(vec!["PATH=/bin".into(), "FOO=bar".into()]));
+    process.set_cwd("/dev".into());
+    process.set_user(
+        UserBuilder::default()
+            .uid(65534u32)
+            .gid(65534u32)
+            .build()
+            .unwrap(),
+    );
+    let (response, stream) = shim.connect(exec_request("e2", process, false));
+    assert!(response.ok, "{response:?}");
+    let (stdout, stderr) = Attached(stream).collect();
+    assert_eq!(
+        (stdout.as_slice(), stderr.as_slice()),
+        (&b"65534\n/dev\n"[..], &b"bar\n"[..])
+    );
+    assert_eq!(shim.exec_exit("e2").exit_code, 7);
+
+    let (response, stream) = shim.connect(exec_request("e3", exec_process(&spec, &["cat"]), true));
+    assert!(response.ok, "{response:?}");
+    let mut client = Attached(stream);
+    client.0.get_mut().write_all(b"ping\n").unwrap();
+    client
+        .0
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    assert_eq!(
+        client.collect(),
+        (b"ping\n".to_vec(), vec![]),
+        "stdin closed at its end"
+    );
+    assert_eq!(shim.exec_exit("e3").exit_code, 0);
+
+    // A client that goes away ends the exec's input as well.
+    let (response, mut stream) =
+        shim.connect(exec_request("e5", exec_process(&spec, &["cat"]), true));
+    assert!(response.ok, "{response:?}");
+    stream.get_mut().write_all(b"unread").unwrap();
+    drop(stream);
+    assert_eq!(shim.exec_exit("e5").exit_code, 0);
+
+    let error = shim.refused(exec_request("e4", exec_process(&spec, &["nope"]), false));
+    assert_eq!(error, r#"exec: "nope": executable file not found in $PATH"#);
+    let state = shim.request(Request::ExecState {
+        exec_id: "e4".into(),
+    });
+    assert_eq!(
+        (state.init_pid, state.exit.map(|e| e.exit_code)),
+        (None, Some(127))
+    );
+    let error = shim.refused(exec_request("e1", exec_process(&spec, &["true"]), false));
+    assert!(error.contains("already exists"), "{error}");
+    let error = shim.refused(Request::ExecState {
+        exec_id: "unknown".into(),
+    });
+    assert!(error.contains("no such exec"), "{error}");
+    eprintln!("latency: exec request -> answer (process executing) {latency:?}");
+
+    let waiting = shim.wait();
+    shim.request(Request::Kill { signal: 9 });
+    assert_eq!(waiting.exit().exit_code, 137);
+    shim.assert_gone();
+}
+
+#[test]
+fn exec_with_a_terminal() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let spec = bundle.spec(&["sleep", "1000"]);
+    let shim = Shim::launch(&bundle, spec.clone());
+    shim.request(Request::Start);
+    let process = with_terminal(exec_process(&spec, &["sh"]));
+    let (response, stream) = shim.connect(exec_request("t1", process, true));
+    assert!(response.ok, "{response:?}");
+    let mut terminal = Raw::new(stream);
+    terminal.send(b"tty; stty size\n");
+    let shown = terminal.read_until("24 80\r\n");
+    assert!(shown.contains("/dev/pts/0\r\n"), "{shown:?}");
+    shim.request(Request::Resize {
+        exec_id: Some("t1".into()),
+        height: 30,
+        width: 100,
+    });
+    terminal.send(b"stty size\n");
+    terminal.read_until("30 100\r\n");
+    terminal.send(b"exit 3\n");
+    terminal.read_to_end();
+    assert_eq!(shim.exec_exit("t1").exit_code, 3);
+    let error = shim.refused(Request::Resize {
+        exec_id: Some("t2".into()),
+        height: 1,
+        width: 1,
+    });
+    assert!(error.contains("no such exec"), "{error}");
+
+    let waiting = shim.wait();
+    shim.request(Request::Kill { signal: 9 });
+    assert_eq!(waiting.exit().exit_code, 137);
+    shim.assert_gone();
+}
+
+#[test]
+fn exec_is_refused_unless_the_container_runs() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let spec = bundle.spec(&["sleep", "1000"]);
+    let shim = Shim::launch(&bundle, spec.clone());
+    let error = shim.refused(exec_request("x", exec_process(&spec, &["true"]), false));
+    assert!(
+        error.contains("not running"),
+        "created, not started: {error}"
+    );
+    let waiting = shim.wait();
+    shim.request(Request::Kill { signal: 9 });
+    assert_eq!(waiting.exit().exit_code, 137);
+    shim.assert_gone();
+
+    // Without a pid namespace, an orphan keeps the output open after the init has exited.
+    let bundle = Bundle::new();
+    let mut spec = bundle.spec(&["sh", "-c", "(sleep 1; echo late) & exit 0"]);
+    let linux = spec.linux_mut().as_mut().unwrap();
+    let namespaces = linux.namespaces().clone().unwrap();
+    linux.set_namespaces(Some(
+        namespaces
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Pid)
+            .collect(),
+    ));
+    let shim = Shim::launch(&bundle, spec.clone());
+    let attached = shim.attach();
+    shim.request(Request::Start);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shim.request(Request::State).exit.is_none() {
+        assert!(Instant::now() < deadline, "the init did not exit");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let error = shim.refused(exec_request("x", exec_process(&spec, &["true"]), false));
+    assert!(error.contains("not running"), "exited: {error}");
+    assert_eq!(attached.collect().0, b"late\n");
+    shim.assert_gone();
+}
+
+#[test]
+fn network_requests_configure_the_containers_namespace_only() {
+    if !needs_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let spec = bundle.spec(&["cat", "/sys/class/net/lo/flags"]);
+    let shim = Shim::launch(&bundle, spec);
+    shim.request(Request::Network { interfaces: vec![] });
+    let ns = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_eq!(
+        ns(&shim.shim_pid.to_string()),
+        ns("self"),
+        "the shim stays where it was"
+    );
+    let attached = shim.attach();
+    shim.request(Request::Start);
+    // IFF_UP | IFF_LOOPBACK
+    assert_eq!(attached.collect().0, b"0x9\n");
     shim.assert_gone();
 }

@@ -7,6 +7,7 @@ mod cgroups;
 mod gate;
 mod http;
 mod images;
+mod network;
 
 pub use gate::{Requirement, require};
 pub use http::ApiResponse;
@@ -43,6 +44,7 @@ pub fn bin(name: &str) -> PathBuf {
 pub struct Daemon {
     dir: tempfile::TempDir,
     child: Child,
+    network: network::TestNetwork,
 }
 
 impl Daemon {
@@ -52,10 +54,21 @@ impl Daemon {
             .prefix("berth-test-")
             .tempdir_in("/tmp")
             .expect("temp dir");
-        let config = serde_json::json!({"cgroup-parent": cgroup_parent_of(dir.path())});
+        let tag = dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().replace("berth-test-", ""))
+            .unwrap_or_default();
+        let network = network::TestNetwork::new(&tag);
+        let mut config = network.daemon_json();
+        config["cgroup-parent"] = serde_json::json!(cgroup_parent_of(dir.path()));
         std::fs::write(dir.path().join("daemon.json"), config.to_string()).expect("daemon.json");
         let child = spawn_berthd(dir.path());
-        let mut d = Daemon { dir, child };
+        let mut d = Daemon {
+            dir,
+            child,
+            network,
+        };
         d.wait_ready();
         d
     }
@@ -92,6 +105,16 @@ impl Daemon {
 
     pub fn exec_root(&self) -> PathBuf {
         self.dir.path().join("exec")
+    }
+
+    /// The default bridge's gateway address (where published ports also answer).
+    pub fn gateway(&self) -> String {
+        self.network
+            .bip
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn pid(&self) -> u32 {
@@ -273,6 +296,7 @@ impl Drop for Daemon {
         // killed processes a moment to release files before the directory goes.
         std::thread::sleep(Duration::from_millis(50));
         cgroups::remove_tree(&cgroup_parent_of(self.dir.path()));
+        self.network.remove();
         unmount_below(self.dir.path());
     }
 }

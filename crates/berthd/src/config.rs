@@ -32,6 +32,12 @@ pub struct Flags {
     /// Debug logging
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// The default bridge network's Linux bridge (default berth0)
+    #[arg(short = 'b', long)]
+    pub bridge: Option<String>,
+    /// The default bridge's address and subnet (default 10.58.0.1/16)
+    #[arg(long)]
+    pub bip: Option<String>,
     /// Parent cgroup of containers' cgroups
     #[arg(long)]
     pub cgroup_parent: Option<String>,
@@ -50,6 +56,17 @@ struct File {
     log_level: Option<String>,
     debug: Option<bool>,
     cgroup_parent: Option<String>,
+    bridge: Option<String>,
+    bip: Option<String>,
+    #[serde(default)]
+    default_address_pools: Vec<AddressPoolEntry>,
+}
+
+/// One entry of `default-address-pools`: `{"base": "10.59.0.0/16", "size": 24}`.
+#[derive(Debug, Deserialize)]
+struct AddressPoolEntry {
+    base: String,
+    size: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +77,7 @@ pub struct Config {
     pub log_level: String,
     pub shim_binary: PathBuf,
     pub cgroup_parent: String,
+    pub network: berth_engine::networks::NetworkConfig,
 }
 
 fn read_file(path: &Path, explicit: bool) -> Result<File> {
@@ -101,6 +119,30 @@ impl Config {
             Some(p) => p,
             None => std::env::current_exe()?.with_file_name("berth-shim"),
         };
+        let mut network = berth_engine::networks::NetworkConfig::default();
+        if let Some(bridge) = flags.bridge.or(file.bridge) {
+            if bridge.is_empty() || bridge.len() > 15 {
+                bail!("invalid bridge name {bridge:?}: 1 to 15 characters");
+            }
+            network.bridge = bridge;
+        }
+        if let Some(bip) = flags.bip.or(file.bip) {
+            network.bip = bip
+                .parse()
+                .with_context(|| format!("invalid bip {bip:?}"))?;
+        }
+        if !file.default_address_pools.is_empty() {
+            network.pools = file
+                .default_address_pools
+                .iter()
+                .map(|p| {
+                    let base = p.base.parse().with_context(|| {
+                        format!("invalid default-address-pools base {:?}", p.base)
+                    })?;
+                    Ok(berth_net::ipam::AddressPool { base, size: p.size })
+                })
+                .collect::<Result<_>>()?;
+        }
         Ok(Config {
             data_root: flags
                 .data_root
@@ -117,6 +159,7 @@ impl Config {
                 .cgroup_parent
                 .or(file.cgroup_parent)
                 .unwrap_or_else(|| "berth".into()),
+            network,
         })
     }
 }

@@ -20,6 +20,7 @@ async fn main() -> Result<()> {
         exec_root: config.exec_root.clone(),
         shim_binary: config.shim_binary.clone(),
         cgroup_parent: config.cgroup_parent.clone(),
+        network: config.network.clone(),
     })
     .await
     .context("starting the engine")?;

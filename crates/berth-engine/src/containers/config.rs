@@ -145,7 +145,17 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
     };
     let c = config.as_object_mut().expect("config is an object");
     if c["Hostname"].as_str().is_none_or(str::is_empty) {
-        c.insert("Hostname".into(), json!(&id[..12]));
+        // A container on the host's network has the host's name, as in Docker.
+        let on_host_network = body["HostConfig"]["NetworkMode"].as_str() == Some("host");
+        let hostname = if on_host_network {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        } else {
+            id[..12].to_string()
+        };
+        c.insert("Hostname".into(), json!(hostname));
     }
     c.insert(
         "Env".into(),

@@ -1,5 +1,6 @@
 //! The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf that berthd writes into
-//! the container's directory and the runtime binds over the image's.
+//! the container's directory and the runtime binds over the image's. Written at every start,
+//! as Docker does, since the container's address can change.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,17 @@ pub struct EtcPaths {
     pub hostname: PathBuf,
     pub hosts: PathBuf,
     pub resolv_conf: PathBuf,
+}
+
+/// Where the container's name resolution comes from.
+pub enum Resolver {
+    /// The host's resolv.conf without loopback nameservers (they mean nothing in the
+    /// container's own network namespace): the default bridge and `none`.
+    HostFiltered,
+    /// The host's files as they are: `--network host` shares the host's namespace.
+    Host,
+    /// The embedded DNS server of a user-defined network, at its gateway.
+    Embedded(std::net::Ipv4Addr),
 }
 
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
@@ -21,9 +33,7 @@ pub fn paths(container_dir: &Path) -> EtcPaths {
     }
 }
 
-/// The host's resolver config without loopback nameservers, which mean nothing inside the
-/// container's own network namespace.
-fn container_resolv_conf(host: &str) -> String {
+fn without_loopback_nameservers(host: &str) -> String {
     host.lines()
         .filter(|l| {
             let mut words = l.split_whitespace();
@@ -36,18 +46,44 @@ fn container_resolv_conf(host: &str) -> String {
         .collect()
 }
 
-/// Writes the files (kept across restarts of the container, so a user's edit survives a
-/// restart, as with Docker).
-pub fn write(container_dir: &Path, hostname: &str) -> io::Result<EtcPaths> {
+/// The search and options lines of the host's resolv.conf, under our own nameserver.
+fn embedded(host: &str, dns: std::net::Ipv4Addr) -> String {
+    let mut out = format!("nameserver {dns}\n");
+    for l in host
+        .lines()
+        .filter(|l| l.starts_with("search") || l.starts_with("options"))
+    {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes the three files. `address` is the container's IP on its first network, listed in
+/// /etc/hosts under its hostname as Docker does.
+pub fn write(
+    container_dir: &Path,
+    hostname: &str,
+    address: Option<&str>,
+    resolver: &Resolver,
+) -> io::Result<EtcPaths> {
     let p = paths(container_dir);
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     std::fs::write(&p.hostname, format!("{hostname}\n"))?;
-    if !p.hosts.exists() {
-        std::fs::write(&p.hosts, HOSTS)?;
-    }
-    if !p.resolv_conf.exists() {
-        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        std::fs::write(&p.resolv_conf, container_resolv_conf(&host))?;
-    }
+    let hosts = match (resolver, address) {
+        (Resolver::Host, _) => {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS.into())
+        }
+        (_, Some(ip)) => format!("{HOSTS}{ip}\t{hostname}\n"),
+        (_, None) => HOSTS.to_string(),
+    };
+    std::fs::write(&p.hosts, hosts)?;
+    let resolv = match resolver {
+        Resolver::Host => host_resolv,
+        Resolver::HostFiltered => without_loopback_nameservers(&host_resolv),
+        Resolver::Embedded(dns) => embedded(&host_resolv, *dns),
+    };
+    std::fs::write(&p.resolv_conf, resolv)?;
     Ok(p)
 }
 
@@ -57,19 +93,26 @@ mod tests {
 
     #[test]
     fn loopback_nameservers_are_dropped() {
-        let out = container_resolv_conf("nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\n");
+        let out = without_loopback_nameservers(
+            "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\n",
+        );
         assert_eq!(out, "nameserver 10.0.0.2\nsearch lan\n");
+        let out = embedded(
+            "nameserver 127.0.0.53\nsearch lan\noptions edns0\n",
+            "10.59.0.1".parse().unwrap(),
+        );
+        assert_eq!(out, "nameserver 10.59.0.1\nsearch lan\noptions edns0\n");
     }
 
     #[test]
     fn files_are_written() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(d.path(), "abc").unwrap();
+        let p = write(d.path(), "abc", Some("10.58.0.2"), &Resolver::HostFiltered).unwrap();
         assert_eq!(std::fs::read_to_string(p.hostname).unwrap(), "abc\n");
+        let hosts = std::fs::read_to_string(p.hosts).unwrap();
         assert!(
-            std::fs::read_to_string(p.hosts)
-                .unwrap()
-                .starts_with("127.0.0.1\tlocalhost\n")
+            hosts.starts_with("127.0.0.1\tlocalhost\n") && hosts.ends_with("10.58.0.2\tabc\n"),
+            "{hosts}"
         );
     }
 }

@@ -204,13 +204,29 @@ impl Engine {
             stdout: r.attach_stdout && !detach,
             stderr: r.attach_stderr && !detach,
         };
-        let (stream, response) = shim::open(&self.exec_dir(&c.id), request).await.map_err(|e| {
-            let kind = if e.message.contains("executable file not found") || e.message.contains("no such file") {
+        let started = shim::open(&self.exec_dir(&c.id), request).await;
+        if started.is_err() {
+            // Docker's code for an exec that could not be started.
+            self.execs.update(exec_id, |rec| {
+                rec.started = true;
+                rec.exit_code = Some(126);
+            });
+        }
+        let (stream, response) = started.map_err(|e| {
+            let kind = if e.message.contains("executable file not found")
+                || e.message.contains("no such file")
+            {
                 crate::ErrorKind::InvalidArgument
             } else {
                 e.kind
             };
-            Error::new(kind, format!("OCI runtime exec failed: exec failed: unable to start container process: {}", e.message))
+            Error::new(
+                kind,
+                format!(
+                    "OCI runtime exec failed: exec failed: unable to start container process: {}",
+                    e.message
+                ),
+            )
         })?;
         self.execs.update(exec_id, |rec| {
             rec.started = true;

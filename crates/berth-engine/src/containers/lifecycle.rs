@@ -72,14 +72,25 @@ impl Engine {
             ));
         }
         let exec_dir = self.exec_dir(&id);
-        self.prepare_start(&c)?;
-        let launched = shim::launch(&self.config.shim_binary, &exec_dir).await?;
+        self.allocate_addresses(&mut c).await?;
+        let launched = match self.prepare_start(&c) {
+            Ok(()) => shim::launch(&self.config.shim_binary, &exec_dir).await,
+            Err(e) => Err(e),
+        };
+        let launched = match launched {
+            Ok(l) => l,
+            Err(e) => {
+                self.release_endpoints(&mut c).await;
+                return Err(e);
+            }
+        };
         let (Some(shim_pid), Some(init_pid)) = (launched.shim_pid, launched.init_pid) else {
             let message = launched
                 .error
                 .unwrap_or_else(|| "the shim failed without a reason".into());
             c.state.exit_code = launched.exit_code.unwrap_or(125);
             c.state.error = message.clone();
+            self.release_endpoints(&mut c).await;
             let _ = std::fs::remove_dir_all(&exec_dir);
             // A container that cannot start is removed when it asked for that, as in Docker.
             if c.auto_remove() {
@@ -98,10 +109,10 @@ impl Engine {
             };
             return Err(Error::new(kind, message));
         };
-        // The init waits before its execve, so everything the container ever runs starts
-        // inside its cgroup.
-        if let Err(e) = self.enter_cgroup(&c, init_pid) {
+        if let Err(e) = self.set_up_launched(&mut c, init_pid).await {
             let _ = shim::kill(&exec_dir, libc::SIGKILL).await;
+            self.release_endpoints(&mut c).await;
+            self.remove_cgroup(&c);
             return Err(e);
         }
         // Attach streams requested before the start get every byte of output.
@@ -132,13 +143,47 @@ impl Engine {
         Ok(())
     }
 
+    /// What happens between the launch and the start, while the init waits before its
+    /// execve: its cgroup (so everything the container runs is inside), then its networks.
+    async fn set_up_launched(&self, c: &mut Container, init_pid: i32) -> Result<()> {
+        self.enter_cgroup(c, init_pid)?;
+        let interfaces = self.attach_endpoints(c, init_pid).await?;
+        self.configure_container_network(c, interfaces).await
+    }
+
     /// Writes everything the shim needs into a fresh exec dir.
     fn prepare_start(&self, c: &Container) -> Result<()> {
         let dir = self.container_dir(&c.id);
         let exec_dir = self.exec_dir(&c.id);
         let _ = std::fs::remove_dir_all(&exec_dir);
         std::fs::create_dir_all(exec_dir.join(ROOTFS_DIR))?;
-        let etc = etc_files::write(&dir, c.config["Hostname"].as_str().unwrap_or_default())?;
+        let (netns, resolver) = match crate::networks::mode(&c.host_config) {
+            crate::networks::Mode::Networks => {
+                let resolver = self.embedded_dns(c).map_or(
+                    etc_files::Resolver::HostFiltered,
+                    etc_files::Resolver::Embedded,
+                );
+                (spec::NetNs::New, resolver)
+            }
+            crate::networks::Mode::Host => (spec::NetNs::Host, etc_files::Resolver::Host),
+            crate::networks::Mode::Container(other) => {
+                let o = self.container_record(&self.resolve_container(&other)?)?;
+                if !o.state.running() {
+                    return Err(Error::conflict(format!(
+                        "cannot join network of a non running container: {other}"
+                    )));
+                }
+                let path = std::path::PathBuf::from(format!("/proc/{}/ns/net", o.state.pid));
+                (spec::NetNs::Join(path), etc_files::Resolver::HostFiltered)
+            }
+        };
+        let hostname = c.config["Hostname"].as_str().unwrap_or_default();
+        let etc = etc_files::write(
+            &dir,
+            hostname,
+            self.primary_address(c).as_deref(),
+            &resolver,
+        )?;
         let upper = dir.join("upper");
         let files = user::layered(
             &upper,
@@ -152,7 +197,7 @@ impl Engine {
             resolv_conf: &etc.resolv_conf,
         };
         let user_mounts = self.prepare_mounts(c)?;
-        let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user, &user_mounts)?;
+        let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user, &user_mounts, &netns)?;
         let chain_ids = c
             .layers
             .iter()
@@ -241,6 +286,7 @@ impl Engine {
             c.state.pid = 0;
             c.state.shim_pid = 0;
             c.state.exit_code = exit.exit_code;
+            self.release_endpoints(&mut c).await;
             let ran = clock::parse(&c.state.started_at)
                 .zip(clock::parse(&exit.finished_at))
                 .and_then(|(s, f)| f.duration_since(s).ok())

@@ -105,6 +105,8 @@ impl Engine {
         let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
         resources::from_host_config(&resolved.host_config)?;
         let mounts = self.create_mounts(&resolved.host_config, &resolved.config["Volumes"])?;
+        let networks =
+            self.initial_attachments(&resolved.host_config, &body["NetworkingConfig"])?;
         let container = Container {
             id: id.clone(),
             name: String::new(),
@@ -119,6 +121,7 @@ impl Engine {
             state: Default::default(),
             restart_count: 0,
             mounts,
+            networks,
         };
         // Files first, record second: a crash in between leaves only a directory that startup
         // removes, never a record without its files.
@@ -175,7 +178,7 @@ impl Engine {
             }) {
                 continue;
             }
-            out.push(views::summary(&c, &self.mounts_json(&c)));
+            out.push(views::summary(&c, &self.related(&c, &[])));
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
@@ -193,13 +196,12 @@ impl Engine {
             .rev()
             .map(|l| self.layer_diff_dir(l).display().to_string())
             .collect();
-        let mounts = self.mounts_json(&c);
+        let exec_ids = self.exec_ids(&id);
         Ok(views::inspect(
             &c,
             &self.container_dir(&id),
             &lower,
-            &self.exec_ids(&id),
-            &mounts,
+            &self.related(&c, &exec_ids),
         ))
     }
 
@@ -352,11 +354,19 @@ impl Engine {
         }
     }
 
-    fn mounts_json(&self, c: &Container) -> Vec<Value> {
-        c.mounts
+    fn related<'a>(&self, c: &Container, exec_ids: &'a [String]) -> views::Related<'a> {
+        let mounts = c
+            .mounts
             .iter()
             .map(|m| mounts::inspect_json(m, self.mount_source(m).as_deref()))
-            .collect()
+            .collect();
+        let (network_settings, ports) = self.container_network_json(c);
+        views::Related {
+            mounts,
+            network_settings,
+            ports,
+            exec_ids,
+        }
     }
 
     pub fn image_count(&self) -> Result<usize> {

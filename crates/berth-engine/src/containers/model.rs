@@ -95,6 +95,9 @@ pub struct Container {
     pub restart_count: u32,
     #[serde(default)]
     pub mounts: Vec<super::mounts::MountPoint>,
+    /// Network name -> this container's attachment to it.
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, crate::networks::Attachment>,
 }
 
 impl Container {

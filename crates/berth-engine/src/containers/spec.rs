@@ -114,6 +114,16 @@ pub struct EtcFiles<'a> {
     pub resolv_conf: &'a Path,
 }
 
+/// Which network namespace the container's init gets.
+pub enum NetNs {
+    /// Its own (bridge networks, `none`).
+    New,
+    /// The host's (`--network host`).
+    Host,
+    /// Another container's (`--network container:<name>`), by path.
+    Join(std::path::PathBuf),
+}
+
 /// `user_mounts` (volumes, binds, tmpfs) replace a default mount of the same destination.
 pub fn build(
     c: &Container,
@@ -121,6 +131,7 @@ pub fn build(
     etc: &EtcFiles<'_>,
     user: &ProcessUser,
     user_mounts: &[serde_json::Value],
+    netns: &NetNs,
 ) -> Result<oci_spec::runtime::Spec> {
     let mut env: Vec<String> = c.config["Env"]
         .as_array()
@@ -187,6 +198,17 @@ pub fn build(
         }
     });
     let mut spec = spec;
+    let namespaces = spec["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces literal");
+    match netns {
+        NetNs::New => {}
+        NetNs::Host => namespaces.retain(|n| n["type"] != "network"),
+        NetNs::Join(path) => {
+            namespaces.retain(|n| n["type"] != "network");
+            namespaces.push(json!({"type": "network", "path": path}));
+        }
+    }
     if let Some(defaults) = spec["mounts"].as_array_mut() {
         defaults.retain(|d| {
             !user_mounts

@@ -34,20 +34,16 @@ pub fn status_text(c: &Container) -> String {
     }
 }
 
-fn network_settings_summary() -> Value {
-    json!({"Networks": {"bridge": endpoint()}})
+/// What inspect and the list show beside the container record itself.
+pub struct Related<'a> {
+    pub mounts: Vec<Value>,
+    pub network_settings: Value,
+    /// The list's `Ports`.
+    pub ports: Value,
+    pub exec_ids: &'a [String],
 }
 
-/// The bridge endpoint as Docker shows it while containers have only loopback.
-fn endpoint() -> Value {
-    json!({
-        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null
-    })
-}
-
-pub fn summary(c: &Container, mounts: &[Value]) -> Value {
+pub fn summary(c: &Container, related: &Related<'_>) -> Value {
     json!({
         "Id": c.id,
         "Names": [format!("/{}", c.name)],
@@ -55,24 +51,18 @@ pub fn summary(c: &Container, mounts: &[Value]) -> Value {
         "ImageID": c.image_id,
         "Command": c.command_line(),
         "Created": clock::parse(&c.created).map(clock::unix_seconds).unwrap_or(0),
-        "Ports": [],
+        "Ports": related.ports,
         "Labels": c.labels(),
         "State": c.state.status.as_str(),
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config["NetworkMode"]},
-        "NetworkSettings": network_settings_summary(),
-        "Mounts": mounts
+        "NetworkSettings": {"Networks": related.network_settings["Networks"]},
+        "Mounts": related.mounts
     })
 }
 
 /// `lower_dirs` are the image's unpacked layers, top-most first.
-pub fn inspect(
-    c: &Container,
-    dir: &Path,
-    lower_dirs: &[String],
-    exec_ids: &[String],
-    mounts: &[Value],
-) -> Value {
+pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], related: &Related<'_>) -> Value {
     let s = &c.state;
     let path = |name: &str| dir.join(name).display().to_string();
     let started = s.started_at != ZERO_TIME || s.status != Status::Created;
@@ -106,7 +96,7 @@ pub fn inspect(
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": if exec_ids.is_empty() { Value::Null } else { json!(exec_ids) },
+        "ExecIDs": if related.exec_ids.is_empty() { Value::Null } else { json!(related.exec_ids) },
         "HostConfig": c.host_config,
         "GraphDriver": {
             "Data": {
@@ -117,16 +107,9 @@ pub fn inspect(
             },
             "Name": "overlay2"
         },
-        "Mounts": mounts,
+        "Mounts": related.mounts,
         "Config": c.config,
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
-            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-            "Networks": {"bridge": endpoint()}
-        }
+        "NetworkSettings": related.network_settings
     })
 }
 

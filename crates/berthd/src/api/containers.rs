@@ -140,13 +140,12 @@ pub fn attach(engine: &Engine, req: Request<Incoming>, id: &str) -> Result {
             .body(super::http::full(Bytes::new()))
             .expect("valid reply"));
     }
-    Ok(hijack::serve(
-        req,
-        tty,
-        async move { output.await.ok() },
-        stdin,
-        async {},
-    ))
+    let output = async move {
+        output
+            .await
+            .map_or(hijack::Output::Nothing, hijack::Output::Stream)
+    };
+    Ok(hijack::serve(req, tty, output, stdin, async {}))
 }
 
 fn size(q: &Query) -> Result<(u16, u16)> {
@@ -220,21 +219,27 @@ pub async fn start_exec(engine: &Arc<Engine>, mut req: Request<Incoming>, exec_i
     };
     let detach = body["Detach"].as_bool().unwrap_or(false);
     let tty = body["Tty"].as_bool();
-    let stream = engine.start_exec(exec_id, detach, tty).await?;
-    let Some(stream) = stream else {
+    if detach {
+        engine.start_exec(exec_id, true, tty).await?;
         return Ok(empty(StatusCode::OK));
-    };
+    }
+    // Docker upgrades first and starts the process after; a failure to start is written
+    // into the stream and the exec's exit code is 126.
     let inspect = engine.inspect_exec(exec_id).await?;
-    let tty = inspect["ProcessConfig"]["tty"].as_bool().unwrap_or(false);
+    let shown_tty = tty.unwrap_or(inspect["ProcessConfig"]["tty"].as_bool().unwrap_or(false));
     let stdin = inspect["OpenStdin"].as_bool().unwrap_or(false);
     let (engine, exec_id) = (engine.clone(), exec_id.to_string());
-    Ok(hijack::serve(
-        req,
-        tty,
-        async { Some(stream) },
-        stdin,
-        async move { engine.exec_stream_ended(&exec_id).await },
-    ))
+    let starter = (engine.clone(), exec_id.clone());
+    let output = async move {
+        match starter.0.start_exec(&starter.1, false, tty).await {
+            Ok(Some(stream)) => hijack::Output::Stream(stream),
+            Ok(None) => hijack::Output::Nothing,
+            Err(e) => hijack::Output::Failed(e.message),
+        }
+    };
+    Ok(hijack::serve(req, shown_tty, output, stdin, async move {
+        engine.exec_stream_ended(&exec_id).await
+    }))
 }
 
 pub async fn inspect_exec(engine: &Engine, exec_id: &str) -> Result {

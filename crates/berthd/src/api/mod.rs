@@ -6,6 +6,7 @@ mod events;
 mod hijack;
 mod http;
 mod images;
+mod networks;
 mod system;
 mod volumes;
 
@@ -143,6 +144,11 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["exec", id, "start"]) => containers::start_exec(&engine, req, id).await,
         (&Method::GET, ["exec", id, "json"]) => containers::inspect_exec(&engine, id).await,
         (&Method::POST, ["exec", id, "resize"]) => containers::resize_exec(&engine, &req, id).await,
+        (&Method::GET, ["networks"]) => networks::list(&engine, &req),
+        (&Method::POST, ["networks", "create"]) => networks::create(&engine, req).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune(&engine, &req).await,
+        (&Method::GET, ["networks", id]) => networks::inspect(&engine, id),
+        (&Method::DELETE, ["networks", id]) => networks::remove(&engine, id).await,
         (&Method::GET, ["volumes"]) => volumes::list(&engine, &req),
         (&Method::POST, ["volumes", "create"]) => volumes::create(&engine, req).await,
         (&Method::POST, ["volumes", "prune"]) => volumes::prune(&engine, &req).await,

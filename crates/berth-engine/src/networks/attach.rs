@@ -1,0 +1,356 @@
+//! A container on its networks: attachments chosen at create, addresses taken before the
+//! container is launched (its /etc/hosts needs them), veth pairs, published ports and DNS
+//! names once its network namespace exists, and all of it given back when it exits.
+
+use super::model::{Attachment, Network};
+use crate::containers::Container;
+use crate::error::{Error, Result};
+use crate::{Engine, ids};
+use berth_net::container_side::ContainerInterface;
+use berth_net::port_spec::{PortRange, PortRequest, Protocol};
+use berth_net::{Bridge, PortForward};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// How a container is networked, from HostConfig.NetworkMode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Own network namespace on the named networks (`bridge`, a user network, `none`).
+    Networks,
+    /// The host's network namespace.
+    Host,
+    /// Another container's network namespace.
+    Container(String),
+}
+
+pub fn mode(host_config: &Value) -> Mode {
+    match host_config["NetworkMode"].as_str().unwrap_or("bridge") {
+        "host" => Mode::Host,
+        m => match m.strip_prefix("container:") {
+            Some(other) => Mode::Container(other.to_string()),
+            None => Mode::Networks,
+        },
+    }
+}
+
+/// `PortBindings` (and, with `PublishAllPorts`, every exposed port) as port requests.
+fn port_requests(c: &Container) -> Result<Vec<PortRequest>> {
+    let mut requests = Vec::new();
+    let mut add = |key: &str, host_ip: &str, host_port: &str| -> Result<()> {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let bad = || Error::invalid(format!("invalid port specification: \"{key}\""));
+        let container_port: u16 = port.parse().map_err(|_| bad())?;
+        let protocol: Protocol = proto.parse().map_err(|_| bad())?;
+        let host_ports = match host_port {
+            "" | "0" => None,
+            p => {
+                let (a, b) = p.split_once('-').unwrap_or((p, p));
+                let bad = || Error::invalid(format!("invalid host port: \"{p}\""));
+                Some(PortRange {
+                    start: a.parse().map_err(|_| bad())?,
+                    end: b.parse().map_err(|_| bad())?,
+                })
+            }
+        };
+        let host_ip = match host_ip {
+            "" | "0.0.0.0" => None,
+            ip => Some(
+                ip.parse::<IpAddr>()
+                    .map_err(|_| Error::invalid(format!("invalid host IP: \"{ip}\"")))?,
+            ),
+        };
+        requests.push(PortRequest {
+            host_ip,
+            host_ports,
+            container_port,
+            protocol,
+        });
+        Ok(())
+    };
+    let bindings = c.host_config["PortBindings"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (key, list) in &bindings {
+        for b in list.as_array().into_iter().flatten() {
+            add(
+                key,
+                b["HostIp"].as_str().unwrap_or(""),
+                b["HostPort"].as_str().unwrap_or(""),
+            )?;
+        }
+        if list.as_array().is_none_or(|l| l.is_empty()) {
+            add(key, "", "")?;
+        }
+    }
+    if c.host_config["PublishAllPorts"].as_bool().unwrap_or(false) {
+        for key in c.config["ExposedPorts"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
+            if !bindings.contains_key(key) {
+                add(key, "", "")?;
+            }
+        }
+    }
+    Ok(requests)
+}
+
+impl Engine {
+    /// At create: the networks the container joins, from NetworkMode and NetworkingConfig.
+    pub(crate) fn initial_attachments(
+        &self,
+        host_config: &Value,
+        networking: &Value,
+    ) -> Result<BTreeMap<String, Attachment>> {
+        let mut out = BTreeMap::new();
+        match mode(host_config) {
+            Mode::Container(other) => {
+                self.resolve_container(&other)?;
+                return Ok(out);
+            }
+            Mode::Host => {
+                let n = self.resolve_network("host")?;
+                out.insert(
+                    n.name.clone(),
+                    Attachment {
+                        network_id: n.id,
+                        endpoint_id: ids::new_id(),
+                        ..Default::default()
+                    },
+                );
+                return Ok(out);
+            }
+            Mode::Networks => {}
+        }
+        let name = host_config["NetworkMode"].as_str().unwrap_or("bridge");
+        let n = self.resolve_network(name)?;
+        let endpoint = &networking["EndpointsConfig"][&n.name];
+        let endpoint = if endpoint.is_null() {
+            &networking["EndpointsConfig"][name]
+        } else {
+            endpoint
+        };
+        let aliases = endpoint["Aliases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        let requested_ip = endpoint["IPAMConfig"]["IPv4Address"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        if requested_ip.is_some() && n.predefined {
+            return Err(Error::invalid(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        out.insert(
+            n.name.clone(),
+            Attachment {
+                network_id: n.id,
+                aliases,
+                requested_ip,
+                endpoint_id: ids::new_id(),
+                ..Default::default()
+            },
+        );
+        Ok(out)
+    }
+
+    fn network_by_id(&self, id: &str) -> Result<Network> {
+        self.network_records()?
+            .into_iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| Error::not_found(format!("network {id} not found")))
+    }
+
+    /// Before launch: an address on every bridge network (kept in the network's record).
+    pub(crate) async fn allocate_addresses(&self, c: &mut Container) -> Result<()> {
+        let _guard = self.net.lock.lock().await;
+        for a in c.networks.values_mut() {
+            let mut n = self.network_by_id(&a.network_id)?;
+            let Some(ipam) = n.ipam.as_mut() else {
+                continue;
+            };
+            let ip = match &a.requested_ip {
+                Some(ip) => ipam.request(
+                    ip.parse()
+                        .map_err(|_| Error::invalid(format!("invalid IP address {ip}")))?,
+                )?,
+                None => ipam.allocate()?,
+            };
+            self.db.update_network(&n.id, &n)?;
+            a.ip = Some(ip.to_string());
+        }
+        Ok(())
+    }
+
+    /// After launch: a veth pair per bridge network into the container's namespace, the
+    /// published ports and DNS names. Returns what the container side must configure.
+    pub(crate) async fn attach_endpoints(
+        &self,
+        c: &mut Container,
+        init_pid: i32,
+    ) -> Result<Vec<ContainerInterface>> {
+        let netns =
+            berth_net::open_netns(std::path::Path::new(&format!("/proc/{init_pid}/ns/net")))?;
+        let requests = port_requests(c)?;
+        let mut interfaces = Vec::new();
+        let names: Vec<String> = c.networks.keys().cloned().collect();
+        for (index, name) in names.iter().enumerate() {
+            let n = self.network_by_id(&c.networks[name].network_id)?;
+            let (Some(bridge_name), Some(ipam)) = (&n.bridge, &n.ipam) else {
+                continue;
+            };
+            let a = c.networks.get_mut(name).expect("listed above");
+            let ip: Ipv4Addr =
+                a.ip.as_deref()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|_| Error::internal("no address allocated"))?;
+            let bridge = Bridge::ensure(bridge_name, ipam.gateway_cidr(), super::MTU).await?;
+            use std::os::fd::AsFd;
+            let mut endpoint = berth_net::attach(&bridge, netns.as_fd(), ip, None).await?;
+            endpoint.container.name = format!("eth{index}");
+            if index > 0 || n.internal {
+                endpoint.container.gateway = None;
+            }
+            if index == 0 && !requests.is_empty() {
+                let forwards = self.reserve_ports(&requests, ip)?;
+                self.net
+                    .firewall()?
+                    .publish(&endpoint.host_ifname, &forwards)
+                    .await?;
+                a.ports = forwards;
+            }
+            if let Some(records) = self.net.dns_records(&n.id) {
+                let short = c.id[..12].to_string();
+                let hostname = c.config["Hostname"].as_str().unwrap_or("").to_string();
+                records.insert(
+                    ip,
+                    std::iter::once(c.name.clone())
+                        .chain([short, hostname])
+                        .chain(a.aliases.iter().cloned()),
+                );
+            }
+            interfaces.push(endpoint.container.clone());
+            a.endpoint = Some(endpoint);
+        }
+        Ok(interfaces)
+    }
+
+    fn reserve_ports(&self, requests: &[PortRequest], ip: Ipv4Addr) -> Result<Vec<PortForward>> {
+        let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<PortForward> = Vec::new();
+        for r in requests {
+            match ports.reserve(r, ip) {
+                Ok(f) => out.push(f),
+                Err(e) => {
+                    out.iter().for_each(|f| ports.release(f));
+                    return Err(Error::internal(format!(
+                        "driver failed programming external connectivity: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// At exit, or when a start fails: veths, ports, DNS names and addresses go back.
+    pub(crate) async fn release_endpoints(&self, c: &mut Container) {
+        let _guard = self.net.lock.lock().await;
+        for a in c.networks.values_mut() {
+            if let Some(endpoint) = a.endpoint.take() {
+                if !a.ports.is_empty()
+                    && let Ok(fw) = self.net.firewall()
+                {
+                    let _ = fw.unpublish(&endpoint.host_ifname).await;
+                }
+                let _ = berth_net::detach(&endpoint).await;
+            }
+            let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+            a.ports.drain(..).for_each(|f| ports.release(&f));
+            drop(ports);
+            let Some(ip) = a.ip.take() else { continue };
+            if let Some(records) = self.net.dns_records(&a.network_id) {
+                records.remove(ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
+            }
+            if let Ok(mut n) = self.network_by_id(&a.network_id)
+                && let Some(ipam) = n.ipam.as_mut()
+            {
+                ipam.release(ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
+                let _ = self.db.update_network(&n.id, &n);
+            }
+        }
+    }
+
+    /// After a berthd restart: running containers keep their host ports and DNS names.
+    pub(crate) fn readopt_endpoints(&self) -> Result<()> {
+        for c in self.container_records()? {
+            if !c.state.running() {
+                continue;
+            }
+            for a in c.networks.values() {
+                let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+                for f in &a.ports {
+                    let exact = PortRequest {
+                        host_ip: f.host_ip.map(IpAddr::V4),
+                        host_ports: Some(PortRange::single(f.host_port)),
+                        container_port: f.container_port,
+                        protocol: f.protocol,
+                    };
+                    if let Err(e) = ports.reserve(&exact, f.container_ip) {
+                        tracing::warn!(container = %c.id, error = %e, "could not hold published port again");
+                    }
+                }
+                drop(ports);
+                if let (Some(records), Some(ip)) = (
+                    self.net.dns_records(&a.network_id),
+                    a.ip.as_deref().and_then(|ip| ip.parse().ok()),
+                ) {
+                    records.insert(
+                        ip,
+                        std::iter::once(c.name.clone())
+                            .chain([c.id[..12].to_string()])
+                            .chain(a.aliases.iter().cloned()),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Has the shim configure the container's side of its networks (and `lo`): a short-lived
+    /// child of the shim joins the namespace, so berthd never calls setns.
+    pub(crate) async fn configure_container_network(
+        &self,
+        c: &Container,
+        interfaces: Vec<ContainerInterface>,
+    ) -> Result<()> {
+        if mode(&c.host_config) != Mode::Networks {
+            return Ok(());
+        }
+        let request = berth_shim_proto::Request::Network { interfaces };
+        crate::shim::request(&self.exec_dir(&c.id), request)
+            .await
+            .map(drop)
+    }
+
+    /// The DNS server containers on a user network use: its gateway (None elsewhere).
+    pub(crate) fn embedded_dns(&self, c: &Container) -> Option<Ipv4Addr> {
+        let a = c.networks.values().next()?;
+        let n = self.network_by_id(&a.network_id).ok()?;
+        n.has_dns()
+            .then(|| n.ipam.as_ref().map(|i| i.gateway()))
+            .flatten()
+    }
+
+    /// Whether the container's first network is a bridge (it gets an address in /etc/hosts).
+    pub(crate) fn primary_address(&self, c: &Container) -> Option<String> {
+        c.networks.values().find_map(|a| a.ip.clone())
+    }
+}

@@ -1,0 +1,66 @@
+//! Networks and containers' attachments to them, as the state database keeps them.
+
+use berth_net::ipam::AddressAllocator;
+use berth_net::{Endpoint, PortForward};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    Bridge,
+    Host,
+    Null,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Bridge => "bridge",
+            Driver::Host => "host",
+            Driver::Null => "null",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub driver: Driver,
+    pub created: String,
+    /// The Linux bridge of a bridge network.
+    pub bridge: Option<String>,
+    /// Addresses of a bridge network (subnet, gateway, what is handed out).
+    pub ipam: Option<AddressAllocator>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub labels: Map<String, Value>,
+    pub options: Map<String, Value>,
+    /// `bridge`, `host` and `none`: made by berthd, never removed.
+    pub predefined: bool,
+}
+
+impl Network {
+    /// User-defined bridge networks get the embedded DNS server, as in Docker.
+    pub fn has_dns(&self) -> bool {
+        self.driver == Driver::Bridge && !self.predefined
+    }
+}
+
+/// One container's membership of one network.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network_id: String,
+    pub aliases: Vec<String>,
+    /// `--ip`, when the user asked for an address.
+    pub requested_ip: Option<String>,
+    /// Docker's EndpointID: fixed for the attachment's life.
+    pub endpoint_id: String,
+    /// While running: the address it holds, and the veth pair.
+    pub ip: Option<String>,
+    pub endpoint: Option<Endpoint>,
+    /// While running: the published ports of this attachment.
+    #[serde(default)]
+    pub ports: Vec<PortForward>,
+}

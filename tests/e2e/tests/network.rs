@@ -1,0 +1,242 @@
+//! Networking end to end through the real docker CLI: the default bridge, published ports
+//! reached from the host's loopback, user networks with DNS, isolation, host/none/container
+//! modes. Traffic goes only to loopback and the test daemon's own bridges.
+
+use berth_testkit::{Daemon, Requirement::*, ok, require, stderr};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+fn daemon() -> Option<Daemon> {
+    require(&[Root, Busybox, DockerCli]).then(|| {
+        let d = Daemon::start();
+        d.load_busybox();
+        d
+    })
+}
+
+/// Reads what a TCP server at `addr` sends, retrying while it comes up (5 s at most).
+fn read_from(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if !out.is_empty() {
+                return out;
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing from {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const SERVE: &str = "while true; do echo served-by-$(hostname) | nc -l -p 80; done";
+
+#[test]
+fn default_bridge_gives_an_address_and_publishes_ports() {
+    let Some(d) = daemon() else { return };
+    let gateway = d.gateway();
+    let subnet_prefix = gateway.rsplit_once('.').unwrap().0.to_string();
+    let out = ok(&d.docker(&[
+        "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+    ]));
+    assert!(out.contains(&format!("inet {subnet_prefix}.")), "{out}");
+    let route = ok(&d.docker(&["run", "--rm", "busybox", "ip", "route"]));
+    assert!(route.contains(&format!("default via {gateway}")), "{route}");
+
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--hostname",
+        "webhost",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let mapping = ok(&d.docker(&["port", "web", "80"]));
+    let host_addr = mapping.lines().next().unwrap().trim().to_string();
+    assert!(host_addr.starts_with("127.0.0.1:"), "{mapping}");
+    assert_eq!(read_from(&host_addr), "served-by-webhost\n");
+    let ip = ok(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]));
+    assert!(ip.starts_with(&subnet_prefix), "{ip}");
+    assert_eq!(
+        read_from(&format!("{}:80", ip.trim())),
+        "served-by-webhost\n",
+        "the container is reachable on the bridge"
+    );
+    let ps = ok(&d.docker(&["ps", "--format", "{{.Ports}}"]));
+    assert!(ps.contains("->80/tcp"), "{ps}");
+    ok(&d.docker(&["rm", "-f", "web"]));
+    assert!(
+        std::net::TcpStream::connect(&host_addr).is_err(),
+        "the port is closed after the container went"
+    );
+}
+
+#[test]
+fn user_networks_resolve_names_and_are_isolated() {
+    let Some(d) = daemon() else { return };
+    ok(&d.docker(&["network", "create", "--label", "team=a", "front"]));
+    ok(&d.docker(&["network", "create", "back"]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "api",
+        "--network",
+        "front",
+        "--network-alias",
+        "svc",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let resolv = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]));
+    let gateway = ok(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        "front",
+    ]));
+    assert!(
+        resolv.starts_with(&format!("nameserver {}", gateway.trim())),
+        "{resolv}"
+    );
+    let got = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "busybox",
+        "sh",
+        "-c",
+        "nc api 80; until nc svc 80; do sleep 0.1; done",
+    ]));
+    let hostname = hostname_of(&d, "api");
+    assert_eq!(
+        got,
+        format!("served-by-{hostname}\nserved-by-{hostname}\n"),
+        "by name and by alias"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "back",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("nc -w 1 {} 80", ip_of(&d, "api")),
+    ]);
+    assert!(out.stdout.is_empty(), "another network cannot reach it");
+    let members = ok(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}}{{end}}",
+        "front",
+    ]));
+    assert_eq!(members.trim(), "api");
+    let out = d.docker(&["network", "rm", "front"]);
+    assert!(!out.status.success(), "a network in use stays");
+    let out = d.docker(&["network", "rm", "bridge"]);
+    assert!(
+        stderr(&out).contains("pre-defined network"),
+        "{}",
+        stderr(&out)
+    );
+    ok(&d.docker(&["rm", "-f", "api"]));
+    ok(&d.docker(&["network", "rm", "front"]));
+    let pruned = ok(&d.docker(&["network", "prune", "-f"]));
+    assert!(pruned.contains("back"), "{pruned}");
+    let names = ok(&d.docker(&["network", "ls", "--format", "{{.Name}}"]));
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        ["bridge", "host", "none"]
+    );
+}
+
+fn ip_of(d: &Daemon, name: &str) -> String {
+    ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        name,
+    ]))
+    .trim()
+    .to_string()
+}
+
+fn hostname_of(d: &Daemon, name: &str) -> String {
+    ok(&d.docker(&["inspect", "-f", "{{.Config.Hostname}}", name]))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn none_host_and_container_modes() {
+    let Some(d) = daemon() else { return };
+    let links = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net",
+    ]));
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    let up = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -o link show lo",
+    ]));
+    assert!(up.contains("UP"), "{up}");
+    // On the host's network the container's init is in the host's network namespace.
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let theirs = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "readlink",
+        "/proc/1/ns/net",
+    ]));
+    assert_eq!(theirs.trim(), host_ns.to_string_lossy());
+    ok(&d.docker(&["run", "-d", "--name", "owner", "busybox", "sleep", "60"]));
+    let theirs = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0",
+    ]));
+    assert!(theirs.contains(&ip_of(&d, "owner")), "{theirs}");
+    ok(&d.docker(&["rm", "-f", "owner"]));
+}
