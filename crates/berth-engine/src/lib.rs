@@ -54,6 +54,18 @@ pub struct Engine {
     pub events: events::EventLog,
 }
 
+/// berth's small init for `--init`, written under the exec root at every berthd start.
+const INIT_BINARY: &str = "berth-init";
+
+fn write_init_binary(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, berth_runtime::init_binary())?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 impl Engine {
     /// Opens (or creates) the state under the configured roots, cleans what a crash left
     /// half-done, reconnects to running containers' shims and seeds the built-in images.
@@ -65,6 +77,7 @@ impl Engine {
         std::fs::create_dir_all(config.data_root.join("containers"))?;
         std::fs::create_dir_all(config.data_root.join("volumes"))?;
         std::fs::create_dir_all(config.exec_root.join("containers"))?;
+        write_init_binary(&config.exec_root.join(INIT_BINARY))?;
         let db = Db::open(&config.data_root.join("berth.db"))?;
         let store = Arc::new(ImageStore::open(&config.data_root)?);
         let engine = Arc::new(Engine {

@@ -197,7 +197,16 @@ impl Engine {
             resolv_conf: &etc.resolv_conf,
         };
         let user_mounts = self.prepare_mounts(c)?;
-        let runtime_spec = spec::build(c, &rootfs, &etc_spec, &process_user, &user_mounts, &netns)?;
+        let init_binary = self.config.exec_root.join(crate::INIT_BINARY);
+        let runtime_spec = spec::build(
+            c,
+            &rootfs,
+            &etc_spec,
+            &process_user,
+            &user_mounts,
+            &netns,
+            &init_binary,
+        )?;
         let chain_ids = c
             .layers
             .iter()

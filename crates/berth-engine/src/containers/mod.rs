@@ -9,6 +9,7 @@ mod logs;
 pub mod model;
 pub mod mounts;
 mod resources;
+mod security;
 pub mod spec;
 mod top;
 mod user;
@@ -104,6 +105,7 @@ impl Engine {
         let id = ids::new_id();
         let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
         resources::from_host_config(&resolved.host_config)?;
+        security::validate(&resolved.host_config)?;
         let mounts = self.create_mounts(&resolved.host_config, &resolved.config["Volumes"])?;
         let networks =
             self.initial_attachments(&resolved.host_config, &body["NetworkingConfig"])?;

@@ -79,6 +79,8 @@ pub fn from_host_config(hc: &Value) -> Result<oci_spec::runtime::LinuxResources>
     if let Some(weight) = positive(&hc["BlkioWeight"]) {
         resources["blockIO"] = json!({"weight": weight});
     }
+    let (_, device_rules) = super::security::devices(hc)?;
+    resources["devices"] = json!(device_rules);
     serde_json::from_value(resources).map_err(|e| Error::invalid(format!("invalid resources: {e}")))
 }
 

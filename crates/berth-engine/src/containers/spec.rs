@@ -2,6 +2,7 @@
 //! read-only paths, the standard mounts) plus what the container's config asks for.
 
 use super::model::Container;
+use super::security;
 use super::user::ProcessUser;
 use crate::error::{Error, Result};
 use serde_json::json;
@@ -132,7 +133,16 @@ pub fn build(
     user: &ProcessUser,
     user_mounts: &[serde_json::Value],
     netns: &NetNs,
+    init_binary: &Path,
 ) -> Result<oci_spec::runtime::Spec> {
+    let hc = &c.host_config;
+    let privileged = security::privileged(hc);
+    let caps = security::capabilities(hc)?;
+    let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+    let (devices, _) = security::devices(hc)?;
+    let options = security::security_options(hc)?;
+    let tty = c.config["Tty"].as_bool().unwrap_or(false);
+    let console = &hc["ConsoleSize"];
     let mut env: Vec<String> = c.config["Env"]
         .as_array()
         .map(|a| {
@@ -157,7 +167,13 @@ pub fn build(
         Some(w) if !w.is_empty() => w,
         _ => "/",
     };
-    let args: Vec<&str> = std::iter::once(c.path.as_str())
+    // `--init`: berth's small init runs as pid 1 and the command as its child.
+    let init = hc["Init"].as_bool().unwrap_or(false);
+    let args: Vec<&str> = init
+        .then_some(["/sbin/docker-init", "--"])
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(c.path.as_str()))
         .chain(c.args.iter().map(String::as_str))
         .collect();
     let shm_size = c.host_config["ShmSize"]
@@ -170,21 +186,23 @@ pub fn build(
         "root": {"path": rootfs, "readonly": c.host_config["ReadonlyRootfs"].as_bool().unwrap_or(false)},
         "hostname": c.config["Hostname"],
         "process": {
-            "terminal": false,
+            "terminal": tty,
+            "consoleSize": {"height": console[0].as_u64().unwrap_or(0), "width": console[1].as_u64().unwrap_or(0)},
+            "oomScoreAdj": hc["OomScoreAdj"].as_i64().unwrap_or(0),
             "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
             "args": args,
             "env": env,
             "cwd": cwd,
-            "capabilities": capability_sets(DEFAULT_CAPABILITIES),
-            // The runtime lowers this to the host's hard limit where it is smaller.
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64}],
-            "noNewPrivileges": false
+            "capabilities": capability_sets(&caps),
+            // The runtime lowers these to the host's hard limits where they are smaller.
+            "rlimits": security::rlimits(hc)?,
+            "noNewPrivileges": options.no_new_privileges
         },
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
             {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": if privileged { json!(["nosuid", "noexec", "nodev"]) } else { json!(["nosuid", "noexec", "nodev", "ro"]) }},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]},
             bind("/etc/resolv.conf", etc.resolv_conf),
@@ -193,11 +211,18 @@ pub fn build(
         ],
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}],
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS
+            "maskedPaths": if privileged { &[][..] } else { MASKED_PATHS },
+            "readonlyPaths": if privileged { &[][..] } else { READONLY_PATHS },
+            "devices": devices,
+            "sysctl": security::sysctls(hc, matches!(netns, NetNs::Host))?
         }
     });
     let mut spec = spec;
+    if init {
+        spec["mounts"].as_array_mut().expect("mounts literal").push(json!({
+            "destination": "/sbin/docker-init", "type": "bind", "source": init_binary, "options": ["bind", "ro"]
+        }));
+    }
     let namespaces = spec["linux"]["namespaces"]
         .as_array_mut()
         .expect("namespaces literal");
