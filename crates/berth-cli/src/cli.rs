@@ -1,9 +1,25 @@
 //! The command line, as clap types only: docker's commands, aliases and flags. What each
 //! command does lives in `commands`.
 
+mod container_flags;
+mod objects;
+mod system;
+
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+
+pub use container_flags::{HealthFlags, NetworkFlags, ResourceFlags, SecurityFlags, StorageFlags};
+pub use objects::{
+    NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
+    NetworkInspectArgs, NetworkLsArgs, NetworkRmArgs, VolumeCommand, VolumeCreateArgs,
+    VolumeInspectArgs, VolumeLsArgs, VolumeRmArgs,
+};
+pub use system::{
+    CommitArgs, CpArgs, DfArgs, DiffArgs, EventsArgs, ExportArgs, ImagePruneArgs, PortArgs,
+    PruneArgs, StatsArgs, SystemCommand, SystemPruneArgs, VolumePruneArgs,
+};
+use crate::opts::parse_label;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,10 +56,26 @@ pub enum Command {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(PauseArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Remove one or more containers
@@ -81,10 +113,26 @@ pub enum ContainerCommand {
     /// List containers
     #[command(visible_alias = "ps", alias = "list")]
     Ls(PsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(PauseArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Remove one or more containers
@@ -129,6 +177,22 @@ pub struct RunArgs {
     #[arg(short = 'd', long)]
     pub detach: bool,
 
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+
+    /// Proxy received signals to the process
+    #[arg(
+        long = "sig-proxy",
+        value_name = "bool",
+        default_value_t = true,
+        default_missing_value = "true",
+        num_args = 0..=1,
+        require_equals = true,
+        action = ArgAction::Set
+    )]
+    pub sig_proxy: bool,
+
     #[command(flatten)]
     pub container: ContainerArgs,
 }
@@ -151,8 +215,20 @@ pub struct ContainerArgs {
     #[arg(long, value_name = "string")]
     pub name: Option<String>,
 
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list", value_parser = parse_stream)]
+    pub attach: Vec<String>,
+
     /// Set environment variables
-    #[arg(short = 'e', long = "env", value_name = "list")]
+    #[arg(short = 'e', long = "env", value_name = "list", value_parser = parse_env)]
     pub env: Vec<String>,
 
     /// Read in a file of environment variables
@@ -163,13 +239,56 @@ pub struct ContainerArgs {
     #[arg(short = 'w', long = "workdir", value_name = "string")]
     pub workdir: Option<String>,
 
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(
+        long,
+        value_name = "bool",
+        default_missing_value = "true",
+        num_args = 0..=1,
+        require_equals = true,
+        action = ArgAction::Set
+    )]
+    pub init: Option<bool>,
+
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+
+    /// Timeout (in seconds) to stop a container
+    #[arg(
+        long = "stop-timeout",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub stop_timeout: Option<i64>,
+
+    /// Restart policy to apply when a container exits
+    #[arg(long, value_name = "string")]
+    pub restart: Option<String>,
+
+    /// Logging driver for the container
+    #[arg(long = "log-driver", value_name = "string")]
+    pub log_driver: Option<String>,
+
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long, value_name = "string")]
     pub entrypoint: Option<String>,
 
     /// Set meta data on a container
-    #[arg(short = 'l', long = "label", value_name = "list")]
+    #[arg(short = 'l', long = "label", value_name = "list", value_parser = parse_label)]
     pub label: Vec<String>,
+
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "list")]
+    pub label_file: Vec<PathBuf>,
 
     /// Container host name
     #[arg(short = 'h', long, value_name = "string")]
@@ -178,6 +297,25 @@ pub struct ContainerArgs {
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long)]
     pub rm: bool,
+
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+
+    #[command(flatten)]
+    pub network: NetworkFlags,
+
+    #[command(flatten)]
+    pub storage: StorageFlags,
+
+    #[command(flatten)]
+    pub resources: ResourceFlags,
+
+    #[command(flatten)]
+    pub security: SecurityFlags,
+
+    #[command(flatten)]
+    pub health: HealthFlags,
 
     /// Print usage
     #[arg(long, action = ArgAction::Help)]
@@ -236,6 +374,23 @@ pub struct PsArgs {
     /// Display total file sizes
     #[arg(short = 's', long)]
     pub size: bool,
+}
+
+/// A stream `-a` attaches, in any case, as docker takes it.
+fn parse_stream(text: &str) -> Result<String, String> {
+    let stream = text.to_lowercase();
+    match stream.as_str() {
+        "stdin" | "stdout" | "stderr" => Ok(stream),
+        _ => Err("valid streams are STDIN, STDOUT and STDERR".to_string()),
+    }
+}
+
+/// A `-e` entry: `NAME=value`, or `NAME` to pass on our own value; a name is required.
+fn parse_env(text: &str) -> Result<String, String> {
+    match text.split_once('=').map_or(text, |(name, _)| name) {
+        "" => Err(format!("invalid environment variable: {text}")),
+        _ => Ok(text.to_string()),
+    }
 }
 
 /// `name=value`, as docker's `--filter` takes it (the name is case-insensitive).
@@ -297,6 +452,14 @@ pub struct StartArgs {
     #[arg(short = 'a', long)]
     pub attach: bool,
 
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -307,18 +470,173 @@ pub struct StopArgs {
     #[arg(short = 's', long, value_name = "string")]
     pub signal: Option<String>,
 
+    #[command(flatten)]
+    pub grace: GracePeriodArgs,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+
+    #[command(flatten)]
+    pub grace: GracePeriodArgs,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// How long `stop` and `restart` wait before killing: `-t`, or the deprecated `--time`.
+#[derive(Debug, Args)]
+pub struct GracePeriodArgs {
     /// Seconds to wait before killing the container
     #[arg(
         short = 't',
         long = "timeout",
-        visible_alias = "time",
         value_name = "int",
         allow_negative_numbers = true
     )]
     pub timeout: Option<i32>,
 
+    /// Seconds to wait before killing the container (deprecated: use --timeout)
+    #[arg(
+        long = "time",
+        hide = true,
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub time: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+/// `pause` and `unpause`.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth top CONTAINER [ps OPTIONS]")]
+pub struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+
+    /// Options for ps, passed on as they are.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ps OPTIONS"
+    )]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list", value_parser = parse_env)]
+    pub env: Vec<String>,
+
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// The container, then the command and its arguments: everything after the container
+    /// belongs to the command, flags included.
+    #[arg(
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true,
+        value_names = ["CONTAINER", "COMMAND"]
+    )]
+    pub argv: Vec<String>,
+}
+
+impl ExecArgs {
+    pub fn container(&self) -> &str {
+        &self.argv[0]
+    }
+
+    pub fn command(&self) -> &[String] {
+        &self.argv[1..]
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+
+    /// Proxy all received signals to the process
+    #[arg(
+        long = "sig-proxy",
+        value_name = "bool",
+        default_value_t = true,
+        default_missing_value = "true",
+        num_args = 0..=1,
+        require_equals = true,
+        action = ArgAction::Set
+    )]
+    pub sig_proxy: bool,
+
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
@@ -634,7 +952,7 @@ mod tests {
         let Some(Command::Stop(stop)) = cli.command else {
             panic!()
         };
-        assert_eq!(stop.timeout, Some(1));
+        assert_eq!(stop.grace.timeout, Some(1));
         assert_eq!(stop.containers, ["a", "b"]);
     }
 
@@ -656,6 +974,194 @@ mod tests {
         assert_eq!(import.source, "-");
         assert_eq!(import.reference.as_deref(), Some("busybox:latest"));
         assert_eq!(import.change, ["CMD [\"sh\"]"]);
+    }
+
+    #[test]
+    fn run_session_flags() {
+        let run = run_args(&[
+            "run",
+            "-it",
+            "-a",
+            "stdin",
+            "-a",
+            "STDOUT",
+            "--detach-keys",
+            "ctrl-x,x",
+            "--sig-proxy=false",
+            "--init",
+            "--restart",
+            "on-failure:2",
+            "--read-only",
+            "-u",
+            "0:0",
+            "--stop-signal",
+            "SIGKILL",
+            "--stop-timeout",
+            "-1",
+            "--log-driver",
+            "none",
+            "busybox",
+            "sh",
+        ]);
+        let c = &run.container;
+        assert!(c.interactive && c.tty && c.read_only);
+        assert_eq!(c.attach, ["stdin", "stdout"]);
+        assert_eq!(run.detach_keys.as_deref(), Some("ctrl-x,x"));
+        assert!(!run.sig_proxy);
+        assert_eq!(c.init, Some(true));
+        assert_eq!(c.restart.as_deref(), Some("on-failure:2"));
+        assert_eq!(c.user.as_deref(), Some("0:0"));
+        assert_eq!(c.stop_signal.as_deref(), Some("SIGKILL"));
+        assert_eq!(c.stop_timeout, Some(-1));
+        assert_eq!(c.log_driver.as_deref(), Some("none"));
+        assert_eq!(c.command(), ["sh"]);
+    }
+
+    #[test]
+    fn run_defaults_proxy_signals_and_leave_init_to_the_daemon() {
+        let run = run_args(&["run", "busybox"]);
+        assert!(run.sig_proxy);
+        assert_eq!(run.container.init, None);
+        assert!(run.container.attach.is_empty());
+        assert!(run_args(&["run", "--sig-proxy", "busybox"]).sig_proxy);
+        assert_eq!(
+            run_args(&["run", "--init=false", "busybox"]).container.init,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn attach_streams_and_env_entries_are_checked() {
+        let error = Cli::try_parse_from(["berth", "run", "-a", "bogus", "busybox"]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("valid streams are STDIN, STDOUT and STDERR"),
+            "{error}"
+        );
+        let error = Cli::try_parse_from(["berth", "run", "-e", "=x", "busybox"]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("invalid environment variable: =x"),
+            "{error}"
+        );
+        // An empty value is still a value.
+        assert_eq!(
+            run_args(&["run", "-e", "A=", "busybox"]).container.env,
+            ["A="]
+        );
+    }
+
+    #[test]
+    fn exec_flags_then_the_command_with_its_own_flags() {
+        let Some(Command::Exec(exec)) = parse(&[
+            "exec",
+            "-it",
+            "-e",
+            "A=1",
+            "--env",
+            "HOME",
+            "--env-file",
+            "/tmp/env",
+            "-u",
+            "1:2",
+            "-w",
+            "/srv",
+            "--privileged",
+            "--detach-keys",
+            "ctrl-a,q",
+            "web",
+            "sh",
+            "-c",
+            "echo $A",
+            "-e",
+            "x",
+        ])
+        .command
+        else {
+            panic!("not exec")
+        };
+        assert!(exec.interactive && exec.tty && exec.privileged && !exec.detach);
+        assert_eq!(exec.env, ["A=1", "HOME"]);
+        assert_eq!(exec.env_file, [PathBuf::from("/tmp/env")]);
+        assert_eq!(exec.user.as_deref(), Some("1:2"));
+        assert_eq!(exec.workdir.as_deref(), Some("/srv"));
+        assert_eq!(exec.detach_keys.as_deref(), Some("ctrl-a,q"));
+        assert_eq!(exec.container(), "web");
+        assert_eq!(exec.command(), ["sh", "-c", "echo $A", "-e", "x"]);
+    }
+
+    #[test]
+    fn exec_needs_a_container_and_a_command() {
+        assert!(Cli::try_parse_from(["berth", "exec", "web"]).is_err());
+        assert!(Cli::try_parse_from(["berth", "exec", "-e", "=1", "web", "true"]).is_err());
+        assert!(matches!(
+            parse(&["container", "exec", "-d", "web", "true"]).command,
+            Some(Command::Container(ContainerCommand::Exec(ExecArgs {
+                detach: true,
+                ..
+            })))
+        ));
+    }
+
+    #[test]
+    fn attach_and_start_flags() {
+        let Some(Command::Attach(attach)) = parse(&[
+            "attach",
+            "--no-stdin",
+            "--sig-proxy=false",
+            "--detach-keys",
+            "ctrl-a",
+            "web",
+        ])
+        .command
+        else {
+            panic!("not attach")
+        };
+        assert!(attach.no_stdin && !attach.sig_proxy);
+        assert_eq!(attach.detach_keys.as_deref(), Some("ctrl-a"));
+        assert_eq!(attach.container, "web");
+        let Some(Command::Start(start)) = parse(&["start", "-ai", "web"]).command else {
+            panic!("not start")
+        };
+        assert!(start.attach && start.interactive);
+    }
+
+    #[test]
+    fn top_passes_ps_options_on() {
+        let Some(Command::Top(top)) = parse(&["top", "web", "-o", "pid,comm", "-w"]).command else {
+            panic!("not top")
+        };
+        assert_eq!(top.container, "web");
+        assert_eq!(top.ps_args, ["-o", "pid,comm", "-w"]);
+    }
+
+    #[test]
+    fn kill_restart_pause_rename() {
+        let Some(Command::Kill(kill)) = parse(&["kill", "-s", "HUP", "a", "b"]).command else {
+            panic!("not kill")
+        };
+        assert_eq!(kill.signal.as_deref(), Some("HUP"));
+        assert_eq!(kill.containers, ["a", "b"]);
+        let Some(Command::Restart(restart)) =
+            parse(&["restart", "--time", "3", "-s", "TERM", "a"]).command
+        else {
+            panic!("not restart")
+        };
+        assert_eq!((restart.grace.timeout, restart.grace.time), (None, Some(3)));
+        assert!(matches!(
+            parse(&["container", "unpause", "a"]).command,
+            Some(Command::Container(ContainerCommand::Unpause(_)))
+        ));
+        let Some(Command::Rename(rename)) = parse(&["rename", "a", "b"]).command else {
+            panic!("not rename")
+        };
+        assert_eq!(
+            (rename.container.as_str(), rename.new_name.as_str()),
+            ("a", "b")
+        );
+        assert!(Cli::try_parse_from(["berth", "pause"]).is_err());
     }
 
     #[test]

@@ -13,13 +13,19 @@ use crate::format::template::TemplateError;
 
 #[derive(Debug)]
 pub enum CliError {
-    /// The container's own exit status, passed through silently (`run`, `start -a`).
+    /// An exit status passed through silently: the container's or exec'd command's (`run`,
+    /// `start -a`, `attach`, `exec`), or 128 + the signal that interrupted a command.
     ContainerExit(i64),
     /// The command line did not parse (or asked for help): clap's message as is.
     Usage(clap::Error),
-    /// `run` failed before the container's status was known: printed as docker prints
-    /// it (`berth: ...` and a hint), with docker's 125/126/127 statuses.
-    Run(String),
+    /// A failure docker prints with a pointer to the command's help (`berth: ...` and
+    /// "Run 'berth COMMAND --help'"): `run` failing before the container's status is known,
+    /// and flags of `run` and `create` that do not make a valid container. Docker's
+    /// 125/126/127 statuses.
+    Hinted {
+        command: &'static str,
+        message: String,
+    },
     /// A `-f` template of `inspect`, `info` or `version` that does not parse: docker's
     /// status 64.
     BadFormat(String),
@@ -33,9 +39,9 @@ impl fmt::Display for CliError {
         match self {
             CliError::ContainerExit(status) => write!(f, "exit status {status}"),
             CliError::Usage(error) => write!(f, "{error}"),
-            CliError::Run(message) | CliError::BadFormat(message) | CliError::Failed(message) => {
-                f.write_str(message)
-            }
+            CliError::Hinted { message, .. }
+            | CliError::BadFormat(message)
+            | CliError::Failed(message) => f.write_str(message),
         }
     }
 }
@@ -43,8 +49,13 @@ impl fmt::Display for CliError {
 impl CliError {
     /// Rewords a failure as part of `run`.
     pub fn in_run(self) -> Self {
+        self.with_hint("run")
+    }
+
+    /// Rewords a plain failure with a pointer to `command`'s help.
+    pub fn with_hint(self, command: &'static str) -> Self {
         match self {
-            CliError::Failed(message) => CliError::Run(message),
+            CliError::Failed(message) => CliError::Hinted { command, message },
             other => other,
         }
     }
@@ -62,7 +73,7 @@ impl CliError {
                 0
             }
             CliError::Usage(_) => 125,
-            CliError::Run(message) => run_status(message),
+            CliError::Hinted { message, .. } => run_status(message),
             CliError::BadFormat(_) => 64,
             CliError::Failed(_) => 1,
         };
@@ -77,8 +88,8 @@ impl CliError {
                 // Help goes to stdout, errors to stderr; nothing to do if that fails.
                 let _ = error.print();
             }
-            CliError::Run(message) => {
-                eprintln!("berth: {message}\n\nRun 'berth run --help' for more information");
+            CliError::Hinted { command, message } => {
+                eprintln!("berth: {message}\n\nRun 'berth {command} --help' for more information");
             }
             CliError::BadFormat(message) | CliError::Failed(message) => eprintln!("{message}"),
         }
@@ -200,7 +211,9 @@ mod tests {
         );
         assert_eq!(CliError::Failed("x".into()).exit_code(), ExitCode::from(1));
         assert_eq!(
-            CliError::Run("boom".into()).exit_code(),
+            CliError::Failed("boom".into())
+                .with_hint("create")
+                .exit_code(),
             ExitCode::from(125)
         );
         assert_eq!(

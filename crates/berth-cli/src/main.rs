@@ -7,6 +7,8 @@ mod error;
 mod format;
 mod output;
 mod reference;
+mod session;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -34,5 +36,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(commands::run(cli))
+    let result = runtime.block_on(commands::run(cli));
+    // A read of our stdin may still be waiting for input nobody will type (the session it
+    // fed has ended); it cannot be cancelled, so do not wait for it.
+    runtime.shutdown_background();
+    result
 }

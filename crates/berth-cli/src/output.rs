@@ -23,10 +23,12 @@ pub fn line(text: &str) {
     print(&format!("{text}\n"));
 }
 
-/// Copies a container's demultiplexed output to our stdout and stderr until it ends.
-pub async fn copy_container_output<S>(mut output: S) -> Result<(), CliError>
+/// Copies a container's demultiplexed output to our stdout and stderr until it ends (a TTY's
+/// single stream goes to stdout).
+pub async fn copy_container_output<S, E>(mut output: S) -> Result<(), CliError>
 where
-    S: Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+    S: Stream<Item = Result<LogOutput, E>> + Unpin,
+    CliError: From<E>,
 {
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();

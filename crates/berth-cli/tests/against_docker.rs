@@ -6,23 +6,54 @@
 //! /bin/busybox. `scripts/test-all.sh` starts that daemon and sets the variable; without
 //! it the test is skipped locally with the reason, and fails under CI (`CI=true`).
 
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::{env, fs};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use std::{env, fs, thread};
+
+use rustix::process::{Pid, Signal, kill_process};
+use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+use rustix::termios::{self, LocalModes, Winsize};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 const DEFAULT_HOST: &str = "unix:///tmp/refdocker.sock";
+/// How long an interactive step may take before the test gives up on it.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Tests run in parallel: each reference gets its own image and names.
+static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 struct Reference {
     host: String,
     image: String,
+    /// What this reference's container names start with.
+    prefix: String,
     /// Containers and images to remove at the end, pass or fail.
     containers: Vec<String>,
     rootfs: PathBuf,
 }
 
 impl Reference {
-    /// The reference daemon with a fresh busybox image, or why there is none.
+    /// The reference daemon with a fresh busybox image; None (the test is skipped, with
+    /// the reason) if there is none, except under CI, where it is required.
+    fn get() -> Option<Self> {
+        match Reference::start() {
+            Ok(reference) => Some(reference),
+            Err(reason) if env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("required under CI: {reason}")
+            }
+            Err(reason) => {
+                eprintln!("skipped: {reason}");
+                None
+            }
+        }
+    }
+
     fn start() -> Result<Self, String> {
         let host =
             env::var("BERTH_REFERENCE_DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string());
@@ -41,17 +72,22 @@ impl Reference {
         if !version.is_ok_and(|o| o.status.success()) {
             return Err(format!("the docker CLI cannot reach {host}"));
         }
-        let tag = format!("berth-cli-test-{}", std::process::id());
-        let rootfs = env::temp_dir().join(&tag);
+        let instance = INSTANCES.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("berth-cli-test-{}-{instance}", std::process::id());
+        let rootfs = env::temp_dir().join(&prefix);
         fs::create_dir_all(rootfs.join("bin")).map_err(|e| e.to_string())?;
         fs::copy("/bin/busybox", rootfs.join("bin/busybox")).map_err(|e| e.to_string())?;
-        for applet in ["sh", "echo", "sleep", "cat", "true"] {
+        let applets = [
+            "sh", "echo", "sleep", "cat", "true", "env", "id", "sort", "stty",
+        ];
+        for applet in applets {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
                 .map_err(|e| e.to_string())?;
         }
         let reference = Reference {
             host,
-            image: format!("{tag}:latest"),
+            image: format!("{prefix}:latest"),
+            prefix,
             containers: Vec::new(),
             rootfs,
         };
@@ -85,34 +121,72 @@ impl Reference {
     }
 
     fn berth(&self, args: &[&str]) -> Output {
-        run(BERTH, &self.host, args)
+        run(BERTH, &self.host, args, None)
     }
 
     fn docker(&self, args: &[&str]) -> Output {
-        run("docker", &self.host, args)
+        run("docker", &self.host, args, None)
     }
 
     /// Runs `args` with both CLIs and checks they print and exit the same.
     fn same(&self, args: &[&str]) -> String {
-        let (berth, docker) = (self.berth(args), self.docker(args));
-        let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
-        assert_eq!(text(&berth), text(&docker), "stdout of {args:?}");
-        assert_eq!(
-            String::from_utf8_lossy(&berth.stderr),
-            String::from_utf8_lossy(&docker.stderr).replace("docker", "berth"),
-            "stderr of {args:?}"
+        self.same_with_input(args, None)
+    }
+
+    /// Like `same`, with `input` on stdin (None: an empty stdin that is not a terminal).
+    fn same_with_input(&self, args: &[&str], input: Option<&str>) -> String {
+        let input = input.map(str::as_bytes);
+        let berth = run(BERTH, &self.host, args, input);
+        let docker = run("docker", &self.host, args, input);
+        assert_same(args, &berth, &docker);
+        text(&berth.stdout)
+    }
+
+    /// For commands that change what they act on: berth runs `args`, the docker CLI undoes
+    /// it with `undo` and runs `args` in turn; both must print and exit the same.
+    fn same_after(&self, args: &[&str], undo: &[&str]) {
+        let berth = self.berth(args);
+        let undone = self.docker(undo);
+        assert!(
+            undone.status.success(),
+            "{undo:?}: {}",
+            text(&undone.stderr)
         );
-        assert_eq!(
-            berth.status.code(),
-            docker.status.code(),
-            "status of {args:?}"
-        );
-        text(&berth)
+        let docker = self.docker(args);
+        assert_same(args, &berth, &docker);
+    }
+
+    /// `docker inspect -f template target`, trimmed.
+    fn inspect(&self, template: &str, target: &str) -> String {
+        let output = self.docker(&["inspect", "-f", template, target]);
+        text(&output.stdout).trim().to_string()
     }
 
     fn name(&mut self, suffix: &str) -> String {
-        let name = format!("berth-cli-test-{}-{suffix}", std::process::id());
+        let name = format!("{}-{suffix}", self.prefix);
         self.containers.push(name.clone());
+        name
+    }
+
+    /// A container running `command` in the background, under the name for `suffix`.
+    fn running(&mut self, suffix: &str, command: &[&str]) -> String {
+        self.container("run", suffix, &["-d"], command)
+    }
+
+    /// A created container for `command`, under the name for `suffix`.
+    fn created(&mut self, suffix: &str, flags: &[&str], command: &[&str]) -> String {
+        self.container("create", suffix, flags, command)
+    }
+
+    fn container(&mut self, verb: &str, suffix: &str, flags: &[&str], command: &[&str]) -> String {
+        let name = self.name(suffix);
+        let image = self.image.clone();
+        let mut args = vec![verb, "--name", &name];
+        args.extend(flags);
+        args.push(&image);
+        args.extend(command);
+        let output = self.docker(&args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
         name
     }
 }
@@ -129,23 +203,53 @@ impl Drop for Reference {
     }
 }
 
-fn run(program: &str, host: &str, args: &[&str]) -> Output {
-    Command::new(program)
+fn run(program: &str, host: &str, args: &[&str], input: Option<&[u8]>) -> Output {
+    let mut child = Command::new(program)
         .args(["-H", host])
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"))
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    if let Some(input) = input {
+        // Closing it is the end of the input the command waits for.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_same(args: &[&str], berth: &Output, docker: &Output) {
+    assert_eq!(
+        text(&berth.stdout),
+        text(&docker.stdout),
+        "stdout of {args:?}"
+    );
+    assert_eq!(
+        text(&berth.stderr),
+        text(&docker.stderr).replace("docker", "berth"),
+        "stderr of {args:?}"
+    );
+    assert_eq!(
+        berth.status.code(),
+        docker.status.code(),
+        "status of {args:?}"
+    );
 }
 
 #[test]
 fn berth_matches_the_docker_cli() {
-    let mut reference = match Reference::start() {
-        Ok(r) => r,
-        Err(reason) if env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("required under CI: {reason}")
-        }
-        Err(reason) => return eprintln!("skipped: {reason}"),
+    let Some(mut reference) = Reference::get() else {
+        return;
     };
     let image = reference.image.clone();
 
@@ -193,7 +297,7 @@ fn berth_matches_the_docker_cli() {
     let run = reference.berth(&["run", "-d", "--name", &detached, &image, "sleep", "30"]);
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim().len(), 64);
 
-    let filter = format!("name=berth-cli-test-{}", std::process::id());
+    let filter = format!("name={}-", reference.prefix);
     reference.same(&[
         "ps",
         "-a",
@@ -264,4 +368,452 @@ fn berth_matches_the_docker_cli() {
     );
     let loaded = reference.same(&["load", "-i", archive]);
     assert_eq!(loaded, format!("Loaded image: {image}\n"));
+}
+
+#[test]
+fn container_commands_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let busy = reference.running("busy", &["sleep", "300"]);
+    let stopped = reference.created("stopped", &[], &["true"]);
+
+    // exec: output by stream, the command's status from the exec inspect.
+    reference.same(&["exec", &busy, "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    reference.same(&[
+        "exec",
+        "-e",
+        "A=1",
+        "-e",
+        "HOME",
+        "-e",
+        "UNSET_IN_BOTH",
+        "-u",
+        "1:2",
+        "-w",
+        "/bin",
+        &busy,
+        "sh",
+        "-c",
+        "env | sort; id; pwd",
+    ]);
+    reference.same(&["exec", &busy, "nosuchcommand"]);
+    reference.same(&["exec", "-t", &busy, "echo", "hi"]);
+    reference.same(&["exec", "-it", &busy, "true"]);
+    reference.same(&["exec", "-d", &busy, "true"]);
+    reference.same(&["exec", &stopped, "true"]);
+    reference.same(&["exec", "nosuchcontainer", "true"]);
+    reference.same(&["exec", "--detach-keys", "bogus", &busy, "true"]);
+    // Our stdin's end reaches the command: cat ends.
+    let echoed = reference.same_with_input(&["exec", "-i", &busy, "cat"], Some("hello\n"));
+    assert_eq!(echoed, "hello\n");
+
+    // top: the daemon's ps, in docker's table.
+    let listed = reference.same(&["top", &busy, "-o", "pid,comm"]);
+    assert!(
+        listed.starts_with("PID                 COMMAND\n"),
+        "{listed}"
+    );
+    reference.same(&["top", &busy, "-bogus"]);
+    reference.same(&["top", &stopped]);
+
+    // kill, stop, restart: names as given, failures collected.
+    reference.same(&["kill", "-s", "USR1", &busy, "nosuchcontainer", &busy]);
+    reference.same(&["kill", &stopped]);
+    reference.same_after(&["kill", &busy], &["start", &busy]);
+    reference.same_after(&["stop", "-s", "KILL", &busy], &["start", &busy]);
+    reference.same(&["restart", "-t", "0", &busy, "nosuchcontainer"]);
+    reference.same(&["restart", "--time", "0", &busy]);
+    reference.same(&["stop", "--time", "0", "-t", "1", &busy]);
+
+    // pause and unpause.
+    reference.same_after(&["pause", &busy, "nosuchcontainer"], &["unpause", &busy]);
+    reference.same(&["pause", &busy]);
+    reference.same_after(&["unpause", &busy], &["pause", &busy]);
+    reference.same(&["unpause", &busy]);
+
+    // rename.
+    let renamed = reference.name("renamed");
+    reference.same_after(
+        &["rename", &stopped, &renamed],
+        &["rename", &renamed, &stopped],
+    );
+    reference.same(&["rename", "nosuchcontainer", &renamed]);
+    reference.same(&["rename", &busy, " "]);
+
+    // attach: our stdin in, the container's output out, its status ours. (Created with -i
+    // and started apart, its stdin closes with ours and its output still comes.)
+    let script = "read line; echo \"got $line\"; echo err >&2; exit 5";
+    let attached: Vec<Output> = [(BERTH, "attach-berth"), ("docker", "attach-docker")]
+        .iter()
+        .map(|(cli, suffix)| {
+            let name = reference.created(suffix, &["-i"], &["sh", "-c", script]);
+            assert!(reference.docker(&["start", &name]).status.success());
+            run(cli, &reference.host, &["attach", &name], Some(b"hello\n"))
+        })
+        .collect();
+    assert_same(&["attach"], &attached[0], &attached[1]);
+    assert_eq!(text(&attached[0].stdout), "got hello\n");
+    assert_eq!(attached[0].status.code(), Some(5));
+    reference.same(&["attach", &stopped]);
+    reference.same(&["attach", "nosuchcontainer"]);
+
+    // start -a -i: attached before the start, stdin in.
+    let started: Vec<Output> = [(BERTH, "start-berth"), ("docker", "start-docker")]
+        .iter()
+        .map(|(cli, suffix)| {
+            let name = reference.created(suffix, &["-i"], &["cat"]);
+            run(
+                cli,
+                &reference.host,
+                &["start", "-a", "-i", &name],
+                Some(b"hi\n"),
+            )
+        })
+        .collect();
+    assert_same(&["start", "-a", "-i"], &started[0], &started[1]);
+    assert_eq!(text(&started[0].stdout), "hi\n");
+}
+
+#[test]
+fn run_flags_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let image = reference.image.clone();
+
+    // -i: our stdin into the container, its end closing the container's.
+    let echoed = reference.same_with_input(&["run", "-i", "--rm", &image, "cat"], Some("hi\n"));
+    assert_eq!(echoed, "hi\n");
+    // -a picks the streams; -a stdin alone shows nothing.
+    let script = "echo out; echo err >&2";
+    reference.same(&["run", "--rm", "-a", "stderr", &image, "sh", "-c", script]);
+    reference.same(&["run", "--rm", "-a", "STDOUT", &image, "sh", "-c", script]);
+    reference.same_with_input(&["run", "--rm", "-a", "stdin", &image, "cat"], Some("x\n"));
+    // -t: one raw stream, the terminal's line endings.
+    let tty = reference.same(&["run", "--rm", "-t", &image, "echo", "hi"]);
+    assert_eq!(tty, "hi\r\n");
+    reference.same(&[
+        "run",
+        "--rm",
+        "-u",
+        "5:6",
+        "--read-only",
+        &image,
+        "sh",
+        "-c",
+        "id; echo x > /x",
+    ]);
+    reference.same(&[
+        "run",
+        "--rm",
+        "--init",
+        "--stop-signal",
+        "USR1",
+        &image,
+        "true",
+    ]);
+    // Refused before anything is created.
+    reference.same(&["run", "-it", "--rm", &image, "true"]);
+    reference.same(&["run", "-d", "-a", "stdout", &image, "true"]);
+    reference.same(&["run", "--restart", "on-failure:x", &image]);
+    reference.same(&["run", "--restart", ":1", &image]);
+    reference.same(&["run", "--rm", "--restart", "always", &image]);
+    reference.same(&["create", "--rm", "--restart", "unless-stopped", &image]);
+
+    // The same flags make the same container.
+    let flags = [
+        "-i",
+        "-t",
+        "-a",
+        "stdout",
+        "--init",
+        "--read-only",
+        "-u",
+        "nobody",
+        "--stop-signal",
+        "SIGUSR1",
+        "--stop-timeout",
+        "3",
+        "--log-driver",
+        "none",
+        "--restart",
+        "on-failure:3",
+    ];
+    let template = "{{.Config.Tty}} {{.Config.OpenStdin}} {{.Config.StdinOnce}} \
+        {{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} \
+        {{.Config.User}} {{.Config.StopSignal}} {{.Config.StopTimeout}} {{.HostConfig.Init}} \
+        {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.LogConfig}} \
+        {{json .HostConfig.RestartPolicy}}";
+    let configs: Vec<String> = [(BERTH, "flags-berth"), ("docker", "flags-docker")]
+        .iter()
+        .map(|(cli, suffix)| {
+            let name = reference.name(suffix);
+            let mut args = vec!["create", "--name", &name];
+            args.extend(flags);
+            args.push(&image);
+            let created = run(cli, &reference.host, &args, None);
+            assert!(created.status.success(), "{}", text(&created.stderr));
+            reference.inspect(template, &name)
+        })
+        .collect();
+    assert_eq!(configs[0], configs[1]);
+    assert!(
+        configs[0].starts_with("true true true true true false nobody"),
+        "{}",
+        configs[0]
+    );
+}
+
+/// A command started in the background, its output collected, to be signalled.
+struct Background {
+    child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Background {
+    fn start(cli: &str, host: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(cli)
+            .args(["-H", host])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = collect(child.stdout.take().unwrap());
+        Background { child, output }
+    }
+
+    fn signal(&self, signal: Signal) {
+        let pid = Pid::from_child(&self.child);
+        kill_process(pid, signal).unwrap();
+    }
+
+    fn finish(mut self) -> (ExitStatus, String, String) {
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let stdout = text(&self.output.lock().unwrap());
+        (status, stdout, stderr)
+    }
+}
+
+/// Reads `source` into a buffer in the background until it ends.
+fn collect(mut source: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&output);
+    thread::spawn(move || {
+        let mut buffer = [0; 4096];
+        while let Ok(read @ 1..) = source.read(&mut buffer) {
+            sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+        }
+    });
+    output
+}
+
+/// Waits until what `output` collected contains `expected`.
+fn wait_for(output: &Mutex<Vec<u8>>, expected: &str) {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while !text(&output.lock().unwrap()).contains(expected) {
+        assert!(
+            Instant::now() < deadline,
+            "no {expected:?} in {:?}",
+            text(&output.lock().unwrap())
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn signals_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let image = reference.image.clone();
+    let script = "trap 'exit 9' INT; echo ready; while true; do sleep 1; done";
+    for cli in [BERTH, "docker"] {
+        // --sig-proxy (the default): an interrupt reaches the container, whose status is
+        // ours.
+        let run = Background::start(
+            cli,
+            &reference.host,
+            &["run", "--rm", &image, "sh", "-c", script],
+        );
+        wait_for(&run.output, "ready");
+        run.signal(Signal::INT);
+        let (status, _, stderr) = run.finish();
+        assert_eq!((status.code(), stderr.as_str()), (Some(9), ""), "{cli}");
+
+        // Without it, the third interrupt gives up on the container.
+        let name = reference.name(&format!("unproxied-{}", reference.containers.len()));
+        let args = [
+            "run",
+            "--sig-proxy=false",
+            "--name",
+            &name,
+            &image,
+            "sh",
+            "-c",
+            script,
+        ];
+        let run = Background::start(cli, &reference.host, &args);
+        wait_for(&run.output, "ready");
+        for _ in 0..3 {
+            run.signal(Signal::INT);
+            thread::sleep(Duration::from_millis(300));
+        }
+        let (status, _, stderr) = run.finish();
+        assert_eq!(status.code(), Some(1), "{cli}");
+        assert_eq!(
+            stderr, "\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n",
+            "{cli}"
+        );
+        assert_eq!(reference.inspect("{{.State.Running}}", &name), "true");
+
+        // A command without a session ends with 128 + the signal.
+        let wait = Background::start(cli, &reference.host, &["wait", &name]);
+        thread::sleep(Duration::from_millis(500));
+        wait.signal(Signal::TERM);
+        assert_eq!(wait.finish().0.code(), Some(128 + 15), "{cli}");
+    }
+}
+
+/// A pseudo-terminal to run a CLI in, as a user at a terminal would.
+struct Terminal {
+    master: File,
+    /// The terminal side, kept to check its settings after the CLI is done with it.
+    terminal: OwnedFd,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Terminal {
+    fn open() -> Self {
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let terminal: OwnedFd = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap()
+            .into();
+        let size = Winsize {
+            ws_row: 33,
+            ws_col: 101,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        termios::tcsetwinsize(&master, size).unwrap();
+        let master = File::from(master);
+        let output = collect(master.try_clone().unwrap());
+        Terminal {
+            master,
+            terminal,
+            output,
+        }
+    }
+
+    /// Runs `cli` with the terminal as its stdin, stdout and stderr, until it exits.
+    fn run(&mut self, cli: &str, host: &str, args: &[&str], steps: &[(&str, &[u8])]) -> ExitStatus {
+        self.output.lock().unwrap().clear();
+        let stdio = || Stdio::from(self.terminal.try_clone().unwrap());
+        let mut child = Command::new(cli)
+            .args(["-H", host])
+            .args(args)
+            .stdin(stdio())
+            .stdout(stdio())
+            .stderr(stdio())
+            .spawn()
+            .unwrap();
+        // Each step: wait for the text, then type the keys.
+        for (expected, keys) in steps {
+            wait_for(&self.output, expected);
+            self.master.write_all(keys).unwrap();
+        }
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{cli} {args:?} did not end");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn transcript(&self) -> String {
+        text(&self.output.lock().unwrap())
+    }
+
+    /// Whether the terminal is back in its usual (cooked) mode.
+    fn is_cooked(&self) -> bool {
+        let settings = termios::tcgetattr(self.terminal.as_fd()).unwrap();
+        settings
+            .local_modes
+            .contains(LocalModes::ICANON | LocalModes::ECHO | LocalModes::ISIG)
+    }
+}
+
+#[test]
+fn interactive_sessions_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let image = reference.image.clone();
+    let host = reference.host.clone();
+    const DETACH: &[u8] = b"\x10\x11";
+    for cli in [BERTH, "docker"] {
+        let mut terminal = Terminal::open();
+        let name = reference.name(&format!("interactive-{}", reference.containers.len()));
+
+        // run -it: the container's terminal has our size, takes our keys, and the detach
+        // keys leave it running, quietly.
+        let status = terminal.run(
+            cli,
+            &host,
+            &["run", "-it", "--name", &name, &image, "sh"],
+            &[("# ", b"stty size; echo $((6 * 7))\r"), ("42", DETACH)],
+        );
+        let transcript = terminal.transcript();
+        assert_eq!(status.code(), Some(0), "{cli}: {transcript}");
+        assert!(transcript.contains("33 101"), "{cli}: {transcript}");
+        assert!(!transcript.contains("escape"), "{cli}: {transcript}");
+        assert!(terminal.is_cooked(), "{cli} left the terminal raw");
+        assert_eq!(reference.inspect("{{.State.Running}}", &name), "true");
+
+        // exec -it: another process with a terminal of our size; detaching from it is
+        // reported, and so is its status.
+        let status = terminal.run(
+            cli,
+            &host,
+            &["exec", "-it", &name, "sh"],
+            &[("# ", b"stty size\r"), ("33 101", DETACH)],
+        );
+        assert_eq!(status.code(), Some(1), "{cli}: {}", terminal.transcript());
+        assert!(terminal.transcript().contains("read escape sequence"));
+        assert!(terminal.is_cooked(), "{cli} left the terminal raw");
+        let status = terminal.run(
+            cli,
+            &host,
+            &["exec", "-it", &name, "sh", "-c", "exit 4"],
+            &[],
+        );
+        assert_eq!(status.code(), Some(4), "{cli}: {}", terminal.transcript());
+
+        // attach: back to the shell, whose exit status is ours.
+        let status = terminal.run(
+            cli,
+            &host,
+            &["attach", &name],
+            &[("# ", b"echo attached\r"), ("attached", b"exit 3\r")],
+        );
+        assert_eq!(status.code(), Some(3), "{cli}: {}", terminal.transcript());
+        assert!(terminal.is_cooked(), "{cli} left the terminal raw");
+    }
 }

@@ -11,9 +11,11 @@ pub mod filters;
 mod ids;
 pub mod images;
 mod live;
+mod maintenance;
 pub mod networks;
 pub mod reference;
 pub(crate) mod shim;
+pub mod stream;
 pub mod volumes;
 
 pub use error::{Error, ErrorKind, Result};

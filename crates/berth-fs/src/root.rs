@@ -30,6 +30,11 @@ impl Root {
         Dir::open(path).map(|dir| Self { dir })
     }
 
+    /// A directory already opened confined (e.g. through another root) as a root of its own.
+    pub fn from_dir(dir: Dir) -> Self {
+        Self { dir }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

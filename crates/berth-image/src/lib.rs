@@ -12,6 +12,7 @@ mod content;
 mod digest;
 mod error;
 mod extract;
+pub use extract::unpack_plain;
 mod import;
 mod layer;
 mod load;

@@ -31,6 +31,21 @@ impl CapabilityPlan {
         }
     }
 
+    /// The plan limited to `held`, the capabilities the calling process has (its permitted
+    /// set). One the runtime lacks itself (a host whose bounding set has no
+    /// `CAP_SYS_RESOURCE`, say) cannot be given, and asking for it (a privileged container
+    /// asks for all) must not keep the container from starting: Docker leaves such
+    /// capabilities out too.
+    pub(crate) fn within(&self, held: CapabilitySet) -> Self {
+        Self {
+            bounding: self.bounding & held,
+            effective: self.effective & held,
+            permitted: self.permitted & held,
+            inheritable: self.inheritable & held,
+            ambient: self.ambient & held,
+        }
+    }
+
     /// Step 1, while still fully privileged: drops everything outside the bounding set.
     pub(crate) fn limit_bounding_set(&self) -> Result<(), SetupError> {
         for n in 0..u64::BITS {
@@ -133,6 +148,23 @@ mod tests {
         assert_eq!(plan.permitted, expected);
         assert_eq!(bit(Capability::Chown).bits(), 1 << 0);
         assert_eq!(bit(Capability::CheckpointRestore).bits(), 1 << 40);
+    }
+
+    #[test]
+    fn capabilities_the_runtime_lacks_are_left_out() {
+        let all = CapabilitySet::from_bits_retain((1 << 41) - 1);
+        let plan = CapabilityPlan {
+            bounding: all,
+            effective: all,
+            permitted: all,
+            inheritable: all,
+            ambient: CapabilitySet::SYS_RESOURCE | CapabilitySet::KILL,
+        };
+        let held = all - CapabilitySet::SYS_RESOURCE;
+        let within = plan.within(held);
+        assert_eq!(within.permitted, held);
+        assert_eq!(within.bounding, held);
+        assert_eq!(within.ambient, CapabilitySet::KILL);
     }
 
     #[test]

@@ -26,6 +26,7 @@ impl ContainerPlan {
             spec.process()
                 .as_ref()
                 .ok_or(SpecError::Missing("process"))?,
+            spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         )?;
         let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
         let domainname = spec.domainname().clone().filter(|d| !d.is_empty());
@@ -50,7 +51,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
     let non_empty = |v: Option<&Vec<_>>| v.is_some_and(|v: &Vec<_>| !v.is_empty());
     let refused = [
         ("hooks", spec.hooks().is_some()),
-        ("seccomp", linux.is_some_and(|l| l.seccomp().is_some())),
         (
             "uid mappings",
             linux.is_some_and(|l| non_empty(l.uid_mappings().as_ref())),
@@ -91,7 +91,9 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType, LinuxSeccomp, RootBuilder};
+    use oci_spec::runtime::{
+        LinuxNamespaceBuilder, LinuxNamespaceType, LinuxSeccomp, LinuxSeccompAction, RootBuilder,
+    };
 
     fn overlay() -> OverlayMount {
         OverlayMount {
@@ -139,15 +141,19 @@ mod tests {
     }
 
     #[test]
-    fn seccomp_is_refused_rather_than_ignored() {
+    fn seccomp_is_compiled_before_anything_runs() {
         let mut spec = spec();
-        spec.linux_mut()
-            .as_mut()
-            .unwrap()
-            .set_seccomp(Some(LinuxSeccomp::default()));
+        let linux = spec.linux_mut().as_mut().unwrap();
+        linux.set_seccomp(Some(crate::seccomp::docker_default_profile(&[])));
+        let plan = ContainerPlan::new(&spec, &overlay()).unwrap();
+        assert!(plan.process.seccomp.is_some_and(|f| !f.program.is_empty()));
+
+        let mut notify = LinuxSeccomp::default();
+        notify.set_default_action(LinuxSeccompAction::ScmpActNotify);
+        spec.linux_mut().as_mut().unwrap().set_seccomp(Some(notify));
         assert_eq!(
             ContainerPlan::new(&spec, &overlay()),
-            Err(SpecError::Unsupported("seccomp".into()))
+            Err(SpecError::Unsupported("seccomp: SCMP_ACT_NOTIFY".into()))
         );
     }
 }

@@ -80,6 +80,10 @@ pub enum SpecError {
     Device { path: PathBuf, reason: String },
     #[error("overlay options are {len} bytes; they must fit in one page ({max} bytes)")]
     OverlayOptionsTooLong { len: usize, max: usize },
+    #[error("seccomp: {0}")]
+    Seccomp(String),
+    #[error("sysctl {key:?} {reason}")]
+    Sysctl { key: String, reason: &'static str },
     #[error("{what} contains a NUL byte")]
     NulByte { what: &'static str },
     #[error("process.terminal is {terminal}, but {}", if *terminal { "stdio descriptors were given" } else { "a terminal was asked for" })]

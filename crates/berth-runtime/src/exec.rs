@@ -5,16 +5,17 @@
 //! children forked afterwards, so it clones the process itself with `CLONE_PARENT`, which makes
 //! it the caller's child (the caller reaps it as it reaps the init), reports its pid and exits.
 //! The process then does what a container init does last (stdio or a pty in the container's
-//! devpts, rlimits, capabilities, user, working directory, command lookup) and executes.
+//! devpts, rlimits, capabilities, user, working directory, command lookup, the container's
+//! seccomp filter) and executes.
 
 use std::panic::{self, AssertUnwindSafe};
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 
-use crate::error::{EXIT_RUNTIME_FAILURE, Error, SetupError};
+use crate::error::{EXIT_RUNTIME_FAILURE, Error, SetupError, SpecError};
 use crate::exec_target::ExecTarget;
 use crate::init::fail;
 use crate::process_plan::ProcessPlan;
@@ -44,14 +45,29 @@ impl ExecProcess {
 }
 
 /// Runs `process` in the container whose init is `init_pid`, a child of the caller that has
-/// not been reaped. Returns once the command is executing. When it cannot be run the error
+/// not been reaped, under `seccomp`: the container's `linux.seccomp`, as it was given to
+/// [`crate::create`]. Returns once the command is executing. When it cannot be run the error
 /// says why, in Docker's words, and [`Error::exit_code`] is 126 or 127 for a command that
 /// cannot be executed or found. The caller must be single-threaded.
-pub fn exec(init_pid: i32, process: &Process, stdio: Stdio<'_>) -> Result<ExecProcess, Error> {
-    let plan = ProcessPlan::new(process)?;
+///
+/// A process without a filter in a container whose init has one is refused: it would escape
+/// the container's profile.
+pub fn exec(
+    init_pid: i32,
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    stdio: Stdio<'_>,
+) -> Result<ExecProcess, Error> {
+    let plan = ProcessPlan::new(process, seccomp)?;
     plan.check_stdio(&stdio)?;
     let target = ExecTarget::open(Pid::from_raw(init_pid))
         .map_err(|e| Error::os("open the namespaces of the container init", e))?;
+    if target.init_has_own_seccomp_filter() && plan.seccomp.is_none() {
+        return Err(SpecError::Seccomp(
+            "the container runs under a seccomp filter, and exec was given none".into(),
+        )
+        .into());
+    }
     let threads = sys::thread_count().map_err(|e| Error::os("count threads", e))?;
     if threads != 1 {
         return Err(Error::MultiThreaded { threads });

@@ -30,6 +30,8 @@ pub(crate) struct ExecTarget {
     namespaces: Vec<(CloneFlags, PathBuf, File)>,
     /// The container's cgroup in each host hierarchy where the caller is in another one.
     cgroup_dirs: Vec<PathBuf>,
+    /// The init runs under more seccomp filters than the caller: its container's own.
+    init_filtered: bool,
 }
 
 impl ExecTarget {
@@ -67,10 +69,25 @@ impl ExecTarget {
             .into_iter()
             .filter(|dir| !ours.contains(dir))
             .collect();
+        let filters = |pid: &str| -> io::Result<Option<u32>> {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+            Ok(seccomp_filters(&status))
+        };
+        let init_filtered = match (filters(&init.to_string())?, filters("self")?) {
+            (Some(theirs), Some(ours)) => theirs > ours,
+            // A kernel older than 5.9 does not count them.
+            _ => false,
+        };
         Ok(Self {
             namespaces,
             cgroup_dirs,
+            init_filtered,
         })
+    }
+
+    /// Whether the container's init runs under a seccomp filter the caller does not.
+    pub(crate) fn init_has_own_seccomp_filter(&self) -> bool {
+        self.init_filtered
     }
 
     /// Moves the calling process into the container's cgroups, then its namespaces.
@@ -84,5 +101,25 @@ impl ExecTarget {
             nix::sched::setns(file, *flag).map_err(|e| SetupError::path("setns", path, e))?;
         }
         Ok(())
+    }
+}
+
+/// The `Seccomp_filters:` count of a `/proc/<pid>/status`.
+fn seccomp_filters(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Seccomp_filters:"))
+        .and_then(|count| count.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seccomp_filter_count_is_read_from_the_status() {
+        let status = "Name:\tsh\nSeccomp:\t2\nSeccomp_filters:\t1\nSpeculation_Store_Bypass:\tx\n";
+        assert_eq!(seccomp_filters(status), Some(1));
+        assert_eq!(seccomp_filters("Name:\tsh\nSeccomp:\t0\n"), None);
     }
 }

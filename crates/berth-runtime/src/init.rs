@@ -3,7 +3,8 @@
 //! Joined namespaces, the rootfs (overlay, mounts, `/dev`, `pivot_root`, masked and read-only
 //! paths), hostname, stdio (the caller's descriptors, or a pty in the container's devpts whose
 //! master goes to the caller), then the process setup shared with `exec`; then it reports
-//! ready, waits for `Start` and executes.
+//! ready, waits for `Start` and executes (loading the seccomp filter first, with
+//! `no_new_privileges`).
 
 use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
@@ -57,10 +58,10 @@ pub(crate) fn fail(sync: &SyncSocket, exit_code: i32, message: &str) -> ! {
 }
 
 /// Everything up to `execve`; returns the command and, with a terminal, the pty's master.
-fn prepare(
-    plan: &ContainerPlan,
+fn prepare<'p>(
+    plan: &'p ContainerPlan,
     stdio: &Stdio<'_>,
-) -> Result<(Command, Option<OwnedFd>), SetupError> {
+) -> Result<(Command<'p>, Option<OwnedFd>), SetupError> {
     sys::reset_signals().map_err(|e| SetupError::sys("reset signals", e))?;
     plan.namespaces.join()?;
     // Nodes are created with exactly the modes asked for; the command's umask is set last.

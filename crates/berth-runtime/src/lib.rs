@@ -6,8 +6,10 @@
 //! devpts, see [`Terminal`]), rlimits, user, capabilities and working directory, and looks the
 //! command up in the container's `PATH` — so a missing command fails `create` with Docker's
 //! message and exit code 127. It then reports ready and waits; [`Container::start`] lets it
-//! `execve`. [`exec`] runs another process in a running container's namespaces, with the same
-//! process setup; [`in_network_namespace`] runs work in its network namespace.
+//! `execve`, under the spec's seccomp filter ([`seccomp`]; Docker's default profile is
+//! [`seccomp::docker_default_profile`]). [`exec`] runs another process in a running
+//! container's namespaces, with the same process setup and filter; [`in_network_namespace`]
+//! runs work in its network namespace.
 //! [`init_binary`] is the tiny init Docker's `--init` runs as pid 1.
 //!
 //! The caller must be single-threaded (processes are forked from it): berth-shim is.
@@ -37,6 +39,7 @@ mod process_setup;
 mod rlimits;
 mod rootfs_plan;
 mod rootfs_setup;
+pub mod seccomp;
 mod sync;
 mod sys;
 mod terminal;

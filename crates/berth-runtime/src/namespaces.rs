@@ -59,11 +59,13 @@ impl NamespacePlan {
     /// Whether the container has a UTS namespace of its own (created or joined), so setting
     /// its hostname does not change the host's.
     pub(crate) fn has_private_uts(&self) -> bool {
-        self.creates(LinuxNamespaceType::Uts)
-            || self
-                .joined
-                .iter()
-                .any(|(t, _)| *t == LinuxNamespaceType::Uts)
+        self.has_own(LinuxNamespaceType::Uts)
+    }
+
+    /// Whether the container has a namespace of this type of its own, created or joined (the
+    /// engine prepares network namespaces, for one).
+    pub(crate) fn has_own(&self, typ: LinuxNamespaceType) -> bool {
+        self.creates(typ) || self.joined.iter().any(|(t, _)| *t == typ)
     }
 
     /// The `CLONE_NEW*` flags for the namespaces to create.

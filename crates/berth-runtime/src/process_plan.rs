@@ -1,14 +1,15 @@
-//! `spec.process`, checked and turned into what the container init applies just before it
-//! executes the command.
+//! `spec.process` (and the container's `linux.seccomp`), checked and turned into what the
+//! container init, or an exec'd process, applies just before it executes the command.
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use crate::Stdio;
 use crate::capabilities::CapabilityPlan;
 use crate::error::SpecError;
 use crate::rlimits::{self, RlimitRequest};
+use crate::seccomp::{Arch, Filter};
 use crate::user::UserPlan;
 
 /// The umask a container process starts with unless the spec sets one (Docker's).
@@ -27,6 +28,8 @@ pub(crate) struct ProcessPlan {
     /// `None` leaves the capabilities as they are (all of them, for root).
     pub capabilities: Option<CapabilityPlan>,
     pub oom_score_adj: Option<i32>,
+    /// The container's seccomp filter, compiled.
+    pub seccomp: Option<Filter>,
     /// `process.terminal`: the process gets a pty instead of the caller's descriptors.
     pub terminal: bool,
     /// `process.consoleSize` as (rows, columns), the pty's initial size.
@@ -34,7 +37,10 @@ pub(crate) struct ProcessPlan {
 }
 
 impl ProcessPlan {
-    pub(crate) fn new(process: &Process) -> Result<Self, SpecError> {
+    pub(crate) fn new(
+        process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+    ) -> Result<Self, SpecError> {
         let unsupported = [
             (
                 "an AppArmor profile",
@@ -79,6 +85,14 @@ impl ProcessPlan {
         if !process.cwd().is_absolute() {
             return Err(SpecError::RelativePath(process.cwd().clone()));
         }
+        let seccomp = seccomp
+            .map(|seccomp| {
+                let native = Arch::native().ok_or_else(|| {
+                    SpecError::Unsupported(format!("seccomp on {}", std::env::consts::ARCH))
+                })?;
+                Filter::compile(seccomp, native)
+            })
+            .transpose()?;
         let user = process.user();
         Ok(Self {
             args,
@@ -94,6 +108,7 @@ impl ProcessPlan {
             rlimits: rlimits::from_spec(process.rlimits().as_deref().unwrap_or_default()),
             capabilities: process.capabilities().as_ref().map(CapabilityPlan::new),
             oom_score_adj: process.oom_score_adj(),
+            seccomp,
             terminal: process.terminal() == Some(true),
             console_size: process.console_size().map(|size| {
                 let clamp = |n: u64| u16::try_from(n).unwrap_or(u16::MAX);
@@ -122,7 +137,7 @@ mod tests {
 
     #[test]
     fn default_process_is_a_root_shell_without_new_privileges() {
-        let plan = ProcessPlan::new(&Process::default()).unwrap();
+        let plan = ProcessPlan::new(&Process::default(), None).unwrap();
         assert_eq!(plan.args, ["sh"]);
         assert_eq!(plan.cwd, PathBuf::from("/"));
         assert_eq!((plan.user.uid, plan.user.gid), (0, 0));
@@ -144,7 +159,7 @@ mod tests {
                 .build()
                 .unwrap(),
         ));
-        let plan = ProcessPlan::new(&p).unwrap();
+        let plan = ProcessPlan::new(&p, None).unwrap();
         assert!(plan.terminal);
         assert_eq!(plan.console_size, Some((40, u16::MAX)));
         assert_eq!(plan.check_stdio(&Stdio::Terminal), Ok(()));
@@ -166,28 +181,28 @@ mod tests {
         let mut p = Process::default();
         p.set_args(Some(vec![]));
         assert_eq!(
-            ProcessPlan::new(&p),
+            ProcessPlan::new(&p, None),
             Err(SpecError::Missing("process.args"))
         );
 
         let mut p = Process::default();
         p.set_env(Some(vec!["A=\0".into()]));
         assert!(matches!(
-            ProcessPlan::new(&p),
+            ProcessPlan::new(&p, None),
             Err(SpecError::NulByte { .. })
         ));
 
         let mut p = Process::default();
         p.set_cwd("work".into());
         assert!(matches!(
-            ProcessPlan::new(&p),
+            ProcessPlan::new(&p, None),
             Err(SpecError::RelativePath(_))
         ));
 
         let mut p = Process::default();
         p.set_apparmor_profile(Some("docker-default".into()));
         assert!(matches!(
-            ProcessPlan::new(&p),
+            ProcessPlan::new(&p, None),
             Err(SpecError::Unsupported(_))
         ));
     }

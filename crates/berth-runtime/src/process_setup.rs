@@ -1,6 +1,7 @@
 //! What every container process does in its own namespaces just before `execve`, whether it is
 //! the container's init or a process run later with `exec`: stdio, rlimits, capabilities and
-//! user, working directory, command lookup, umask, `no_new_privs`.
+//! user, working directory, command lookup, umask, `no_new_privs`, and the seccomp filter (at
+//! the point [`crate::seccomp`] explains).
 
 use std::ffi::CString;
 use std::io::Read;
@@ -16,20 +17,28 @@ use crate::error::{ExecError, SetupError, errno_text};
 use crate::executable;
 use crate::process_plan::ProcessPlan;
 use crate::rlimits;
+use crate::seccomp::Filter;
 use crate::sys;
 use crate::terminal;
 use crate::user;
 
 /// The resolved command, ready for `execve`.
-pub(crate) struct Command {
+pub(crate) struct Command<'a> {
     path: CString,
     args: Vec<CString>,
     env: Vec<CString>,
+    /// A filter loaded right before `execve`.
+    seccomp: Option<&'a Filter>,
 }
 
-impl Command {
-    /// Returns only if `execve` failed.
-    pub(crate) fn exec(&self) -> ExecError {
+impl Command<'_> {
+    /// Returns only if the seccomp filter could not be loaded or `execve` failed.
+    pub(crate) fn exec(&self) -> SetupError {
+        if let Some(filter) = self.seccomp
+            && let Err(e) = filter.load()
+        {
+            return e;
+        }
         let errno = match nix::unistd::execve(&self.path, &self.args, &self.env) {
             Err(errno) => errno as i32,
             Ok(never) => match never {},
@@ -39,6 +48,7 @@ impl Command {
             errno,
             reason: errno_text(errno),
         }
+        .into()
     }
 }
 
@@ -78,7 +88,7 @@ pub(crate) fn install_stdio(
 
 /// Applies `process` to the calling process and resolves its command; what is left is
 /// `execve`. Every descriptor from 3 up is marked close-on-exec.
-pub(crate) fn prepare(process: &ProcessPlan) -> Result<Command, SetupError> {
+pub(crate) fn prepare(process: &ProcessPlan) -> Result<Command<'_>, SetupError> {
     if let Some(adj) = process.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| SetupError::path("write", "/proc/self/oom_score_adj", e))?;
@@ -86,16 +96,33 @@ pub(crate) fn prepare(process: &ProcessPlan) -> Result<Command, SetupError> {
     rlimits::apply(&process.rlimits)?;
     let env = with_home(&process.env, process.user.uid);
 
-    if let Some(caps) = &process.capabilities {
+    let capabilities = match &process.capabilities {
+        Some(caps) => {
+            let held = rustix::thread::capabilities(None)
+                .map_err(|e| SetupError::sys("capget", e))?
+                .permitted;
+            Some(caps.within(held))
+        }
+        None => None,
+    };
+    if let Some(caps) = &capabilities {
         caps.limit_bounding_set()?;
     }
     let keep_caps = |on| {
         rustix::thread::set_keep_capabilities(on).map_err(|e| SetupError::sys("PR_SET_KEEPCAPS", e))
     };
     keep_caps(true)?;
+    // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: now, while it is held.
+    let (early, late) = match (&process.seccomp, process.no_new_privileges) {
+        (Some(filter), false) => (Some(filter), None),
+        (filter, _) => (None, filter.as_ref()),
+    };
+    if let Some(filter) = early {
+        filter.load()?;
+    }
     process.user.switch()?;
     keep_caps(false)?;
-    if let Some(caps) = &process.capabilities {
+    if let Some(caps) = &capabilities {
         caps.apply_sets()?;
     }
 
@@ -127,6 +154,7 @@ pub(crate) fn prepare(process: &ProcessPlan) -> Result<Command, SetupError> {
             .into_iter()
             .map(|e| cstring(e.into_bytes()))
             .collect::<Result<_, _>>()?,
+        seccomp: late,
     })
 }
 

@@ -143,7 +143,7 @@ impl RootfsPlan {
             .unwrap_or_default();
         for (key, value) in sysctl {
             after_pivot.push(Step::WriteFile {
-                path: sysctl_path(key)?,
+                path: sysctl_path(key, namespaces)?,
                 contents: value.clone(),
             });
         }
@@ -239,7 +239,12 @@ fn mount_steps(mount: &Mount, private_cgroups: bool) -> Result<Vec<Step>, SpecEr
 }
 
 /// Device nodes and the conventional `/dev` symlinks, for a `/dev` that is not the host's.
-fn dev_setup(spec_devices: Vec<Device>, has_devpts: bool) -> Vec<Step> {
+/// With a devpts of its own, `/dev/ptmx` is its multiplexer (a link to `pts/ptmx`), as in runc,
+/// even when the spec lists the host's node (a privileged container lists every host device).
+fn dev_setup(mut spec_devices: Vec<Device>, has_devpts: bool) -> Vec<Step> {
+    if has_devpts {
+        spec_devices.retain(|d| d.path != Path::new("dev/ptmx"));
+    }
     let mut steps: Vec<Step> = devices::merge(spec_devices)
         .into_iter()
         .map(Step::Device)
@@ -310,16 +315,52 @@ fn overlay_data(rootfs: &OverlayMount) -> Result<String, SpecError> {
     Ok(data)
 }
 
-/// `net.ipv4.ip_forward` -> `proc/sys/net/ipv4/ip_forward`.
-fn sysctl_path(key: &str) -> Result<PathBuf, SpecError> {
-    if key.is_empty()
-        || key
-            .split(['.', '/'])
-            .any(|part| part.is_empty() || part == "..")
+/// The System V IPC sysctls, which the IPC namespace isolates (with `fs.mqueue.*`).
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// The file of a sysctl the container may set: one its own namespaces isolate (`net.*` its
+/// network namespace, the IPC ones its IPC namespace), so setting it leaves the host's alone.
+/// `net.ipv4.ip_forward` -> `proc/sys/net/ipv4/ip_forward`; a key written with `/` keeps its
+/// dots (`net/ipv4/conf/eth0.100/forwarding`, an interface name with a dot).
+fn sysctl_path(key: &str, namespaces: &NamespacePlan) -> Result<PathBuf, SpecError> {
+    let refuse = |reason| SpecError::Sysctl {
+        key: key.to_string(),
+        reason,
+    };
+    let (path, dotted) = if key.contains('/') {
+        (key.to_string(), key.replace('/', "."))
+    } else {
+        (key.replace('.', "/"), key.to_string())
+    };
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
     {
-        return Err(SpecError::Unsupported(format!("sysctl {key:?}")));
+        return Err(refuse("is not a valid sysctl name"));
     }
-    Ok(Path::new("proc/sys").join(key.replace('.', "/")))
+    let namespace = if dotted.starts_with("net.") {
+        LinuxNamespaceType::Network
+    } else if IPC_SYSCTLS.contains(&dotted.as_str()) || dotted.starts_with("fs.mqueue.") {
+        LinuxNamespaceType::Ipc
+    } else {
+        return Err(refuse("is not in a separate kernel namespace"));
+    };
+    if !namespaces.has_own(namespace) {
+        return Err(refuse(match namespace {
+            LinuxNamespaceType::Network => "needs a network namespace of the container's own",
+            _ => "needs an IPC namespace of the container's own",
+        }));
+    }
+    Ok(Path::new("proc/sys").join(path))
 }
 
 /// An absolute container path made relative to the container's root, with `.` and `..`
@@ -355,7 +396,10 @@ fn in_root_allowing_root(path: &Path) -> Result<PathBuf, SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{LinuxBuilder, MountBuilder, RootBuilder};
+    use oci_spec::runtime::{
+        LinuxBuilder, LinuxDeviceBuilder, LinuxDeviceType, LinuxNamespaceBuilder, MountBuilder,
+        RootBuilder,
+    };
 
     fn overlay() -> OverlayMount {
         OverlayMount {
@@ -539,6 +583,89 @@ mod tests {
         assert_eq!(
             targets(&plan(&spec).unwrap().before_pivot),
             ["bind /dev dev"]
+        );
+    }
+
+    #[test]
+    fn only_sysctls_the_containers_namespaces_isolate_are_set() {
+        let with = |key: &str, namespaces: Vec<LinuxNamespaceType>| {
+            let mut spec = spec_with_root();
+            let linux = spec.linux_mut().as_mut().unwrap();
+            linux.set_sysctl(Some([(key.to_string(), "1".to_string())].into()));
+            let namespaces = namespaces
+                .into_iter()
+                .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build().unwrap())
+                .collect();
+            linux.set_namespaces(Some(namespaces));
+            spec.set_hostname(None);
+            plan(&spec).map(|p| match &p.after_pivot[0] {
+                Step::WriteFile { path, .. } => path.clone(),
+                other => panic!("{other:?}"),
+            })
+        };
+        use LinuxNamespaceType::{Ipc, Mount, Network};
+        let all = || vec![Mount, Network, Ipc];
+        for (key, path) in [
+            ("net.ipv4.ip_forward", "proc/sys/net/ipv4/ip_forward"),
+            (
+                "net/ipv4/conf/eth0.100/forwarding",
+                "proc/sys/net/ipv4/conf/eth0.100/forwarding",
+            ),
+            ("kernel.shmmax", "proc/sys/kernel/shmmax"),
+            ("kernel.sem", "proc/sys/kernel/sem"),
+            ("fs.mqueue.msg_max", "proc/sys/fs/mqueue/msg_max"),
+        ] {
+            assert_eq!(with(key, all()), Ok(PathBuf::from(path)), "{key}");
+        }
+        for key in [
+            "kernel.hostname",
+            "vm.swappiness",
+            "kernel.shm_next",
+            "net..x",
+            "net/../x",
+        ] {
+            assert!(
+                matches!(with(key, all()), Err(SpecError::Sysctl { .. })),
+                "{key}"
+            );
+        }
+        let err = with("net.ipv4.ip_forward", vec![Mount, Ipc]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sysctl \"net.ipv4.ip_forward\" needs a network namespace of the container's own"
+        );
+        assert!(with("kernel.msgmax", vec![Mount, Network]).is_err());
+    }
+
+    #[test]
+    fn every_host_device_becomes_a_node_but_ptmx_stays_the_containers() {
+        let mut spec = spec_with_root();
+        let device = |path: &str, typ, major, minor| {
+            LinuxDeviceBuilder::default()
+                .path(path)
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .build()
+                .unwrap()
+        };
+        spec.linux_mut().as_mut().unwrap().set_devices(Some(vec![
+            device("/dev/ptmx", LinuxDeviceType::C, 5, 2),
+            device("/dev/sda", LinuxDeviceType::B, 8, 0),
+            device("/dev/dri/card0", LinuxDeviceType::C, 226, 0),
+            device("/dev/null", LinuxDeviceType::C, 1, 3),
+        ]));
+        let targets = targets(&plan(&spec).unwrap().before_pivot);
+        for step in ["device dev/sda", "device dev/dri/card0", "symlink dev/ptmx"] {
+            assert!(targets.iter().any(|t| t == step), "{step}: {targets:?}");
+        }
+        assert!(
+            !targets.iter().any(|t| t == "device dev/ptmx"),
+            "{targets:?}"
+        );
+        assert_eq!(
+            targets.iter().filter(|t| *t == "device dev/null").count(),
+            1
         );
     }
 

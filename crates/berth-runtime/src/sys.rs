@@ -1,11 +1,14 @@
 //! The raw system calls that have no safe wrapper: cloning the container init, resetting its
-//! signal state, and marking descriptors close-on-exec. All of this crate's `unsafe` is here.
+//! signal state, marking descriptors close-on-exec, and loading a seccomp filter. All of this
+//! crate's `unsafe` is here.
 
 use std::io;
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::unistd::Pid;
+
+use crate::seccomp::Instruction;
 
 pub(crate) enum Forked {
     Child,
@@ -103,4 +106,38 @@ pub(crate) fn set_cloexec_from(first: u32) -> io::Result<()> {
 pub(crate) fn exit_immediately(code: i32) -> ! {
     // SAFETY: _exit only terminates the process; no Rust invariant depends on code after it.
     unsafe { libc::_exit(code) }
+}
+
+/// Attaches the BPF `program` to the calling thread with `seccomp(SECCOMP_SET_MODE_FILTER)`.
+/// Takes `no_new_privs` or `CAP_SYS_ADMIN`.
+pub(crate) fn load_seccomp_filter(program: &[Instruction], flags: u32) -> io::Result<()> {
+    let filter: Vec<libc::sock_filter> = program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let len = u16::try_from(filter.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seccomp program too long"))?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points to `len` initialized instructions in `filter`, which outlives the
+    // call; the kernel only reads them (it copies the program), and takes no other pointer.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &raw const prog,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

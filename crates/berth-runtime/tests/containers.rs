@@ -4,8 +4,9 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::PathBuf;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use berth_runtime::{Container, Error, Stdio};
@@ -14,13 +15,14 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use oci_spec::runtime::{
-    BoxBuilder, LinuxNamespaceType, MountBuilder, PosixRlimitBuilder, PosixRlimitType, Process,
-    RootBuilder, Spec, UserBuilder,
+    BoxBuilder, Capability, LinuxCapabilities, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType,
+    LinuxNamespaceType, LinuxSeccomp, LinuxSeccompAction, LinuxSyscallBuilder, Mount, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, Process, RootBuilder, Spec, UserBuilder,
 };
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "ls", "id", "hostname", "grep", "touch", "sleep", "wc", "tty", "stty",
-    "tr",
+    "tr", "true", "unshare", "mount", "mkdir", "linux32", "find", "stat", "sort",
 ];
 
 /// A busybox image as one lower layer, plus upper, work and mount point dirs.
@@ -44,6 +46,23 @@ impl Bundle {
             fs::create_dir(dir.path().join(d)).unwrap();
         }
         Self { dir }
+    }
+
+    /// Adds `/bin/syscall-probe` (`tests/fixtures/syscall-probe.c`, built static).
+    fn with_syscall_probe(self) -> Self {
+        let source = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/syscall-probe.c"
+        );
+        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+        let built = Command::new(cc)
+            .args(["-static", "-Os", "-o"])
+            .arg(self.path("layers/l1/bin/syscall-probe"))
+            .arg(source)
+            .status()
+            .unwrap();
+        assert!(built.success(), "building the syscall probe: {built}");
+        self
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -349,7 +368,7 @@ fn run_exec(init: i32, process: &Process) -> Result<(String, WaitStatus), Error>
         stdout: write.as_fd(),
         stderr: write.as_fd(),
     };
-    let exec = berth_runtime::exec(init, process, stdio);
+    let exec = berth_runtime::exec(init, process, None, stdio);
     drop(write);
     let exec = exec?;
     let mut reaper = Reaper(Some(Pid::from_raw(exec.pid())));
@@ -364,8 +383,8 @@ fn exec_joins_the_running_container() {
     let (container, _output) = create(&bundle, &spec).unwrap();
     let init = container.pid();
     let _reaper = Reaper(Some(Pid::from_raw(init)));
-    let refused =
-        berth_runtime::exec(init, &exec_process(&spec, &["true"]), Stdio::Terminal).unwrap_err();
+    let refused = berth_runtime::exec(init, &exec_process(&spec, &["true"]), None, Stdio::Terminal)
+        .unwrap_err();
     assert!(matches!(refused, Error::Spec(_)), "{refused}");
     container.start().unwrap();
 
@@ -502,6 +521,531 @@ fn the_init_program_runs_as_pid_1_and_reaps_orphans() {
     assert!(matches!(reaper.wait(), WaitStatus::Exited(_, 5)));
 }
 
+/// `CAP_SYS_ADMIN`... as Docker names capabilities in a seccomp profile.
+fn cap_name(cap: Capability) -> String {
+    format!("CAP_{cap}")
+}
+
+/// Adds `extra` to the process's bounding, effective and permitted sets; the names of the
+/// bounding set, for [`berth_runtime::seccomp::docker_default_profile`].
+fn add_capabilities(spec: &mut Spec, extra: &[Capability]) -> Vec<String> {
+    let process = spec.process_mut().as_mut().unwrap();
+    let mut caps = process.capabilities().clone().unwrap();
+    let add = |set: &Option<std::collections::HashSet<Capability>>| {
+        let mut set = set.clone().unwrap_or_default();
+        set.extend(extra.iter().copied());
+        set
+    };
+    let bounding = add(caps.bounding());
+    caps.set_effective(Some(add(caps.effective())));
+    caps.set_permitted(Some(add(caps.permitted())));
+    caps.set_bounding(Some(bounding.clone()));
+    process.set_capabilities(Some(caps));
+    bounding.into_iter().map(cap_name).collect()
+}
+
+fn set_seccomp(spec: &mut Spec, profile: LinuxSeccomp) {
+    spec.linux_mut()
+        .as_mut()
+        .unwrap()
+        .set_seccomp(Some(profile));
+}
+
+fn set_no_new_privileges(spec: &mut Spec, on: bool) {
+    spec.process_mut()
+        .as_mut()
+        .unwrap()
+        .set_no_new_privileges(Some(on));
+}
+
+/// Runs `script` and expects it to succeed: its output.
+fn run_script(bundle: &Bundle, spec: &Spec) -> String {
+    let (output, status) = run(bundle, spec);
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 0)),
+        "{status:?}: {output}"
+    );
+    output
+}
+
+fn the_default_profile_confines_the_container() {
+    assert_eq!(cap_name(Capability::SysAdmin), "CAP_SYS_ADMIN");
+    let bundle = Bundle::new().with_syscall_probe();
+    let probe = |nr: libc::c_long, args: &str| format!("syscall-probe {nr} {args}");
+    let script = [
+        "grep '^Seccomp:' /proc/self/status".to_string(),
+        "unshare -U true 2>&1 || true".into(),
+        "mkdir -p /mnt; mount -t tmpfs none /mnt 2>&1 && echo mounted".into(),
+        // The ptrace family: kcmp and pidfd_getfd need CAP_SYS_PTRACE (EPERM from the filter,
+        // where the kernel would answer), ptrace itself reaches the kernel (ESRCH) since 4.8.
+        probe(libc::SYS_kcmp, "$$ $$ 0 0 0"),
+        probe(libc::SYS_pidfd_getfd, "-1 -1 0"),
+        probe(libc::SYS_ptrace, "2 1 0 0"),
+        // socket: AF_VSOCK and AF_ALG refused, AF_UNIX allowed; clone3 answers ENOSYS.
+        probe(libc::SYS_socket, "40 1 0"),
+        probe(libc::SYS_socket, "38 5 0"),
+        probe(libc::SYS_socket, "1 1 0"),
+        probe(libc::SYS_clone3, "0 0"),
+        "linux32 true && echo personality".into(),
+    ]
+    .join("; ");
+    // Docker loads the filter while privileged (no no_new_privileges); with it, last.
+    for no_new_privileges in [false, true] {
+        let mut spec = bundle.spec(&["sh", "-c", &script]);
+        set_no_new_privileges(&mut spec, no_new_privileges);
+        // CAP_SYS_ADMIN held, but the profile is the one for a container without it: the
+        // filter alone refuses mount and unshare.
+        let mut caps = add_capabilities(&mut spec, &[]);
+        set_seccomp(
+            &mut spec,
+            berth_runtime::seccomp::docker_default_profile(&caps),
+        );
+        caps = add_capabilities(&mut spec, &[Capability::SysAdmin]);
+        assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()));
+        let output = run_script(&bundle, &spec);
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines[0], "Seccomp:\t2", "{output}");
+        assert!(
+            lines[1].contains("Operation not permitted"),
+            "unshare -U: {output}"
+        );
+        // busybox's words for EPERM from mount(2).
+        assert!(lines[2].contains("permission denied"), "mount: {output}");
+        let (eperm, esrch, enosys) = (libc::EPERM, libc::ESRCH, libc::ENOSYS);
+        assert_eq!(lines[3], format!("errno {eperm}"), "kcmp: {output}");
+        assert_eq!(lines[4], format!("errno {eperm}"), "pidfd_getfd: {output}");
+        assert_eq!(lines[5], format!("errno {esrch}"), "ptrace: {output}");
+        assert_eq!(lines[6], format!("errno {eperm}"), "AF_VSOCK: {output}");
+        assert_eq!(lines[7], format!("errno {eperm}"), "AF_ALG: {output}");
+        assert!(lines[8].starts_with("ok "), "AF_UNIX: {output}");
+        assert_eq!(lines[9], format!("errno {enosys}"), "clone3: {output}");
+        assert_eq!(lines[10], "personality", "{output}");
+    }
+
+    // Loaded early, the filter lets the rest of the setup switch to another user.
+    let mut spec = bundle.spec(&["sh", "-c", "id -u; grep '^Seccomp:' /proc/self/status"]);
+    set_no_new_privileges(&mut spec, false);
+    let user = UserBuilder::default().uid(1000u32).gid(1000u32).build();
+    spec.process_mut().as_mut().unwrap().set_user(user.unwrap());
+    let caps = add_capabilities(&mut spec, &[]);
+    set_seccomp(
+        &mut spec,
+        berth_runtime::seccomp::docker_default_profile(&caps),
+    );
+    assert_eq!(run_script(&bundle, &spec), "1000\nSeccomp:\t2\n");
+
+    // The profile for a container with CAP_SYS_ADMIN lets it mount and unshare.
+    let mut spec = bundle.spec(&[
+        "sh",
+        "-c",
+        "mkdir -p /mnt; mount -t tmpfs none /mnt && echo mounted; unshare -U true && echo unshared",
+    ]);
+    set_no_new_privileges(&mut spec, false);
+    let caps = add_capabilities(&mut spec, &[Capability::SysAdmin]);
+    set_seccomp(
+        &mut spec,
+        berth_runtime::seccomp::docker_default_profile(&caps),
+    );
+    assert_eq!(run_script(&bundle, &spec), "mounted\nunshared\n");
+}
+
+fn a_custom_profile_returns_its_errno_and_denies_by_default() {
+    let bundle = Bundle::new();
+    let rule = |names: &[&str], action, errno: Option<u32>| {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let rule = LinuxSyscallBuilder::default().names(names).action(action);
+        match errno {
+            Some(errno) => rule.errno_ret(errno),
+            None => rule,
+        }
+        .build()
+        .unwrap()
+    };
+    let profile = |default, rules| {
+        let mut profile = LinuxSeccomp::default();
+        profile.set_default_action(default);
+        profile.set_syscalls(Some(rules));
+        profile
+    };
+
+    // Everything allowed but mkdir, which answers ENOSYS.
+    let mut spec = bundle.spec(&["sh", "-c", "mkdir /made 2>&1; echo after"]);
+    set_seccomp(
+        &mut spec,
+        profile(
+            LinuxSeccompAction::ScmpActAllow,
+            vec![rule(
+                &["mkdir", "mkdirat"],
+                LinuxSeccompAction::ScmpActErrno,
+                Some(libc::ENOSYS as u32),
+            )],
+        ),
+    );
+    let output = run_script(&bundle, &spec);
+    assert_eq!(
+        output,
+        "mkdir: can't create directory '/made': Function not implemented\nafter\n"
+    );
+
+    // Nothing allowed but what busybox's sh needs: it runs, mkdir is refused.
+    let needed = [
+        "execve",
+        "arch_prctl",
+        "brk",
+        "set_tid_address",
+        "set_robust_list",
+        "rseq",
+        "prlimit64",
+        "mprotect",
+        "getrandom",
+        "readlink",
+        "uname",
+        "prctl",
+        "getuid",
+        "getpid",
+        "getppid",
+        "newfstatat",
+        "openat",
+        "close",
+        "fcntl",
+        "dup2",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "clone",
+        "wait4",
+        "write",
+        "exit",
+        "exit_group",
+    ];
+    let mut spec = bundle.spec(&["sh", "-c", "echo hello; mkdir /made 2>&1; echo after"]);
+    set_seccomp(
+        &mut spec,
+        profile(
+            LinuxSeccompAction::ScmpActErrno,
+            vec![rule(&needed, LinuxSeccompAction::ScmpActAllow, None)],
+        ),
+    );
+    let output = run_script(&bundle, &spec);
+    assert_eq!(
+        output,
+        "hello\nmkdir: can't create directory '/made': Operation not permitted\nafter\n"
+    );
+}
+
+fn exec_runs_under_the_containers_filter() {
+    let bundle = Bundle::new();
+    let mut spec = bundle.spec(&["sleep", "1000"]);
+    set_no_new_privileges(&mut spec, false);
+    let caps = add_capabilities(&mut spec, &[]);
+    let profile = berth_runtime::seccomp::docker_default_profile(&caps);
+    set_seccomp(&mut spec, profile.clone());
+    let (container, _output) = create(&bundle, &spec).unwrap();
+    let init = container.pid();
+    let _reaper = Reaper(Some(Pid::from_raw(init)));
+    container.start().unwrap();
+
+    let script = "grep -E '^Seccomp(_filters)?:' /proc/self/status; unshare -U true 2>&1 || true";
+    let process = exec_process(&spec, &["sh", "-c", script]);
+    let run_with = |seccomp| {
+        let (read, write, devnull) = stdio_pipe();
+        let stdio = Stdio::Descriptors {
+            stdin: devnull.as_fd(),
+            stdout: write.as_fd(),
+            stderr: write.as_fd(),
+        };
+        let exec = berth_runtime::exec(init, &process, seccomp, stdio);
+        drop(write);
+        let exec = exec?;
+        let mut reaper = Reaper(Some(Pid::from_raw(exec.pid())));
+        let mut output = String::new();
+        File::from(read).read_to_string(&mut output).unwrap();
+        assert!(
+            matches!(reaper.wait(), WaitStatus::Exited(_, 0)),
+            "{output}"
+        );
+        Ok::<_, Error>(output)
+    };
+    let output = run_with(Some(&profile)).unwrap();
+    let ours = fs::read_to_string("/proc/self/status").unwrap();
+    let our_filters = ours
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:\t"))
+        .unwrap();
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines[0], "Seccomp:\t2", "{output}");
+    let expected = our_filters.parse::<u32>().unwrap() + 1;
+    assert_eq!(
+        lines[1],
+        format!("Seccomp_filters:\t{expected}"),
+        "{output}"
+    );
+    assert!(lines[2].contains("Operation not permitted"), "{output}");
+
+    // Without the container's filter an exec would escape it: refused.
+    let refused = run_with(None).unwrap_err();
+    assert!(
+        matches!(refused, Error::Spec(berth_runtime::SpecError::Seccomp(_))),
+        "{refused}"
+    );
+}
+
+/// A mount of `typ` (`tmpfs`, `bind`...) on `destination`.
+fn mount(destination: &str, typ: &str, source: &Path, options: &[&str]) -> Mount {
+    MountBuilder::default()
+        .destination(destination)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()
+        .unwrap()
+}
+
+fn a_read_only_rootfs_keeps_its_mounts_writable() {
+    let bundle = Bundle::new();
+    let volume = tempfile::tempdir().unwrap();
+    let mut spec = bundle.spec(&[
+        "sh",
+        "-c",
+        "touch /file 2>&1; touch /tmp/file && echo tmp; touch /dev/shm/file && echo shm; \
+         echo data > /data/file && echo volume; echo > /dev/null && echo dev; \
+         cat /proc/self/oom_score_adj > /dev/null && echo proc",
+    ]);
+    spec.root_mut().as_mut().unwrap().set_readonly(Some(true));
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(mount(
+        "/tmp",
+        "tmpfs",
+        Path::new("tmpfs"),
+        &["nosuid", "nodev", "mode=1777"],
+    ));
+    mounts.push(mount("/data", "bind", volume.path(), &["rbind", "rw"]));
+    spec.set_mounts(Some(mounts));
+    let output = run_script(&bundle, &spec);
+    assert_eq!(
+        output,
+        "touch: /file: Read-only file system\ntmp\nshm\nvolume\ndev\nproc\n"
+    );
+    assert_eq!(
+        fs::read_to_string(volume.path().join("file")).unwrap(),
+        "data\n"
+    );
+    assert!(!bundle.path("upper/file").exists());
+}
+
+/// Every device node under the host's `/dev`, as a privileged container's spec lists them
+/// (runc's walk: no devpts, shm, mqueue; no symlinks).
+fn host_devices() -> Vec<LinuxDevice> {
+    fn walk(dir: &Path, out: &mut Vec<LinuxDevice>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                let name = entry.file_name();
+                if !["pts", "shm", "mqueue", ".udev"].contains(&name.to_str().unwrap()) {
+                    walk(&path, out);
+                }
+                continue;
+            }
+            let typ = if kind.is_char_device() {
+                LinuxDeviceType::C
+            } else if kind.is_block_device() {
+                LinuxDeviceType::B
+            } else {
+                continue;
+            };
+            let rdev = meta.rdev();
+            out.push(
+                LinuxDeviceBuilder::default()
+                    .path(&path)
+                    .typ(typ)
+                    .major(nix::sys::stat::major(rdev) as i64)
+                    .minor(nix::sys::stat::minor(rdev) as i64)
+                    .file_mode(meta.mode() & 0o7777)
+                    .uid(meta.uid())
+                    .gid(meta.gid())
+                    .build()
+                    .unwrap(),
+            );
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/dev"), &mut out);
+    out
+}
+
+fn a_privileged_container_sees_the_hosts_devices() {
+    const ALL: [Capability; 41] = {
+        use Capability::*;
+        [
+            AuditControl,
+            AuditRead,
+            AuditWrite,
+            BlockSuspend,
+            Bpf,
+            CheckpointRestore,
+            Chown,
+            DacOverride,
+            DacReadSearch,
+            Fowner,
+            Fsetid,
+            IpcLock,
+            IpcOwner,
+            Kill,
+            Lease,
+            LinuxImmutable,
+            MacAdmin,
+            MacOverride,
+            Mknod,
+            NetAdmin,
+            NetBindService,
+            NetBroadcast,
+            NetRaw,
+            Perfmon,
+            Setgid,
+            Setfcap,
+            Setpcap,
+            Setuid,
+            SysAdmin,
+            SysBoot,
+            SysChroot,
+            SysModule,
+            SysNice,
+            SysPacct,
+            SysPtrace,
+            SysRawio,
+            SysResource,
+            SysTime,
+            SysTtyConfig,
+            Syslog,
+            WakeAlarm,
+        ]
+    };
+    let bundle = Bundle::new();
+    let script = "grep CapEff /proc/self/status; ulimit -n; grep -E ' /sys(/fs/cgroup)? ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+                  find /dev -type c -o -type b | sort | while read -r d; do stat -c '%n %t:%T' \"$d\"; done";
+    let mut spec = bundle.spec(&["sh", "-c", script]);
+    let all: std::collections::HashSet<Capability> = ALL.into_iter().collect();
+    let mut caps = LinuxCapabilities::default();
+    caps.set_bounding(Some(all.clone()));
+    caps.set_effective(Some(all.clone()));
+    caps.set_permitted(Some(all));
+    caps.set_inheritable(None);
+    caps.set_ambient(None);
+    let process = spec.process_mut().as_mut().unwrap();
+    process.set_capabilities(Some(caps));
+    process.set_no_new_privileges(Some(false));
+    let unlimited = |typ| {
+        PosixRlimitBuilder::default()
+            .typ(typ)
+            .soft(u64::MAX)
+            .hard(u64::MAX)
+            .build()
+            .unwrap()
+    };
+    process.set_rlimits(Some(vec![
+        unlimited(PosixRlimitType::RlimitNofile),
+        unlimited(PosixRlimitType::RlimitNproc),
+        unlimited(PosixRlimitType::RlimitMemlock),
+    ]));
+    // /sys and its cgroups read-write, nothing masked.
+    let mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|mut m| {
+            if let Some(options) = m.options().clone() {
+                m.set_options(Some(options.into_iter().filter(|o| o != "ro").collect()));
+            }
+            m
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
+    let devices = host_devices();
+    let linux = spec.linux_mut().as_mut().unwrap();
+    linux.set_masked_paths(None);
+    linux.set_readonly_paths(None);
+    linux.set_devices(Some(devices.clone()));
+
+    let started = Instant::now();
+    let (container, read) = create(&bundle, &spec).unwrap();
+    eprint!(
+        "({} devices, created in {:?}) ",
+        devices.len(),
+        started.elapsed()
+    );
+    let mut reaper = Reaper(Some(Pid::from_raw(container.pid())));
+    container.start().unwrap();
+    let mut output = String::new();
+    File::from(read).read_to_string(&mut output).unwrap();
+    assert!(
+        matches!(reaper.wait(), WaitStatus::Exited(_, 0)),
+        "{output}"
+    );
+
+    let ours = fs::read_to_string("/proc/self/status").unwrap();
+    let held = ours
+        .lines()
+        .find_map(|l| l.strip_prefix("CapPrm:\t"))
+        .unwrap();
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("CapEff:\t{held}"),
+        "every capability the runtime has"
+    );
+    let host_nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+    let nofile = host_nofile.map_or("unlimited".to_string(), |n| n.to_string());
+    assert_eq!(lines[1], nofile, "nofile clamped to the host's hard limit");
+    assert_eq!(
+        lines[2..4],
+        ["rw", "rw"],
+        "/sys and its cgroups writable: {output}"
+    );
+    for device in &devices {
+        let path = device.path().to_str().unwrap();
+        if path == "/dev/ptmx" {
+            // The container's devpts multiplexer instead.
+            continue;
+        }
+        let line = format!("{path} {:x}:{:x}", device.major(), device.minor());
+        assert!(
+            output.lines().any(|l| l == line),
+            "{line} missing: {output}"
+        );
+    }
+}
+
+fn namespaced_sysctls_are_set_in_the_container_only() {
+    let bundle = Bundle::new();
+    let host = || fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let before = host();
+    let mut spec = bundle.spec(&["cat", "/proc/sys/net/ipv4/ip_forward"]);
+    let flip = if before.trim() == "1" { "0" } else { "1" };
+    let linux = spec.linux_mut().as_mut().unwrap();
+    linux.set_sysctl(Some(
+        [("net.ipv4.ip_forward".to_string(), flip.to_string())].into(),
+    ));
+    assert_eq!(run_script(&bundle, &spec), format!("{flip}\n"));
+    assert_eq!(host(), before, "the host's value is unchanged");
+
+    let linux = spec.linux_mut().as_mut().unwrap();
+    linux.set_sysctl(Some(
+        [("vm.swappiness".to_string(), "1".to_string())].into(),
+    ));
+    let refused = create(&bundle, &spec).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::Spec(berth_runtime::SpecError::Sysctl { .. })
+        ),
+        "{refused}"
+    );
+}
+
 /// `(name, function)` pairs for the test list.
 macro_rules! tests {
     ($($test:ident),* $(,)?) => {
@@ -529,6 +1073,12 @@ fn main() {
         exec_joins_the_running_container,
         exec_joins_the_inits_cgroup,
         the_init_program_runs_as_pid_1_and_reaps_orphans,
+        the_default_profile_confines_the_container,
+        a_custom_profile_returns_its_errno_and_denies_by_default,
+        exec_runs_under_the_containers_filter,
+        a_read_only_rootfs_keeps_its_mounts_writable,
+        a_privileged_container_sees_the_hosts_devices,
+        namespaced_sysctls_are_set_in_the_container_only,
     ];
     for (name, test) in tests {
         eprint!("test {name} ... ");

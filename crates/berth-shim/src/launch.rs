@@ -32,6 +32,8 @@ pub struct Started {
     pub io: ProcessIo,
     pub stdin_once: bool,
     pub json_log: Option<JsonLog<File>>,
+    /// The container's seccomp profile: every exec'd process gets it too.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 struct Failure {
@@ -119,6 +121,11 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
             io,
             stdin_once: config.stdin_once,
             json_log,
+            seccomp: config
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.seccomp().clone()),
         }),
         Err(failure) => {
             abandon(container);

@@ -57,6 +57,8 @@ pub struct Monitor {
     children_left: bool,
     /// Close the init's stdin when a stdin client's input ends.
     stdin_once: bool,
+    /// Applied to exec'd processes as to the init.
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     init_io: ProcessIo,
     json_log: Option<JsonLog<File>>,
     execs: Execs,
@@ -99,6 +101,7 @@ impl Monitor {
             exit: None,
             children_left: true,
             stdin_once: started.stdin_once,
+            seccomp: started.seccomp,
             init_io: started.io,
             json_log: started.json_log,
             execs: Execs::default(),

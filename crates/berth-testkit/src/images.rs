@@ -7,7 +7,7 @@ const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "ls", "sleep", "env", "pwd", "hostname", "id", "true", "false", "touch",
     "mkdir", "rm", "printf", "test", "ps", "kill", "nc", "wc", "head", "tail", "grep", "sed",
     "date", "uname", "mount", "readlink", "yes", "seq", "stat", "tr", "ip", "ping", "nslookup",
-    "route", "netstat", "ifconfig", "tty", "stty",
+    "route", "netstat", "ifconfig", "tty", "stty", "unshare",
 ];
 
 /// One archive entry: a regular file, a directory or a symlink.

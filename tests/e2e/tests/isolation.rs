@@ -174,3 +174,47 @@ fn ulimits_sysctls_no_new_privileges_and_init() {
     let run = d.docker(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 4"]);
     assert_eq!(run.status.code(), Some(4), "{}", stdout(&run));
 }
+
+#[test]
+fn seccomp_is_dockers_default_profile() {
+    let Some(d) = daemon() else { return };
+    let status = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]));
+    assert!(status.trim().ends_with('2'), "filtered: {status}");
+    // The profile refuses unshare(2) unless the container holds CAP_SYS_ADMIN, as Docker's.
+    let out = d.docker(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert!(!out.status.success(), "unshare is refused by default");
+    ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]));
+    let status = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]));
+    assert!(status.trim().ends_with('0'), "unconfined: {status}");
+    let id = ok(&d.docker(&["run", "-d", "busybox", "sleep", "30"]));
+    let status = ok(&d.docker(&["exec", id.trim(), "grep", "Seccomp:", "/proc/self/status"]));
+    assert!(
+        status.trim().ends_with('2'),
+        "exec'd processes are filtered too: {status}"
+    );
+}

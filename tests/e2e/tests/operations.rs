@@ -240,3 +240,40 @@ fn events_tell_what_happened() {
         "{events}"
     );
 }
+
+#[test]
+fn healthchecks_report_status() {
+    let Some(d) = daemon() else { return };
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; touch /tmp/ok; sleep 60",
+    ]));
+    let health = |d: &Daemon| {
+        ok(&d.docker(&["inspect", "-f", "{{.State.Health.Status}}", "checked"]))
+            .trim()
+            .to_string()
+    };
+    eventually("healthy", 10, || health(&d) == "healthy");
+    assert!(ok(&d.docker(&["ps", "--format", "{{.Status}}"])).contains("(healthy)"));
+    ok(&d.docker(&["exec", "checked", "rm", "/tmp/ok"]));
+    eventually("unhealthy", 10, || health(&d) == "unhealthy");
+    let log = ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{range .State.Health.Log}}{{.ExitCode}} {{end}}",
+        "checked",
+    ]));
+    assert!(log.trim().ends_with('1'), "{log}");
+}

@@ -1,123 +1,105 @@
-//! Running a container with our stdout and stderr attached, as `run` without `-d` and
-//! `start -a` do: attach before starting so no output is lost, ask for the exit status
-//! before starting so the exit cannot be missed, pass our signals on to the container, copy
-//! its output until it closes it, and return its exit status.
-
-use std::time::Duration;
+//! `attach`: our stdin, stdout and stderr attached to a running container's, until it exits
+//! (its status is ours) or the detach keys leave it running. The attach request itself is
+//! shared with `run` and `start -a`.
 
 use bollard::Docker;
-use bollard::models::ContainerStateStatusEnum;
-use bollard::query_parameters::{AttachContainerOptions, KillContainerOptions};
-use futures_util::future::select_all;
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::task::JoinHandle;
+use bollard::models::ContainerInspectResponse;
 
+use super::container_status;
 use super::wait::wait_for_exit;
+use crate::cli::AttachArgs;
+use crate::client::Connector;
+use crate::client::raw::{Connection, hijack};
 use crate::error::CliError;
-use crate::output;
+use crate::session::resize::{self, Tty};
+use crate::session::signals::{FORCE_AFTER, Signals, forced_exit};
+use crate::session::{self, Ended, Streams, Task};
+use crate::terminal;
 
-/// How often the state is checked when the exit notification may have been missed.
-const STATE_POLL: Duration = Duration::from_secs(1);
-
-/// The signals docker's `--sig-proxy` passes on by default, which matter for a container.
-const FORWARDED: [(SignalKind, &str); 6] = [
-    (SignalKind::interrupt(), "SIGINT"),
-    (SignalKind::terminate(), "SIGTERM"),
-    (SignalKind::hangup(), "SIGHUP"),
-    (SignalKind::quit(), "SIGQUIT"),
-    (SignalKind::user_defined1(), "SIGUSR1"),
-    (SignalKind::user_defined2(), "SIGUSR2"),
-];
-
-/// Starts the created container `id` attached and returns its exit status. With
-/// `auto_remove` the status comes once the daemon has removed it.
-pub async fn run_attached(docker: &Docker, id: &str, auto_remove: bool) -> Result<i64, CliError> {
-    let options = AttachContainerOptions {
-        stream: true,
-        stdout: true,
-        stderr: true,
-        ..Default::default()
-    };
-    let attached = docker.attach_container(id, Some(options)).await?;
-    let condition = if auto_remove { "removed" } else { "next-exit" };
-    let mut exit = tokio::spawn({
-        let docker = docker.clone();
-        let id = id.to_string();
-        async move { wait_for_exit(&docker, &id, condition).await }
+pub async fn run(connector: &Connector, args: AttachArgs) -> Result<(), CliError> {
+    let docker = connector.connect().await?;
+    // Asked first, so that an exit while we attach is not missed.
+    let mut exit = Task::spawn({
+        let (docker, container) = (docker.clone(), args.container.clone());
+        async move { wait_for_exit(&docker, &container, "not-running").await }
     });
-    // Let the wait request go out before the start request; should the daemon still see
-    // them the other way round, `exit_from_state` below catches the exit.
-    tokio::task::yield_now().await;
-    if let Err(error) = docker.start_container(id, None).await {
-        exit.abort();
-        return Err(error.into());
-    }
-    let signals = tokio::spawn(forward_signals(docker.clone(), id.to_string()));
-    let status = match output::copy_container_output(attached.output).await {
-        Err(error) => Err(error),
-        Ok(()) if auto_remove => joined(&mut exit).await,
-        Ok(()) => tokio::select! {
-            status = joined(&mut exit) => status,
-            status = exit_from_state(docker, id) => status,
-        },
+    let inspected = running(&docker, &args.container).await?;
+    let id = inspected.id.unwrap_or_else(|| args.container.clone());
+    let config = inspected.config.unwrap_or_default();
+    let tty = config.tty.unwrap_or(false);
+    terminal::check_tty(!args.no_stdin, tty).map_err(CliError::Failed)?;
+    let streams = Streams {
+        stdin: !args.no_stdin && config.open_stdin.unwrap_or(false),
+        output: true,
+        tty,
+        detach_keys: args.detach_keys,
     };
-    exit.abort();
-    signals.abort();
-    status
-}
-
-/// The exit status as a command result: 0 succeeds, anything else is passed on.
-pub fn container_status(status: i64) -> Result<(), CliError> {
-    match status {
-        0 => Ok(()),
-        status => Err(CliError::ContainerExit(status)),
-    }
-}
-
-async fn joined(task: &mut JoinHandle<Result<i64, CliError>>) -> Result<i64, CliError> {
-    task.await
-        .map_err(|e| CliError::Failed(format!("waiting for the container: {e}")))?
-}
-
-/// A safety net for a wait request that reached the daemon only after the container had
-/// already exited (it would wait for a next exit that never comes): once the output has
-/// ended, the container's state tells its status too.
-async fn exit_from_state(docker: &Docker, id: &str) -> Result<i64, CliError> {
-    loop {
-        tokio::time::sleep(STATE_POLL).await;
-        let state = docker
-            .inspect_container(id, None)
-            .await?
-            .state
-            .unwrap_or_default();
-        if matches!(
-            state.status,
-            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)
-        ) {
-            return Ok(state.exit_code.unwrap_or_default());
+    let mut signals = Signals::for_container(args.sig_proxy && !tty, &docker, &id)?;
+    let connection = connect(connector.host(), &id, &streams, true, true).await?;
+    // It may have stopped while we attached, and then nothing would end the session.
+    running(&docker, &id).await?;
+    let _resize = if tty && terminal::stdout_is_terminal() {
+        // A shell redraws its prompt on a size change: make one, as docker does, so that
+        // attaching shows where the shell is. Following the terminal then sets the real
+        // size.
+        let tty = Tty::Container(id.clone());
+        if let Some((rows, columns)) = terminal::stdout_size() {
+            let larger = (rows.saturating_add(1), columns.saturating_add(1));
+            resize::resize(&docker, &tty, larger).await;
         }
+        Some(resize::follow(docker.clone(), tty)?)
+    } else {
+        None
+    };
+    // The first interrupt ends the session, not the wait for the container's status.
+    let ended = tokio::select! {
+        ended = session::run(connection, &streams) => ended?,
+        () = signals.interrupted(1) => Ended::Closed,
+    };
+    if ended == Ended::Detached {
+        return Err(CliError::Failed("read escape sequence".to_string()));
+    }
+    tokio::select! {
+        status = exit.join() => container_status(status?),
+        () = signals.interrupted(FORCE_AFTER) => Err(forced_exit()),
     }
 }
 
-/// Sends the container every forwarded signal we receive, until aborted.
-async fn forward_signals(docker: Docker, id: String) {
-    let mut streams: Vec<_> = FORWARDED
-        .iter()
-        .filter_map(|&(kind, name)| signal(kind).ok().map(|stream| (stream, name)))
-        .collect();
-    if streams.is_empty() {
-        return;
+/// The container, if it is one that can be attached to.
+async fn running(docker: &Docker, container: &str) -> Result<ContainerInspectResponse, CliError> {
+    let inspected = docker.inspect_container(container, None).await?;
+    let state = inspected.state.clone().unwrap_or_default();
+    let refusal = if state.running != Some(true) {
+        "You cannot attach to a stopped container, start it first"
+    } else if state.paused == Some(true) {
+        "You cannot attach to a paused container, unpause it first"
+    } else if state.restarting == Some(true) {
+        "You cannot attach to a restarting container, wait until it is running"
+    } else {
+        return Ok(inspected);
+    };
+    Err(CliError::Failed(refusal.to_string()))
+}
+
+/// Attaches to the streams of the container `id` that `streams` and the output flags ask
+/// for (`stdout`, `stderr`: `run -a` may attach only one).
+pub async fn connect(
+    host: &str,
+    id: &str,
+    streams: &Streams,
+    stdout: bool,
+    stderr: bool,
+) -> Result<Connection, CliError> {
+    let flag = |on: bool| if on { "1" } else { "0" };
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("stream", "1")
+        .append_pair("stdin", flag(streams.stdin))
+        .append_pair("stdout", flag(stdout))
+        .append_pair("stderr", flag(stderr));
+    if let Some(keys) = streams.detach_keys() {
+        query.append_pair("detachKeys", keys);
     }
-    loop {
-        let received = streams
-            .iter_mut()
-            .map(|(stream, name)| Box::pin(async move { stream.recv().await.map(|()| *name) }));
-        let (name, _, _) = select_all(received).await;
-        let Some(name) = name else { return };
-        let options = KillContainerOptions {
-            signal: name.to_string(),
-        };
-        // The container may be gone already; its exit is reported by the wait.
-        let _ = docker.kill_container(&id, Some(options)).await;
-    }
+    let path = format!("/containers/{id}/attach?{}", query.finish());
+    hijack(host, &path, None).await.map_err(CliError::Failed)
 }

@@ -2,37 +2,45 @@
 //! flags, and the pull docker does when the image is not there.
 
 use std::collections::HashMap;
-use std::fs;
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::query_parameters::{CreateContainerOptions, CreateImageOptions};
 use futures_util::StreamExt;
 
+use super::env::environment;
 use crate::cli::{ContainerArgs, CreateArgs};
 use crate::client::Connector;
-use crate::error::{CliError, is_not_found, open_error};
-use crate::output;
+use crate::error::{CliError, is_not_found};
 use crate::reference::Reference;
+use crate::{output, terminal};
 
 pub async fn run(connector: &Connector, args: CreateArgs) -> Result<(), CliError> {
+    let config = prepare(&args.container, false).map_err(|e| e.with_hint("create"))?;
     let docker = connector.connect().await?;
-    let id = create_container(&docker, &args.container, false).await?;
+    let id = create_container(&docker, &args.container, config).await?;
     output::line(&id);
     Ok(())
 }
 
-/// Creates the container (attached: stdout and stderr will be attached before it starts),
-/// pulling the image first if the daemon does not have it. Returns the container's ID.
+/// The create request for the flags of `create`, or of `run` (`detach`: `run -d`), with what
+/// the flags refer to: the env files, our environment, our terminal's size. Its failures are
+/// the flags' fault, which docker reports with a pointer to the command's help.
+pub fn prepare(args: &ContainerArgs, detach: bool) -> Result<ContainerCreateBody, CliError> {
+    let env = environment(&args.env, &args.env_file)?;
+    container_config(args, detach, env, terminal::stdout_size()).map_err(CliError::Failed)
+}
+
+/// Creates the container, pulling the image first if the daemon does not have it. Returns
+/// the container's ID.
 pub async fn create_container(
     docker: &Docker,
     args: &ContainerArgs,
-    attached: bool,
+    config: ContainerCreateBody,
 ) -> Result<String, CliError> {
     let reference = Reference::parse(args.image()).map_err(CliError::Failed)?;
-    let config = container_config(args, attached, read_env_files(args)?, |name| {
-        std::env::var(name).ok()
-    });
     let options = CreateContainerOptions {
         name: args.name.clone(),
         ..Default::default()
@@ -82,23 +90,21 @@ async fn pull(docker: &Docker, reference: &Reference) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The create request for the flags. `env_files` holds the `--env-file` entries;
-/// `lookup` reads our own environment for `-e NAME` without a value.
+/// The create request for the flags. `env` is the assembled environment; `console` the
+/// size (rows, columns) of our terminal, which a TTY starts with.
 fn container_config(
     args: &ContainerArgs,
-    attached: bool,
-    env_files: Vec<String>,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> ContainerCreateBody {
-    let mut env = env_files;
-    env.extend(args.env.iter().map(|entry| match entry.split_once('=') {
-        Some(_) => entry.clone(),
-        None => match lookup(entry) {
-            Some(value) => format!("{entry}={value}"),
-            // Docker passes the bare name; the daemon then drops it from the image's env.
-            None => entry.clone(),
-        },
-    }));
+    detach: bool,
+    env: Vec<String>,
+    console: Option<(u16, u16)>,
+) -> Result<ContainerCreateBody, String> {
+    let restart_policy = restart_policy(args.restart.as_deref())?;
+    let restarts = restart_policy
+        .as_ref()
+        .is_some_and(|policy| policy.name != Some(RestartPolicyNameEnum::NO));
+    if args.rm && restarts {
+        return Err("conflicting options: cannot specify both --restart and --rm".to_string());
+    }
     let labels: HashMap<String, String> = args
         .label
         .iter()
@@ -107,7 +113,11 @@ fn container_config(
             None => (label.clone(), String::new()),
         })
         .collect();
-    ContainerCreateBody {
+    // Without `-a`, stdout and stderr; stdin with `-i`. Nothing is attached to with `-d`.
+    let attach = |stream: &str| !detach && args.attach.iter().any(|s| s == stream);
+    let attach_stdin = attach("stdin") || (!detach && args.interactive);
+    let attach_output = |stream: &str| attach(stream) || (!detach && args.attach.is_empty());
+    Ok(ContainerCreateBody {
         image: Some(args.image().to_string()),
         cmd: (!args.command().is_empty()).then(|| args.command().to_vec()),
         // `--entrypoint ""` resets the image's entrypoint, which docker sends as [""].
@@ -116,68 +126,60 @@ fn container_config(
         labels: (!labels.is_empty()).then_some(labels),
         working_dir: args.workdir.clone(),
         hostname: args.hostname.clone(),
-        attach_stdin: Some(false),
-        attach_stdout: Some(attached),
-        attach_stderr: Some(attached),
-        tty: Some(false),
-        open_stdin: Some(false),
+        user: args.user.clone(),
+        attach_stdin: Some(attach_stdin),
+        attach_stdout: Some(attach_output("stdout")),
+        attach_stderr: Some(attach_output("stderr")),
+        tty: Some(args.tty),
+        open_stdin: Some(args.interactive),
+        // The container's stdin closes when the client attached to it at start goes.
+        stdin_once: Some(args.interactive && attach_stdin),
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
         host_config: Some(HostConfig {
             auto_remove: Some(args.rm),
+            init: args.init,
+            readonly_rootfs: Some(args.read_only),
+            restart_policy,
+            log_config: args.log_driver.clone().map(|driver| HostConfigLogConfig {
+                typ: Some(driver),
+                config: None,
+            }),
+            console_size: console.map(|(rows, columns)| vec![rows.into(), columns.into()]),
             ..Default::default()
         }),
         ..Default::default()
-    }
+    })
 }
 
-fn read_env_files(args: &ContainerArgs) -> Result<Vec<String>, CliError> {
-    let mut env = Vec::new();
-    for path in &args.env_file {
-        let bytes = fs::read(path).map_err(|e| open_error(path, &e))?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            CliError::Failed(format!(
-                "env file {} contains invalid utf8 bytes",
-                path.display()
-            ))
-        })?;
-        env.extend(parse_env_file(&text, |name| std::env::var(name).ok())?);
-    }
-    Ok(env)
-}
-
-/// Docker's env-file format: `NAME=value` lines taken literally, `NAME` alone taken from
-/// our environment, blank lines and `#` comments skipped.
-fn parse_env_file(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<String>, CliError> {
-    let mut env = Vec::new();
-    for line in text.trim_start_matches('\u{feff}').lines() {
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+/// `--restart`: `no`, `always`, `unless-stopped` or `on-failure`, the last with an optional
+/// `:MAX_RETRIES`; worded as docker and its daemon word what is wrong with it.
+fn restart_policy(policy: Option<&str>) -> Result<Option<RestartPolicy>, String> {
+    let Some(policy) = policy.filter(|policy| !policy.is_empty()) else {
+        return Ok(None);
+    };
+    let (name, count) = match policy.split_once(':') {
+        Some(("", _)) => {
+            return Err(
+                "invalid restart policy format: no policy provided before colon".to_string(),
+            );
         }
-        match line.split_once('=') {
-            Some(("", _)) => {
-                return Err(CliError::Failed(format!(
-                    "no variable name on line '{line}'"
-                )));
-            }
-            Some((name, _)) if name.contains(char::is_whitespace) => {
-                return Err(CliError::Failed(format!(
-                    "variable '{name}' contains whitespaces"
-                )));
-            }
-            Some(_) => env.push(line.to_string()),
-            None => {
-                let name = line.trim_end();
-                env.push(match lookup(name) {
-                    Some(value) => format!("{name}={value}"),
-                    None => name.to_string(),
-                });
-            }
-        }
-    }
-    Ok(env)
+        Some((name, count)) => (name, count),
+        None => (policy, ""),
+    };
+    let maximum_retry_count = match count {
+        "" => None,
+        count => Some(count.parse::<i64>().map_err(|_| {
+            "invalid restart policy format: maximum retry count must be an integer".to_string()
+        })?),
+    };
+    let name = name
+        .parse::<RestartPolicyNameEnum>()
+        .map_err(|_| format!("invalid restart policy '{name}'"))?;
+    Ok(Some(RestartPolicy {
+        name: Some(name),
+        maximum_retry_count,
+    }))
 }
 
 #[cfg(test)]
@@ -195,75 +197,55 @@ mod tests {
         }
     }
 
-    fn lookup(name: &str) -> Option<String> {
-        (name == "HOME").then(|| "/root".to_string())
+    fn config(argv: &[&str]) -> ContainerCreateBody {
+        container_config(&args(argv), false, Vec::new(), None).unwrap()
+    }
+
+    fn host_config(argv: &[&str]) -> HostConfig {
+        config(argv).host_config.unwrap()
     }
 
     #[test]
     fn image_and_command() {
-        let config = container_config(
-            &args(&["busybox", "sh", "-c", "exit 3"]),
-            true,
-            Vec::new(),
-            lookup,
-        );
+        let config = config(&["busybox", "sh", "-c", "exit 3"]);
         assert_eq!(config.image.as_deref(), Some("busybox"));
         assert_eq!(
             config.cmd,
             Some(vec!["sh".into(), "-c".into(), "exit 3".into()])
         );
         assert_eq!(config.entrypoint, None);
-        assert_eq!(config.attach_stdout, Some(true));
         assert_eq!(config.host_config.unwrap().auto_remove, Some(false));
     }
 
     #[test]
     fn no_command_keeps_the_image_default() {
-        let config = container_config(&args(&["busybox"]), false, Vec::new(), lookup);
-        assert_eq!(config.cmd, None);
-        assert_eq!(config.attach_stdout, Some(false));
+        assert_eq!(config(&["busybox"]).cmd, None);
     }
 
     #[test]
-    fn env_files_come_first_and_bare_names_come_from_our_environment() {
-        let config = container_config(
-            &args(&["-e", "A=1", "-e", "HOME", "-e", "UNSET", "busybox"]),
-            false,
-            vec!["FROM_FILE=x".into()],
-            lookup,
-        );
-        assert_eq!(
-            config.env,
-            Some(vec![
-                "FROM_FILE=x".into(),
-                "A=1".into(),
-                "HOME=/root".into(),
-                "UNSET".into()
-            ])
-        );
+    fn the_environment_is_passed_as_assembled() {
+        let env = vec!["FROM_FILE=x".to_string(), "A=1".to_string()];
+        let config = container_config(&args(&["busybox"]), false, env.clone(), None).unwrap();
+        assert_eq!(config.env, Some(env));
+        assert_eq!(self::config(&["busybox"]).env, None);
     }
 
     #[test]
     fn labels_entrypoint_workdir_hostname_rm() {
-        let config = container_config(
-            &args(&[
-                "-l",
-                "a=b=c",
-                "--label",
-                "flag",
-                "--entrypoint",
-                "",
-                "-w",
-                "/srv",
-                "-h",
-                "box",
-                "--rm",
-                "busybox",
-            ]),
-            false,
-            Vec::new(),
-            lookup,
-        );
+        let config = config(&[
+            "-l",
+            "a=b=c",
+            "--label",
+            "flag",
+            "--entrypoint",
+            "",
+            "-w",
+            "/srv",
+            "-h",
+            "box",
+            "--rm",
+            "busybox",
+        ]);
         let labels = config.labels.unwrap();
         assert_eq!(labels["a"], "b=c");
         assert_eq!(labels["flag"], "");
@@ -273,14 +255,136 @@ mod tests {
         assert_eq!(config.host_config.unwrap().auto_remove, Some(true));
     }
 
+    /// (stdin, stdout, stderr, open stdin, stdin once)
+    fn streams(config: &ContainerCreateBody) -> (bool, bool, bool, bool, bool) {
+        (
+            config.attach_stdin.unwrap(),
+            config.attach_stdout.unwrap(),
+            config.attach_stderr.unwrap(),
+            config.open_stdin.unwrap(),
+            config.stdin_once.unwrap(),
+        )
+    }
+
     #[test]
-    fn env_file_format() {
-        let text = "\u{feff}# comment\n\n  A=1 2\nHOME\nUNSET  \nB=\n";
+    fn attached_streams() {
+        // By default stdout and stderr; `-i` adds stdin, kept open and closed with the client.
         assert_eq!(
-            parse_env_file(text, lookup).unwrap(),
-            ["A=1 2", "HOME=/root", "UNSET", "B="]
+            streams(&config(&["busybox"])),
+            (false, true, true, false, false)
         );
-        assert!(parse_env_file("BAD NAME=1", lookup).is_err());
-        assert!(parse_env_file("=1", lookup).is_err());
+        assert_eq!(
+            streams(&config(&["-i", "busybox"])),
+            (true, true, true, true, true)
+        );
+        // `-a` picks the streams, in any case.
+        assert_eq!(
+            streams(&config(&["-a", "STDERR", "busybox"])),
+            (false, false, true, false, false)
+        );
+        assert_eq!(
+            streams(&config(&["-a", "stdin", "-a", "stdout", "busybox"])),
+            (true, true, false, false, false)
+        );
+        // Detached: nothing attached, but stdin stays open for a later attach.
+        let detached = container_config(&args(&["-i", "busybox"]), true, Vec::new(), None);
+        assert_eq!(
+            streams(&detached.unwrap()),
+            (false, false, false, true, false)
+        );
+    }
+
+    #[test]
+    fn tty_user_stop_and_console_size() {
+        let config = container_config(
+            &args(&[
+                "-t",
+                "-u",
+                "1:2",
+                "--stop-signal",
+                "SIGUSR1",
+                "--stop-timeout",
+                "3",
+                "busybox",
+            ]),
+            false,
+            Vec::new(),
+            Some((33, 101)),
+        )
+        .unwrap();
+        assert_eq!(config.tty, Some(true));
+        assert_eq!(config.user.as_deref(), Some("1:2"));
+        assert_eq!(config.stop_signal.as_deref(), Some("SIGUSR1"));
+        assert_eq!(config.stop_timeout, Some(3));
+        assert_eq!(
+            config.host_config.unwrap().console_size,
+            Some(vec![33, 101])
+        );
+        let plain = self::config(&["busybox"]);
+        assert_eq!(plain.tty, Some(false));
+        assert_eq!(plain.stop_timeout, None);
+        assert_eq!(plain.host_config.unwrap().console_size, None);
+    }
+
+    #[test]
+    fn init_read_only_and_log_driver() {
+        let host = host_config(&["--init", "--read-only", "--log-driver", "none", "busybox"]);
+        assert_eq!(host.init, Some(true));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.log_config.unwrap().typ.as_deref(), Some("none"));
+        // Only sent when given, so the daemon's default applies otherwise.
+        assert_eq!(host_config(&["--init=false", "busybox"]).init, Some(false));
+        let host = host_config(&["busybox"]);
+        assert_eq!((host.init, host.log_config), (None, None));
+    }
+
+    #[test]
+    fn restart_policies() {
+        let policy = host_config(&["--restart", "on-failure:3", "busybox"]).restart_policy;
+        assert_eq!(
+            policy,
+            Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::ON_FAILURE),
+                maximum_retry_count: Some(3),
+            })
+        );
+        let policy = host_config(&["--restart", "unless-stopped", "busybox"]).restart_policy;
+        assert_eq!(
+            policy.unwrap().name,
+            Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+        );
+        assert_eq!(host_config(&["busybox"]).restart_policy, None);
+        // `no` is the one policy `--rm` goes with.
+        assert!(
+            container_config(
+                &args(&["--rm", "--restart", "no", "busybox"]),
+                false,
+                Vec::new(),
+                None
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn bad_restart_policies_are_worded_as_docker_words_them() {
+        let error =
+            |argv: &[&str]| container_config(&args(argv), false, Vec::new(), None).unwrap_err();
+        assert_eq!(
+            error(&["--restart", "on-failure:x", "busybox"]),
+            "invalid restart policy format: maximum retry count must be an integer"
+        );
+        assert_eq!(
+            error(&["--restart", ":3", "busybox"]),
+            "invalid restart policy format: no policy provided before colon"
+        );
+        assert_eq!(
+            error(&["--restart", "bogus", "busybox"]),
+            "invalid restart policy 'bogus'"
+        );
+        assert_eq!(
+            error(&["--rm", "--restart", "always", "busybox"]),
+            "conflicting options: cannot specify both --restart and --rm"
+        );
     }
 }

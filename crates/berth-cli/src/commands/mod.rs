@@ -3,14 +3,20 @@
 
 mod attach;
 mod create;
+mod env;
+mod exec;
 mod history;
 mod images;
 mod import;
 mod info;
 mod inspect;
+mod kill;
 mod load;
 mod logs;
+mod pause;
 mod ps;
+mod rename;
+mod restart;
 mod rm;
 mod rmi;
 mod run;
@@ -18,6 +24,7 @@ mod save;
 mod start;
 mod stop;
 mod tag;
+mod top;
 mod version;
 mod wait;
 
@@ -32,6 +39,7 @@ use crate::cli::{Cli, Command, ContainerCommand, ImageCommand};
 use crate::client::Connector;
 use crate::error::{CliError, open_error};
 use crate::output;
+use crate::session::signals::interruptible;
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     if cli.version {
@@ -42,6 +50,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         return Ok(());
     };
     let connector = &Connector::new(cli.host);
+    if runs_session(&command) {
+        dispatch(connector, command).await
+    } else {
+        interruptible(dispatch(connector, command)).await
+    }
+}
+
+/// Whether the command runs an attached session, which decides itself what interrupts mean.
+/// (`run` leaves them their default action until it knows whether it has one.) Any other
+/// command an interrupt ends as docker's end, with 128 + the signal.
+fn runs_session(command: &Command) -> bool {
+    match command {
+        Command::Run(_)
+        | Command::Exec(_)
+        | Command::Attach(_)
+        | Command::Container(
+            ContainerCommand::Run(_) | ContainerCommand::Exec(_) | ContainerCommand::Attach(_),
+        ) => true,
+        Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
+            args.attach || args.interactive
+        }
+        _ => false,
+    }
+}
+
+async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliError> {
     match command {
         Command::Run(args) | Command::Container(ContainerCommand::Run(args)) => {
             run::run(connector, args).await
@@ -57,6 +91,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Stop(args) | Command::Container(ContainerCommand::Stop(args)) => {
             stop::run(connector, args).await
+        }
+        Command::Restart(args) | Command::Container(ContainerCommand::Restart(args)) => {
+            restart::run(connector, args).await
+        }
+        Command::Kill(args) | Command::Container(ContainerCommand::Kill(args)) => {
+            kill::run(connector, args).await
+        }
+        Command::Pause(args) | Command::Container(ContainerCommand::Pause(args)) => {
+            pause::run(connector, args, true).await
+        }
+        Command::Unpause(args) | Command::Container(ContainerCommand::Unpause(args)) => {
+            pause::run(connector, args, false).await
+        }
+        Command::Rename(args) | Command::Container(ContainerCommand::Rename(args)) => {
+            rename::run(connector, args).await
+        }
+        Command::Top(args) | Command::Container(ContainerCommand::Top(args)) => {
+            top::run(connector, args).await
+        }
+        Command::Exec(args) | Command::Container(ContainerCommand::Exec(args)) => {
+            exec::run(connector, args).await
+        }
+        Command::Attach(args) | Command::Container(ContainerCommand::Attach(args)) => {
+            attach::run(connector, args).await
         }
         Command::Logs(args) | Command::Container(ContainerCommand::Logs(args)) => {
             logs::run(connector, args).await
@@ -104,6 +162,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Version(args) => version::run(connector, args).await,
         Command::Info(args) => info::run(connector, args).await,
+    }
+}
+
+/// A process's exit status as a command result: 0 succeeds, anything else is passed on.
+fn container_status(status: i64) -> Result<(), CliError> {
+    match status {
+        0 => Ok(()),
+        status => Err(CliError::ContainerExit(status)),
     }
 }
 

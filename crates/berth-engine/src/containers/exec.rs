@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// One exec instance, as `/exec/{id}/json` shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecRecord {
     pub id: String,
     pub container_id: String,
@@ -178,6 +178,20 @@ impl Engine {
         process.set_env(Some(env));
         process.set_terminal(Some(tty));
         Ok(process)
+    }
+
+    /// The process of a healthcheck probe: the container's own, running `argv`.
+    pub(crate) fn probe_process(
+        &self,
+        c: &Container,
+        argv: &[String],
+    ) -> Result<oci_spec::runtime::Process> {
+        let r = ExecRecord {
+            container_id: c.id.clone(),
+            cmd: argv.to_vec(),
+            ..Default::default()
+        };
+        self.exec_process(c, &r, false)
     }
 
     /// `POST /exec/{id}/start`: starts the process; returns its stream unless detached.

@@ -136,9 +136,11 @@ impl Engine {
             started_at: clock::now(),
             finished_at: c.state.finished_at.clone(),
             manually_stopped: false,
+            health: None,
         };
         self.save_container(&c)?;
         self.container_event(&c, "start", &[]);
+        self.watch_health(&c);
         self.monitor(id);
         Ok(())
     }
@@ -524,7 +526,7 @@ impl Engine {
         }
     }
 
-    fn open_cgroup(&self, c: &Container) -> Result<berth_cgroups::Cgroup> {
+    pub(crate) fn open_cgroup(&self, c: &Container) -> Result<berth_cgroups::Cgroup> {
         let (layout, path) = self
             .cgroup_of(c)
             .ok_or_else(|| Error::conflict("this host has no cgroups"))?;

@@ -4,6 +4,8 @@
 mod config;
 mod etc_files;
 mod exec;
+mod filesystem;
+mod health;
 mod lifecycle;
 mod logs;
 pub mod model;

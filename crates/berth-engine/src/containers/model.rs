@@ -47,6 +47,9 @@ pub struct State {
     /// Stopped or killed through the API: its restart policy does not bring it back.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The healthcheck's results, for containers that have one.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
 }
 
 impl Default for State {
@@ -60,6 +63,7 @@ impl Default for State {
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
             manually_stopped: false,
+            health: None,
         }
     }
 }

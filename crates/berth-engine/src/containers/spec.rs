@@ -115,6 +115,27 @@ pub struct EtcFiles<'a> {
     pub resolv_conf: &'a Path,
 }
 
+/// The container's seccomp filter: Docker's default for its capabilities, a custom profile,
+/// or none (`--privileged`, `seccomp=unconfined`).
+fn seccomp_profile(
+    privileged: bool,
+    options: &security::SecurityOptions,
+    caps: &[&str],
+) -> Result<Option<serde_json::Value>> {
+    if privileged || options.seccomp_unconfined {
+        return Ok(None);
+    }
+    if let Some(custom) = &options.seccomp_profile {
+        let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_str(custom)
+            .map_err(|e| Error::invalid(format!("Decoding seccomp profile failed: {e}")))?;
+        return Ok(Some(serde_json::to_value(profile)?));
+    }
+    let caps: Vec<String> = caps.iter().map(|c| c.to_string()).collect();
+    Ok(Some(serde_json::to_value(
+        berth_runtime::seccomp::docker_default_profile(&caps),
+    )?))
+}
+
 /// Which network namespace the container's init gets.
 pub enum NetNs {
     /// Its own (bridge networks, `none`).
@@ -218,6 +239,9 @@ pub fn build(
         }
     });
     let mut spec = spec;
+    if let Some(profile) = seccomp_profile(privileged, &options, &caps)? {
+        spec["linux"]["seccomp"] = profile;
+    }
     if init {
         spec["mounts"].as_array_mut().expect("mounts literal").push(json!({
             "destination": "/sbin/docker-init", "type": "bind", "source": init_binary, "options": ["bind", "ro"]

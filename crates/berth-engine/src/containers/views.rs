@@ -17,7 +17,15 @@ pub fn status_text(c: &Container) -> String {
     };
     match c.state.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", ago(&c.state.started_at)),
+        Status::Running => {
+            let health = match c.state.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)",
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                _ => "",
+            };
+            format!("Up {}{health}", ago(&c.state.started_at))
+        }
         Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
@@ -66,7 +74,7 @@ pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], related: &Relat
     let s = &c.state;
     let path = |name: &str| dir.join(name).display().to_string();
     let started = s.started_at != ZERO_TIME || s.status != Status::Created;
-    json!({
+    let mut v = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": c.path,
@@ -110,7 +118,11 @@ pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], related: &Relat
         "Mounts": related.mounts,
         "Config": c.config,
         "NetworkSettings": related.network_settings
-    })
+    });
+    if let Some(h) = &s.health {
+        v["State"]["Health"] = super::health::health_json(h);
+    }
+    v
 }
 
 /// Docker's container filters; `image_id_of` resolves an `ancestor` name to an image id.

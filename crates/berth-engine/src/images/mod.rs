@@ -2,6 +2,7 @@
 //! the built-in hello-world, and collection of layers and blobs nothing refers to.
 
 mod changes;
+pub(crate) use changes::apply as apply_changes;
 pub mod views;
 
 use crate::Engine;
@@ -322,12 +323,11 @@ impl Engine {
                 }),
             }
         }
-        let (tx, rx) = mpsc::channel(16);
+        let (mut writer, rx) = crate::stream::ChannelWriter::new();
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let mut writer = ChannelWriter { tx: tx.clone() };
             if let Err(e) = store.save(&images, &mut writer) {
-                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                writer.fail(e.to_string());
             }
         });
         Ok(rx)
@@ -401,22 +401,5 @@ impl Engine {
             }
         }
         Ok(removed)
-    }
-}
-
-/// Hands a blocking writer's bytes to an async response body.
-struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

@@ -12,7 +12,7 @@ fn is_whiteout(m: &std::fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
 }
 
-fn is_opaque(dir: &Path) -> bool {
+pub(crate) fn is_opaque(dir: &Path) -> bool {
     xattr_get(dir, OPAQUE_XATTR).as_deref() == Some(b"y".as_slice())
 }
 

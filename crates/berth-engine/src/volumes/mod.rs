@@ -5,6 +5,7 @@ mod copy_up;
 mod host_mount;
 
 pub use copy_up::copy_image_content;
+pub(crate) use copy_up::is_opaque;
 
 use crate::error::{Error, Result};
 use crate::filters::Filters;

@@ -33,9 +33,20 @@ struct EntryMeta {
 /// Unpacks the tar stream `tar` (decompressed) of layer `blob` into `root` and returns the
 /// number of bytes in regular files. Reads up to the end-of-archive marker only.
 pub(crate) fn unpack(tar: &mut impl Read, root: &Root, blob: &Digest) -> Result<u64> {
+    unpack_with(tar, root, blob, true)
+}
+
+/// Unpacks a plain archive (`docker cp` into a container) with the same confinement as a
+/// layer, but `.wh.` names are ordinary files. `label` names the archive in errors.
+pub fn unpack_plain(mut tar: impl Read, root: &Root, label: &Digest) -> Result<u64> {
+    unpack_with(&mut tar, root, label, false)
+}
+
+fn unpack_with(tar: &mut impl Read, root: &Root, blob: &Digest, whiteouts: bool) -> Result<u64> {
     let mut unpacker = Unpacker {
         root,
         blob,
+        whiteouts,
         dir_mtimes: Vec::new(),
         unpacked: 0,
     };
@@ -50,6 +61,8 @@ pub(crate) fn unpack(tar: &mut impl Read, root: &Root, blob: &Digest) -> Result<
 struct Unpacker<'a> {
     root: &'a Root,
     blob: &'a Digest,
+    /// Layers turn `.wh.` entries into overlayfs whiteouts; plain archives keep them as files.
+    whiteouts: bool,
     /// Set last, deepest first, so creating children does not disturb them.
     dir_mtimes: Vec<(PathBuf, SystemTime)>,
     unpacked: u64,
@@ -73,7 +86,12 @@ impl Unpacker<'_> {
         let parent = self
             .root
             .create_dir_all(path.parent().unwrap_or(Path::new("")), 0o755)?;
-        if let Some(whiteout) = whiteout::classify(name).map_err(|r| self.refuse(&path, r))? {
+        let whiteout = if self.whiteouts {
+            whiteout::classify(name).map_err(|r| self.refuse(&path, r))?
+        } else {
+            None
+        };
+        if let Some(whiteout) = whiteout {
             return self.whiteout(&parent, whiteout, &meta);
         }
         if kind.is_dir() {

@@ -176,7 +176,12 @@ impl Monitor {
         };
         let (pending, child) =
             process_io::prepare(wanted).map_err(|e| refusal(format!("exec stdio: {e}")))?;
-        let result = berth_runtime::exec(self.init_pid.as_raw(), process, child.as_stdio());
+        let result = berth_runtime::exec(
+            self.init_pid.as_raw(),
+            process,
+            self.seccomp.as_ref(),
+            child.as_stdio(),
+        );
         // Only the process may hold its ends: its exit must end the streams.
         drop(child);
         let mut spawned = match result {

@@ -3,10 +3,12 @@
 
 mod containers;
 mod events;
+mod filesystem;
 mod hijack;
 mod http;
 mod images;
 mod networks;
+mod prune;
 mod system;
 mod volumes;
 
@@ -108,6 +110,7 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
         (&Method::GET, ["images", "get"]) => images::save(&engine, &req, None).await,
         (&Method::POST, ["images", "create"]) => images::create(&engine, req).await,
+        (&Method::POST, ["images", "prune"]) => prune::images(&engine, &req).await,
         (_, ["images", rest @ ..]) if !rest.is_empty() => {
             images::by_name(&engine, req, &method, &path["/images/".len()..]).await
         }
@@ -144,6 +147,15 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["exec", id, "start"]) => containers::start_exec(&engine, req, id).await,
         (&Method::GET, ["exec", id, "json"]) => containers::inspect_exec(&engine, id).await,
         (&Method::POST, ["exec", id, "resize"]) => containers::resize_exec(&engine, &req, id).await,
+        (&Method::GET, ["containers", id, "changes"]) => filesystem::changes(&engine, id),
+        (&Method::GET, ["containers", id, "export"]) => filesystem::export(&engine, id),
+        (&Method::GET | &Method::HEAD | &Method::PUT, ["containers", id, "archive"]) => {
+            let id = id.to_string();
+            filesystem::archive(&engine, &method, req, &id).await
+        }
+        (&Method::POST, ["commit"]) => filesystem::commit(&engine, &req).await,
+        (&Method::POST, ["containers", "prune"]) => prune::containers(&engine, &req).await,
+        (&Method::GET, ["system", "df"]) => prune::system_df(&engine),
         (&Method::GET, ["networks"]) => networks::list(&engine, &req),
         (&Method::POST, ["networks", "create"]) => networks::create(&engine, req).await,
         (&Method::POST, ["networks", "prune"]) => networks::prune(&engine, &req).await,

@@ -1,0 +1,59 @@
+//! The Compose Specification, as `docker compose` v2 implements it.
+//!
+//! - [`load()`] finds and reads the compose files, merges them, interpolates variables, applies
+//!   `include`, `extends` and profiles, and returns a validated [`Project`].
+//! - [`config`] prints the resolved model (`docker compose config`).
+//! - [`Compose`] drives a daemon through the Docker Engine API (bollard) to bring a project
+//!   up and down and to act on its containers, labelling everything the way docker compose
+//!   does, so the two tools can manage each other's projects.
+//!
+//! Compose files are untrusted input: reading is bounded, nothing panics on bad input, and
+//! errors name the file, line and key (`compose.yaml:7:9: services.web.ports[0]: invalid
+//! port "x"`).
+
+pub mod config;
+mod convert;
+pub mod dotenv;
+pub mod error;
+pub mod interpolate;
+pub mod load;
+pub mod model;
+//ORCH pub mod orchestrate;
+pub mod plan;
+mod profiles;
+pub mod units;
+mod validate;
+pub mod yaml;
+
+pub use error::{ConfigError, Error, Result};
+pub use load::{LoadOptions, load};
+pub use model::{Project, Service};
+//ORCH pub use orchestrate::Compose;
+
+use std::io::Read;
+use std::path::Path;
+
+/// `parent.key`, or `key` at the top.
+pub(crate) fn keypath(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// Reads a UTF-8 file of at most `max` bytes.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<String> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(path, e))?;
+    if text.len() as u64 > max {
+        return Err(Error::Failed(format!(
+            "{}: larger than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
