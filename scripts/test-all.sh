@@ -12,6 +12,7 @@ mkdir -p "$CARGO_TARGET_DIR"
 missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)   # test images
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)             # docker CLI compatibility tests
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)         # pull and push tests
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)                  # test teardown of bridges
 command -v nft >/dev/null 2>&1 || missing+=(nftables)                 # test teardown of nft tables
 if [ ${#missing[@]} -gt 0 ]; then

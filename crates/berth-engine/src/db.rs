@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Each entry moves the schema from its index to the next version, in one transaction.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const SCHEMA_V1: &str = "
@@ -28,6 +28,13 @@ CREATE TABLE containers (
     name     TEXT NOT NULL UNIQUE,
     image_id TEXT NOT NULL REFERENCES images(id),
     data     TEXT NOT NULL              -- the engine's Container record as JSON
+);
+";
+
+const SCHEMA_V4: &str = "
+CREATE TABLE digests (
+    name     TEXT PRIMARY KEY,          -- familiar repo@sha256:..., as RepoDigests shows
+    image_id TEXT NOT NULL REFERENCES images(id)
 );
 ";
 
@@ -188,6 +195,25 @@ impl Db {
         Ok(())
     }
 
+    pub fn set_digest(&self, name: &str, image_id: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO digests (name, image_id) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+            params![name, image_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn digests_of(&self, image_id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT name FROM digests WHERE image_id = ?1 ORDER BY name")?;
+        let rows = stmt
+            .query_map([image_id], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     pub fn delete_tag(&self, name: &str) -> Result<bool> {
         Ok(self
             .conn()
@@ -200,6 +226,7 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM tags WHERE image_id = ?1", [id])?;
+        tx.execute("DELETE FROM digests WHERE image_id = ?1", [id])?;
         tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
         tx.commit()?;
         Ok(())

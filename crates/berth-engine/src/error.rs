@@ -15,6 +15,8 @@ pub enum ErrorKind {
     NotModified,
     /// 403: not allowed on this object (removing a predefined network).
     Forbidden,
+    /// 401: a registry refused the credentials.
+    Unauthorized,
     /// 500: anything else.
     Internal,
 }

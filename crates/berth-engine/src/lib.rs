@@ -53,6 +53,7 @@ pub struct Engine {
     cgroups: Option<berth_cgroups::Layout>,
     execs: containers::ExecTable,
     net: networks::NetworkRuntime,
+    registry: Arc<berth_registry::Client>,
     pub events: events::EventLog,
 }
 
@@ -97,6 +98,7 @@ impl Engine {
             },
             execs: Default::default(),
             net: Default::default(),
+            registry: images::registry::new_client()?,
             events: Default::default(),
         });
         engine.remove_orphan_containers()?;

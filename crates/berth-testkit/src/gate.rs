@@ -9,6 +9,8 @@ pub enum Requirement {
     DockerCli,
     /// Debian's busybox-static at /bin/busybox.
     Busybox,
+    /// Debian's docker-registry, for pull and push tests.
+    DockerRegistry,
     /// A real Docker daemon to compare with, at `BERTH_REFERENCE_DOCKER_HOST` (set by
     /// scripts/test-all.sh after `shared/tools/reference-dockerd start`).
     ReferenceDocker,
@@ -25,6 +27,9 @@ impl Requirement {
                 .is_ok_and(|o| o.status.success()),
             Requirement::Busybox => std::path::Path::new(crate::images::BUSYBOX).exists(),
             Requirement::ReferenceDocker => crate::reference_docker_host().is_some(),
+            Requirement::DockerRegistry => {
+                std::path::Path::new(crate::registry::DOCKER_REGISTRY).exists()
+            }
         };
         (!ok).then_some(match self {
             Requirement::Root => "needs root",
@@ -33,6 +38,7 @@ impl Requirement {
             Requirement::ReferenceDocker => {
                 "needs a reference Docker (BERTH_REFERENCE_DOCKER_HOST)"
             }
+            Requirement::DockerRegistry => "needs Debian's docker-registry",
         })
     }
 }

@@ -8,10 +8,12 @@ mod gate;
 mod http;
 mod images;
 mod network;
+mod registry;
 
 pub use gate::{Requirement, require};
 pub use http::ApiResponse;
 pub use images::{busybox_rootfs_tar, tar_of};
+pub use registry::Registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

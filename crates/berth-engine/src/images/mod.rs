@@ -3,6 +3,7 @@
 
 mod changes;
 pub(crate) use changes::apply as apply_changes;
+pub mod registry;
 pub mod views;
 
 use crate::Engine;
@@ -72,12 +73,14 @@ impl Engine {
             if !views::image_matches(filters, &repo_tags, &config) {
                 continue;
             }
-            out.push(views::summary(
+            let mut summary = views::summary(
                 &row,
                 repo_tags,
                 &config,
                 self.db.containers_using(&row.id)?.len(),
-            ));
+            );
+            summary["RepoDigests"] = serde_json::json!(registry::repo_digests(self, &row.id));
+            out.push(summary);
         }
         Ok(out)
     }
@@ -91,12 +94,9 @@ impl Engine {
             .rev()
             .map(|c| self.layer_diff_dir(c).display().to_string())
             .collect();
-        Ok(views::inspect(
-            &row,
-            self.db.tags_of(&row.id)?,
-            &config,
-            &layer_dirs,
-        ))
+        let mut v = views::inspect(&row, self.db.tags_of(&row.id)?, &config, &layer_dirs);
+        v["RepoDigests"] = serde_json::json!(registry::repo_digests(self, &row.id));
+        Ok(v)
     }
 
     pub fn image_history(&self, name: &str) -> Result<Vec<Value>> {

@@ -73,13 +73,7 @@ pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
             .await?;
         return Ok(json_lines(&[json!({"status": id})]));
     }
-    let image = q.get("fromImage").unwrap_or("");
-    if image.is_empty() {
-        return Err(Error::invalid("fromImage or fromSrc is required"));
-    }
-    Err(Error::not_found(format!(
-        "pull access denied for {image}: this berthd has no registry client; load the image with `berth load` or `berth import`"
-    )))
+    Err(Error::invalid("fromImage or fromSrc is required"))
 }
 
 /// Routes under `/images/{name}`, where the name itself may contain slashes.

@@ -9,6 +9,7 @@ mod http;
 mod images;
 mod networks;
 mod prune;
+mod registry;
 mod system;
 mod volumes;
 
@@ -24,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::net::UnixListener;
 
+use http::Query;
 pub use http::{Reply, error_reply};
 
 /// The API version berthd speaks, and the oldest it still answers.
@@ -109,8 +111,18 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::GET, ["images", "json"]) => images::list(&engine, &req),
         (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
         (&Method::GET, ["images", "get"]) => images::save(&engine, &req, None).await,
-        (&Method::POST, ["images", "create"]) => images::create(&engine, req).await,
+        (&Method::POST, ["images", "create"]) => {
+            match Query::of(&req).get("fromImage").map(str::to_string) {
+                Some(image) if !image.is_empty() => registry::pull(&engine, &req, &image).await,
+                _ => images::create(&engine, req).await,
+            }
+        }
+        (&Method::POST, ["auth"]) => registry::login(&engine, req).await,
         (&Method::POST, ["images", "prune"]) => prune::images(&engine, &req).await,
+        (&Method::POST, ["images", ..]) if path.ends_with("/push") => {
+            let name = path["/images/".len()..path.len() - "/push".len()].to_string();
+            registry::push(&engine, &req, &name).await
+        }
         (_, ["images", rest @ ..]) if !rest.is_empty() => {
             images::by_name(&engine, req, &method, &path["/images/".len()..]).await
         }
