@@ -13,6 +13,9 @@ missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)   # test images
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)             # docker CLI compatibility tests
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)         # pull and push tests
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)                # registry server interop tests
+command -v curl >/dev/null 2>&1 || missing+=(curl)                    # registry server TLS test
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)              # its self-signed certificate
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)                  # test teardown of bridges
 command -v nft >/dev/null 2>&1 || missing+=(nftables)                 # test teardown of nft tables
 if [ ${#missing[@]} -gt 0 ]; then
@@ -34,4 +37,13 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 # The end-to-end tests find berthd, berth-shim and berth next to the test executables.
-cargo test --workspace --locked
+cargo test --workspace --locked --exclude berth-compose
+# Compose's live tests drive a real Docker and read its published ports on 127.0.0.1, so
+# they run inside the reference daemon's network namespace. Without one they skip locally
+# (and fail under CI, which always has it).
+if [ -n "${BERTH_REFERENCE_DOCKER_HOST:-}" ]; then
+  bash "$reference" exec env BERTH_COMPOSE_TEST_HOST="$BERTH_REFERENCE_DOCKER_HOST" \
+    cargo test -p berth-compose --locked
+else
+  cargo test -p berth-compose --locked
+fi

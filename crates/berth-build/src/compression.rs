@@ -51,12 +51,24 @@ pub(crate) fn is_tar_header(block: &[u8]) -> bool {
     let sum: u64 = block[..BLOCK]
         .iter()
         .enumerate()
-        .map(|(i, b)| if (148..156).contains(&i) { 32 } else { u64::from(*b) })
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(*b)
+            }
+        })
         .sum();
     let signed: i64 = block[..BLOCK]
         .iter()
         .enumerate()
-        .map(|(i, b)| if (148..156).contains(&i) { 32 } else { i64::from(*b as i8) })
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(*b as i8)
+            }
+        })
         .sum();
     recorded == sum || recorded as i64 == signed
 }

@@ -165,7 +165,11 @@ pub(crate) struct ImageConfig {
     pub(crate) os: String,
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) os_features: Vec<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub(crate) os_version: String,
     pub(crate) rootfs: RootFs,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -255,9 +259,15 @@ mod tests {
 
     #[test]
     fn bad_configs_are_contract_errors() {
-        let err = ImageConfig::from_bytes(b"{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"x\"]}}", "img")
-            .unwrap_err();
-        assert!(err.to_string().starts_with("build host: the config of img is not valid"));
+        let err = ImageConfig::from_bytes(
+            b"{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"x\"]}}",
+            "img",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("build host: the config of img is not valid")
+        );
     }
 
     #[test]
@@ -275,6 +285,9 @@ mod tests {
     fn times_are_formatted_like_go() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_600);
         assert_eq!(rfc3339(t), "2025-01-01T00:00:00Z");
-        assert_eq!(rfc3339(t + Duration::from_millis(250)), "2025-01-01T00:00:00.25Z");
+        assert_eq!(
+            rfc3339(t + Duration::from_millis(250)),
+            "2025-01-01T00:00:00.25Z"
+        );
     }
 }

@@ -59,7 +59,8 @@ impl BuildContext {
         let mut head = vec![0u8; BLOCK];
         let n = compression::read_up_to(&mut reader, &mut head).map_err(read_err)?;
         head.truncate(n);
-        let is_tar = n == BLOCK && (compression::is_tar_header(&head) || head.iter().all(|b| *b == 0));
+        let is_tar =
+            n == BLOCK && (compression::is_tar_header(&head) || head.iter().all(|b| *b == 0));
         let stream = Cursor::new(head).chain(reader);
         if is_tar {
             context.read_tar(stream)?;
@@ -99,11 +100,10 @@ impl BuildContext {
             mtime: field(header.mtime())?,
             size: 0,
         };
-        let device = || -> Result<(u32, u32)> {
-            let major = header.device_major().ok().flatten().unwrap_or(0);
-            let minor = header.device_minor().ok().flatten().unwrap_or(0);
-            Ok((major, minor))
-        };
+        let (major, minor) = (
+            header.device_major().ok().flatten().unwrap_or(0),
+            header.device_minor().ok().flatten().unwrap_or(0),
+        );
         let mut data = None;
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -130,20 +130,17 @@ impl BuildContext {
                     .get(&target)
                     .filter(|e| e.node.kind == Kind::File)
                     .ok_or_else(|| {
-                        context_error(&raw, "hard link to a file that is not in the archive before it")
+                        context_error(
+                            &raw,
+                            "hard link to a file that is not in the archive before it",
+                        )
                     })?
                     .clone();
                 return self.insert(path, linked, &raw);
             }
             tar::EntryType::Fifo => node.kind = Kind::Fifo,
-            tar::EntryType::Char => {
-                let (major, minor) = device()?;
-                node.kind = Kind::Char { major, minor };
-            }
-            tar::EntryType::Block => {
-                let (major, minor) = device()?;
-                node.kind = Kind::Block { major, minor };
-            }
+            tar::EntryType::Char => node.kind = Kind::Char { major, minor },
+            tar::EntryType::Block => node.kind = Kind::Block { major, minor },
             other => {
                 return Err(context_error(
                     &raw,
@@ -440,7 +437,15 @@ mod tests {
         let c = load(tar);
         assert_eq!(
             paths(&c),
-            ["Dockerfile", "empty", "hard", "link", "src", "src/lib", "src/lib/a.rs"]
+            [
+                "Dockerfile",
+                "empty",
+                "hard",
+                "link",
+                "src",
+                "src/lib",
+                "src/lib/a.rs"
+            ]
         );
         let a = c.lstat(Path::new("src/lib/a.rs")).unwrap().unwrap();
         assert_eq!((a.kind, a.mode, a.size), (Kind::File, 0o600, 9));
@@ -460,7 +465,9 @@ mod tests {
     #[test]
     fn a_compressed_context_is_read_too() {
         use std::io::Write as _;
-        let tar = TarBuilder::new().file("Dockerfile", 0o644, b"FROM x").finish();
+        let tar = TarBuilder::new()
+            .file("Dockerfile", 0o644, b"FROM x")
+            .finish();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar).unwrap();
         let c = load(gz.finish().unwrap());
@@ -496,7 +503,9 @@ mod tests {
 
     #[test]
     fn a_symlinked_dockerfile_may_not_leave_the_context() {
-        let tar = TarBuilder::new().symlink("Dockerfile", "/etc/passwd").finish();
+        let tar = TarBuilder::new()
+            .symlink("Dockerfile", "/etc/passwd")
+            .finish();
         let c = load(tar);
         let err = c.read_file("Dockerfile", 100).unwrap_err().to_string();
         assert_eq!(

@@ -42,10 +42,7 @@ impl Dockerignore {
 
     /// Whether a context path (`dir/file`, no leading slash) is left out.
     pub(crate) fn excludes(&self, path: &str) -> bool {
-        let parents: Vec<&str> = path
-            .match_indices('/')
-            .map(|(at, _)| &path[..at])
-            .collect();
+        let parents: Vec<&str> = path.match_indices('/').map(|(at, _)| &path[..at]).collect();
         let mut excluded = false;
         for rule in &self.rules {
             // An inclusion only matters while not excluded, an exception only while excluded.

@@ -201,8 +201,16 @@ impl<'v, 'a> Lexer<'v, 'a> {
                 let word = self.word_until_brace()?;
                 let value = value.unwrap_or_default();
                 match op {
-                    Some('-') => Ok(if value.is_empty() { word } else { value.to_owned() }),
-                    Some('+') => Ok(if value.is_empty() { String::new() } else { word }),
+                    Some('-') => Ok(if value.is_empty() {
+                        word
+                    } else {
+                        value.to_owned()
+                    }),
+                    Some('+') => Ok(if value.is_empty() {
+                        String::new()
+                    } else {
+                        word
+                    }),
                     Some('?') if value.is_empty() => Err(unset_message(&name, &word, "empty")),
                     Some('?') => Ok(value.to_owned()),
                     Some(other) => Err(format!("unsupported modifier ({other}) in substitution")),
@@ -366,8 +374,14 @@ mod tests {
     #[test]
     fn errors() {
         let err = |w: &str| expand(w, '\\', &vars()).unwrap_err().to_string();
-        assert_eq!(err("${NAME"), r#"failed to process "${NAME": syntax error: missing '}'"#);
-        assert_eq!(err("${}"), r#"failed to process "${}": syntax error: bad substitution"#);
+        assert_eq!(
+            err("${NAME"),
+            r#"failed to process "${NAME": syntax error: missing '}'"#
+        );
+        assert_eq!(
+            err("${}"),
+            r#"failed to process "${}": syntax error: bad substitution"#
+        );
         assert_eq!(
             err("${UNSET:?}"),
             r#"failed to process "${UNSET:?}": UNSET: is not allowed to be empty"#

@@ -160,7 +160,11 @@ mod tests {
     #[test]
     fn quotes_like_go() {
         assert_eq!(quote("a\"b\\c\n\x01é"), r#""a\"b\\c\n\x01é""#);
-        let list = ["/bin/sh".to_owned(), "-c".to_owned(), "echo \"hi\"".to_owned()];
+        let list = [
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            "echo \"hi\"".to_owned(),
+        ];
         assert_eq!(quote_list(&list), r#"["/bin/sh" "-c" "echo \"hi\""]"#);
         assert_eq!(plain_list(&list[..2]), "[/bin/sh -c]");
         assert_eq!(quote_rune(0), r"'\x00'");

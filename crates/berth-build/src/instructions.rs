@@ -101,7 +101,9 @@ pub(crate) struct Dockerfile {
 pub(crate) fn parse_dockerfile(text: &str) -> Result<Dockerfile> {
     let lines = parser::parse(text)?;
     if lines.nodes.is_empty() {
-        return Err(BuildError::Dockerfile("file with no instructions".to_owned()));
+        return Err(BuildError::Dockerfile(
+            "file with no instructions".to_owned(),
+        ));
     }
     let mut meta_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
@@ -381,8 +383,7 @@ fn command_line(args: &str, err: &dyn Fn(String) -> BuildError) -> Result<Option
         return match words {
             Some(words) => Ok(Some(CommandLine::Exec(words))),
             None => Err(err(
-                "when using JSON array syntax, arrays must be comprised of strings only"
-                    .to_owned(),
+                "when using JSON array syntax, arrays must be comprised of strings only".to_owned(),
             )),
         };
     }
@@ -604,7 +605,11 @@ mod tests {
         };
         assert_eq!(
             one(r#"ENV A=1 B="two words" C=x\ y"#),
-            Instruction::Env(vec![kv("A", "1"), kv("B", r#""two words""#), kv("C", r"x\ y")])
+            Instruction::Env(vec![
+                kv("A", "1"),
+                kv("B", r#""two words""#),
+                kv("C", r"x\ y")
+            ])
         );
         assert_eq!(
             one("ENV PATH /usr/bin:/bin  extra"),
@@ -668,7 +673,10 @@ mod tests {
     fn single_argument_instructions() {
         assert_eq!(one("WORKDIR /app"), Instruction::Workdir("/app".into()));
         assert_eq!(one("USER app:app"), Instruction::User("app:app".into()));
-        assert_eq!(one("STOPSIGNAL SIGKILL"), Instruction::StopSignal("SIGKILL".into()));
+        assert_eq!(
+            one("STOPSIGNAL SIGKILL"),
+            Instruction::StopSignal("SIGKILL".into())
+        );
         assert_eq!(
             one("MAINTAINER Jane <jane@example.com>"),
             Instruction::Maintainer("Jane <jane@example.com>".into())
@@ -682,7 +690,9 @@ mod tests {
     #[test]
     fn healthcheck_forms() {
         assert_eq!(
-            one("HEALTHCHECK --interval=5m --timeout=3s --retries=3 CMD curl -f http://x/ || exit 1"),
+            one(
+                "HEALTHCHECK --interval=5m --timeout=3s --retries=3 CMD curl -f http://x/ || exit 1"
+            ),
             Instruction::Healthcheck(Healthcheck {
                 test: s(&["CMD-SHELL", "curl -f http://x/ || exit 1"]),
                 interval: 300_000_000_000,
@@ -708,26 +718,90 @@ mod tests {
             ("FROM x\nRUN a\nFOOO bar", 3, "unknown instruction: FOOO"),
             ("RUN x\nFROM y", 1, "no build stage in current context"),
             ("FROM a b", 1, "FROM requires either one or three arguments"),
-            ("FROM a AS 1x", 1, "invalid name for build stage: \"1x\", name can't start with a number or contain symbols"),
+            (
+                "FROM a AS 1x",
+                1,
+                "invalid name for build stage: \"1x\", name can't start with a number or contain symbols",
+            ),
             ("FROM a AS x\nFROM b AS X", 2, "x stage name already used"),
-            ("FROM x\nCOPY a", 2, "COPY requires at least two arguments, but only one was provided. Destination could not be determined."),
-            ("FROM x\nRUN --mount=type=cache true", 2, "unknown flag: mount"),
-            ("FROM x\nCOPY --from a b", 2, "missing a value on flag: from"),
-            ("FROM x\nCOPY --from=a --from=b a b", 2, "duplicate flag specified: from"),
+            (
+                "FROM x\nCOPY a",
+                2,
+                "COPY requires at least two arguments, but only one was provided. Destination could not be determined.",
+            ),
+            (
+                "FROM x\nRUN --mount=type=cache true",
+                2,
+                "unknown flag: mount",
+            ),
+            (
+                "FROM x\nCOPY --from a b",
+                2,
+                "missing a value on flag: from",
+            ),
+            (
+                "FROM x\nCOPY --from=a --from=b a b",
+                2,
+                "duplicate flag specified: from",
+            ),
             ("FROM x\nENV A", 2, "ENV must have two arguments"),
-            ("FROM x\nENV A=1 B", 2, "Syntax error - can't find = in \"B\". Must be of the form: name=value"),
+            (
+                "FROM x\nENV A=1 B",
+                2,
+                "Syntax error - can't find = in \"B\". Must be of the form: name=value",
+            ),
             ("FROM x\nLABEL", 2, "LABEL requires at least one argument"),
-            ("FROM x\nWORKDIR", 2, "WORKDIR requires exactly one argument"),
-            ("FROM x\nSHELL /bin/sh -c", 2, "SHELL requires the arguments to be in JSON form"),
-            ("FROM x\nCMD [1, 2]", 2, "when using JSON array syntax, arrays must be comprised of strings only"),
-            ("FROM x\nONBUILD ONBUILD RUN x", 2, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
-            ("FROM x\nONBUILD FROM y", 2, "FROM isn't allowed as an ONBUILD trigger"),
+            (
+                "FROM x\nWORKDIR",
+                2,
+                "WORKDIR requires exactly one argument",
+            ),
+            (
+                "FROM x\nSHELL /bin/sh -c",
+                2,
+                "SHELL requires the arguments to be in JSON form",
+            ),
+            (
+                "FROM x\nCMD [1, 2]",
+                2,
+                "when using JSON array syntax, arrays must be comprised of strings only",
+            ),
+            (
+                "FROM x\nONBUILD ONBUILD RUN x",
+                2,
+                "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+            ),
+            (
+                "FROM x\nONBUILD FROM y",
+                2,
+                "FROM isn't allowed as an ONBUILD trigger",
+            ),
             ("FROM x\nONBUILD BLAH", 2, "unknown instruction: BLAH"),
-            ("FROM x\nHEALTHCHECK NONE x", 2, "HEALTHCHECK NONE takes no arguments"),
-            ("FROM x\nHEALTHCHECK WHAT x", 2, "Unknown type \"WHAT\" in HEALTHCHECK (try CMD)"),
-            ("FROM x\nHEALTHCHECK --interval=1us CMD x", 2, "Interval \"interval\" cannot be less than 1ms"),
-            ("FROM x\nHEALTHCHECK --retries=-1 CMD x", 2, "--retries cannot be negative (-1)"),
-            ("FROM x\n\nRUN a \\\n b\nEXPOSE", 5, "EXPOSE requires at least one argument"),
+            (
+                "FROM x\nHEALTHCHECK NONE x",
+                2,
+                "HEALTHCHECK NONE takes no arguments",
+            ),
+            (
+                "FROM x\nHEALTHCHECK WHAT x",
+                2,
+                "Unknown type \"WHAT\" in HEALTHCHECK (try CMD)",
+            ),
+            (
+                "FROM x\nHEALTHCHECK --interval=1us CMD x",
+                2,
+                "Interval \"interval\" cannot be less than 1ms",
+            ),
+            (
+                "FROM x\nHEALTHCHECK --retries=-1 CMD x",
+                2,
+                "--retries cannot be negative (-1)",
+            ),
+            (
+                "FROM x\n\nRUN a \\\n b\nEXPOSE",
+                5,
+                "EXPOSE requires at least one argument",
+            ),
         ];
         for (text, line, message) in cases {
             assert_eq!(

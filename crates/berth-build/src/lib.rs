@@ -1,15 +1,42 @@
-//! Dockerfile builds, as Docker's classic builder does them.
+//! Dockerfile builds, as Docker's classic builder (`DOCKER_BUILDKIT=0`, the `/build` API)
+//! does them: the same instructions, variable expansion, `.dockerignore` rules, image config,
+//! history lines, output lines and layer cache.
+//!
+//! The engine calls [`build`] with the request body (the context), [`BuildOptions`] from the
+//! query parameters, its [`BuildHost`] (pull, mount, run, store) and [`BuildCache`] (its
+//! database), and a [`Progress`] sink for the `{"stream": ...}` messages. Parsing, expansion,
+//! COPY/ADD (their layer tars included) and the cache logic live here; nothing here runs a
+//! container or touches the image store directly.
+mod archive;
+mod args;
+mod builder;
+mod cache;
 mod compression;
+mod config;
 mod context;
+mod copy;
 mod dockerignore;
+mod download;
 mod error;
 mod expansion;
 mod gofmt;
+mod host;
 mod instructions;
+mod layer_tar;
+mod options;
 mod parser;
 mod pattern;
+mod progress;
 #[cfg(test)]
 mod testing;
 mod tree;
+mod users;
 
+pub use builder::build;
+pub use cache::{BuildCache, CacheKey, CachedStep};
 pub use error::{BuildError, HostError, Result};
+pub use host::{
+    BaseImage, BuildHost, BuiltImage, Download, MountedRootfs, Progress, RunExit, RunOutput,
+    RunStep,
+};
+pub use options::BuildOptions;

@@ -77,7 +77,8 @@ pub(crate) fn parse(text: &str) -> Result<Lines> {
     }
     if !warnings.is_empty() {
         warnings.push(
-            "[WARNING]: Empty continuation lines will become errors in a future release.".to_owned(),
+            "[WARNING]: Empty continuation lines will become errors in a future release."
+                .to_owned(),
         );
     }
     Ok(Lines {

@@ -81,7 +81,9 @@ impl Pattern {
         let rest = &text[s..];
         let result = match self.tokens.get(t) {
             None => rest.is_empty(),
-            Some(Token::Char(c)) => rest.first() == Some(c) && self.match_at(t + 1, s + 1, text, memo, width),
+            Some(Token::Char(c)) => {
+                rest.first() == Some(c) && self.match_at(t + 1, s + 1, text, memo, width)
+            }
             Some(Token::One) => {
                 matches!(rest.first(), Some(c) if *c != '/')
                     && self.match_at(t + 1, s + 1, text, memo, width)
@@ -100,9 +102,9 @@ impl Pattern {
             }
             Some(Token::Rest) => true,
             Some(Token::Class { negated, ranges }) => {
-                rest.first().is_some_and(|c| {
-                    ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated
-                }) && self.match_at(t + 1, s + 1, text, memo, width)
+                rest.first()
+                    .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+                    && self.match_at(t + 1, s + 1, text, memo, width)
             }
         };
         memo[slot] = if result { 2 } else { 1 };

@@ -1,9 +1,19 @@
 //! Test helpers: archives written byte by byte (so tests can hold hostile names), and reading
 //! back what a layer tar holds.
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::io::Read;
 
+use berth_image::{ChainId, Digest, Layer, chain_id};
 use sha2::{Digest as _, Sha256};
+
+use crate::cache::{BuildCache, CacheKey, CachedStep};
+use crate::error::HostError;
+use crate::host::{
+    BaseImage, BuildHost, BuiltImage, Download, MountedRootfs, Progress, RunExit, RunOutput,
+    RunStep,
+};
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -136,5 +146,244 @@ pub(crate) fn e(path: &str, kind: char, mode: u32, uid: u64, gid: u64, data: &st
         uid,
         gid,
         data: data.to_owned(),
+    }
+}
+
+/// TEST DOUBLE for the engine: base images and layers kept in memory, mounts unpacked into
+/// temporary directories, RUN steps recorded and answered with a canned diff instead of being
+/// run. The real implementation is the engine's.
+pub(crate) struct FakeHost {
+    tmp: tempfile::TempDir,
+    images: HashMap<String, (Vec<u8>, Vec<Layer>)>,
+    layer_tars: HashMap<ChainId, Vec<u8>>,
+    /// What RUN returns for a command line (`cmd` joined by spaces): exit code and diff tar.
+    /// Commands not listed exit 0 with a diff holding `run-<n>.txt`.
+    pub(crate) run_results: HashMap<String, (i64, Vec<u8>)>,
+    pub(crate) downloads: HashMap<String, Vec<u8>>,
+    pub(crate) runs: Vec<RunStep>,
+    pub(crate) pulls: Vec<String>,
+    pub(crate) stored: Vec<BuiltImage>,
+    pub(crate) tags: Vec<String>,
+}
+
+impl FakeHost {
+    pub(crate) fn new() -> Self {
+        Self {
+            tmp: tempfile::tempdir().unwrap(),
+            images: HashMap::new(),
+            layer_tars: HashMap::new(),
+            run_results: HashMap::new(),
+            downloads: HashMap::new(),
+            runs: Vec::new(),
+            pulls: Vec::new(),
+            stored: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    pub(crate) fn tmp_dir(&self) -> std::path::PathBuf {
+        self.tmp.path().to_path_buf()
+    }
+
+    /// Registers an image under `name` with these layer tars; `config` is the image config
+    /// without `rootfs`, which is filled in.
+    pub(crate) fn add_image(
+        &mut self,
+        name: &str,
+        mut config: serde_json::Value,
+        tars: &[Vec<u8>],
+    ) {
+        let mut layers = Vec::new();
+        for tar in tars {
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, tar).unwrap();
+            std::io::Seek::rewind(&mut file).unwrap();
+            let parent = layers.last().map(|l: &Layer| l.chain_id.clone());
+            layers.push(self.add_layer(parent.as_ref(), &mut file).unwrap());
+        }
+        config["rootfs"] = serde_json::json!({
+            "type": "layers",
+            "diff_ids": layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>(),
+        });
+        self.images.insert(
+            name.to_owned(),
+            (serde_json::to_vec(&config).unwrap(), layers),
+        );
+    }
+
+    /// The bytes of a layer the build stored.
+    pub(crate) fn layer_tar(&self, layer: &Layer) -> &[u8] {
+        &self.layer_tars[&layer.chain_id]
+    }
+}
+
+/// Only root can give unpacked files their owners.
+pub(crate) fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// An unpacked image filesystem, removed on drop.
+struct FakeMount(tempfile::TempDir);
+
+impl MountedRootfs for FakeMount {
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+#[derive(Debug)]
+struct FakeError(String);
+
+impl std::fmt::Display for FakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FakeError {}
+
+fn fake_error(message: String) -> HostError {
+    Box::new(FakeError(message))
+}
+
+impl BuildHost for FakeHost {
+    fn resolve_image(
+        &mut self,
+        reference: &str,
+        _platform: Option<&str>,
+        _always_pull: bool,
+        progress: &mut dyn Progress,
+    ) -> Result<BaseImage, HostError> {
+        self.pulls.push(reference.to_owned());
+        let (config, layers) = self.images.get(reference).ok_or_else(|| {
+            fake_error(format!(
+                "pull access denied for {reference}, repository does not exist"
+            ))
+        })?;
+        progress.write(&format!("(fake) resolved {reference}\n"));
+        Ok(BaseImage {
+            config: config.clone(),
+            layers: layers.clone(),
+        })
+    }
+
+    fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+        let dir = tempfile::tempdir_in(self.tmp.path()).unwrap();
+        for chain in layers {
+            let tar = self
+                .layer_tars
+                .get(chain)
+                .ok_or_else(|| fake_error(format!("no layer {chain}")))?;
+            let mut archive = tar::Archive::new(&tar[..]);
+            archive.set_preserve_permissions(true);
+            archive.set_preserve_ownerships(running_as_root());
+            for entry in archive.entries().unwrap() {
+                let mut entry = entry.unwrap();
+                let path = entry.path().unwrap().into_owned();
+                let name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                if let Some(gone) = name.strip_prefix(".wh.") {
+                    let victim = dir.path().join(path.with_file_name(gone));
+                    let _ = std::fs::remove_dir_all(&victim);
+                    let _ = std::fs::remove_file(&victim);
+                    continue;
+                }
+                entry.unpack_in(dir.path()).unwrap();
+            }
+        }
+        Ok(Box::new(FakeMount(dir)))
+    }
+
+    fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
+        self.runs.push(step.clone());
+        let n = self.runs.len();
+        output.started(&format!("{n:0>64}"));
+        output.output(format!("ran {}\n", step.cmd.join(" ")).as_bytes());
+        let (code, diff) = self
+            .run_results
+            .get(&step.cmd.join(" "))
+            .cloned()
+            .unwrap_or_else(|| {
+                let name = format!("run-{n}.txt");
+                (0, TarBuilder::new().file(&name, 0o644, b"ran").finish())
+            });
+        if code != 0 {
+            return Ok(RunExit::Failed { code });
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &diff).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        Ok(RunExit::Succeeded { diff: file })
+    }
+
+    fn add_layer(&mut self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
+        let mut bytes = Vec::new();
+        tar.read_to_end(&mut bytes).unwrap();
+        let diff_id = Digest::of(&bytes);
+        let layer = Layer {
+            chain_id: chain_id(parent, &diff_id),
+            diff_id: diff_id.clone(),
+            parent: parent.cloned(),
+            blob: diff_id,
+            blob_media_type: "application/vnd.oci.image.layer.v1.tar".to_owned(),
+            size: bytes.len() as u64,
+            tar_size: bytes.len() as u64,
+        };
+        self.layer_tars.insert(layer.chain_id.clone(), bytes);
+        Ok(layer)
+    }
+
+    fn fetch_url(&mut self, url: &str) -> Result<Download, HostError> {
+        let body = self
+            .downloads
+            .get(url)
+            .ok_or_else(|| fake_error(format!("no such URL in the test: {url}")))?;
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, body).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        Ok(Download {
+            body: file,
+            last_modified: Some("Sun, 06 Nov 1994 08:49:37 GMT".to_owned()),
+            content_disposition: None,
+        })
+    }
+
+    fn store_image(&mut self, image: &BuiltImage) -> Result<(), HostError> {
+        self.stored.push(image.clone());
+        Ok(())
+    }
+
+    fn tag_image(&mut self, _id: &Digest, reference: &str) -> Result<String, HostError> {
+        let name = if reference.contains(':') {
+            reference.to_owned()
+        } else {
+            format!("{reference}:latest")
+        };
+        self.tags.push(name.clone());
+        Ok(name)
+    }
+}
+
+/// TEST DOUBLE for the engine's cache table: entries in memory, with counts.
+#[derive(Default)]
+pub(crate) struct MemoryCache {
+    pub(crate) entries: HashMap<CacheKey, CachedStep>,
+    pub(crate) hits: usize,
+}
+
+impl BuildCache for MemoryCache {
+    fn get(&mut self, key: &CacheKey) -> Result<Option<CachedStep>, HostError> {
+        let found = self.entries.get(key).cloned();
+        self.hits += usize::from(found.is_some());
+        Ok(found)
+    }
+
+    fn put(&mut self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError> {
+        self.entries.insert(key.clone(), step.clone());
+        Ok(())
     }
 }

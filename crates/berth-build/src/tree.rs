@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -67,7 +67,14 @@ impl FileData<'_> {
                 offset: *offset,
                 remaining: *len,
             })),
-            FileData::Path(path) => Ok(Box::new(File::open(path)?)),
+            // The image filesystem is a read-only mount and the path was resolved without
+            // symlinks; O_NOFOLLOW makes sure the last component still is not one.
+            FileData::Path(path) => Ok(Box::new(
+                fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(path)?,
+            )),
         }
     }
 }
@@ -81,7 +88,9 @@ pub(crate) struct SpoolReader<'a> {
 
 impl Read for SpoolReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         if want == 0 {
             return Ok(0);
         }
@@ -140,6 +149,17 @@ pub(crate) enum ResolveError {
     /// A component before the last is not a directory.
     NotADirectory(PathBuf),
     Io(String),
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Escapes => f.write_str("the path leads outside its root"),
+            Self::TooManyLinks => f.write_str("too many levels of symbolic links"),
+            Self::NotADirectory(p) => write!(f, "/{} is not a directory", p.display()),
+            Self::Io(message) => f.write_str(message),
+        }
+    }
 }
 
 impl From<BuildError> for ResolveError {
@@ -253,7 +273,8 @@ impl RootfsTree {
         } else if ft.is_symlink() {
             let full = self.full(path);
             Kind::Symlink(
-                fs::read_link(&full).map_err(|e| BuildError::io(format!("readlink {}", full.display()), e))?,
+                fs::read_link(&full)
+                    .map_err(|e| BuildError::io(format!("readlink {}", full.display()), e))?,
             )
         } else if ft.is_fifo() {
             Kind::Fifo

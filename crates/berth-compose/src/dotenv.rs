@@ -15,10 +15,7 @@ use crate::yaml::Location;
 const MAX_SIZE: u64 = 16 << 20;
 
 /// Reads and parses an env file. A bare `KEY` with no value anywhere maps to `None`.
-pub fn read(
-    path: &Path,
-    outer: &Environment,
-) -> Result<BTreeMap<String, Option<String>>, Error> {
+pub fn read(path: &Path, outer: &Environment) -> Result<BTreeMap<String, Option<String>>, Error> {
     let text = crate::read_bounded(path, MAX_SIZE)?;
     parse(&text, Some(Arc::from(path)), outer)
 }
@@ -146,7 +143,11 @@ fn trailing(rest: &str, loc: &Location, key: &str) -> Result<(), Error> {
     if rest.is_empty() || rest.starts_with('#') {
         Ok(())
     } else {
-        Err(invalid(loc, key, format!("unexpected {rest:?} after the closing quote")))
+        Err(invalid(
+            loc,
+            key,
+            format!("unexpected {rest:?} after the closing quote"),
+        ))
     }
 }
 
@@ -186,7 +187,9 @@ mod tests {
 
     #[test]
     fn forms() {
-        let m = p("# c\nA=1\nexport B = two words  # note\nC='$A #x'\nD=\"x\\n${A}\\\"\"\nE=${HOME}/$A\nF=\nHOME\nNOPE\nG=a#b\n");
+        let m = p(
+            "# c\nA=1\nexport B = two words  # note\nC='$A #x'\nD=\"x\\n${A}\\\"\"\nE=${HOME}/$A\nF=\nHOME\nNOPE\nG=a#b\n",
+        );
         assert_eq!(v(&m, "A").as_deref(), Some("1"));
         assert_eq!(v(&m, "B").as_deref(), Some("two words"));
         assert_eq!(v(&m, "C").as_deref(), Some("$A #x"));
@@ -207,9 +210,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("A=1\nB='x\n", None, &Environment::new()).unwrap_err().to_string();
+        let e = parse("A=1\nB='x\n", None, &Environment::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2"), "{e}");
-        let e = parse("bad key=1\n", None, &Environment::new()).unwrap_err().to_string();
+        let e = parse("bad key=1\n", None, &Environment::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid variable name"), "{e}");
         assert!(parse("A=\"x\" y\n", None, &Environment::new()).is_err());
     }

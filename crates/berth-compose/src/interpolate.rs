@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Error, invalid};
 use crate::yaml::{Node, Value};
 
+/// Longest value interpolation may produce.
+const MAX_VALUE: usize = 4 << 20;
+
 /// The variables a project is interpolated with.
 pub type Environment = BTreeMap<String, String>;
 
@@ -48,6 +51,11 @@ pub fn interpolate(
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find('$') {
+        if out.len() > MAX_VALUE {
+            return Err(format!(
+                "value larger than {MAX_VALUE} bytes once interpolated"
+            ));
+        }
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
         if let Some(tail) = after.strip_prefix('$') {
@@ -67,6 +75,11 @@ pub fn interpolate(
         }
     }
     out.push_str(rest);
+    if out.len() > MAX_VALUE {
+        return Err(format!(
+            "value larger than {MAX_VALUE} bytes once interpolated"
+        ));
+    }
     Ok(out)
 }
 
@@ -102,7 +115,9 @@ fn closing_brace(s: &str) -> Option<usize> {
 /// The length of the variable name at the start of `s` (`[A-Za-z_][A-Za-z0-9_]*`).
 fn name_len(s: &str) -> usize {
     let b = s.as_bytes();
-    if b.first().is_none_or(|c| !(c.is_ascii_alphabetic() || *c == b'_')) {
+    if b.first()
+        .is_none_or(|c| !(c.is_ascii_alphabetic() || *c == b'_'))
+    {
         return 0;
     }
     b.iter()

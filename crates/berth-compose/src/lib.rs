@@ -10,6 +10,32 @@
 //! Compose files are untrusted input: reading is bounded, nothing panics on bad input, and
 //! errors name the file, line and key (`compose.yaml:7:9: services.web.ports[0]: invalid
 //! port "x"`).
+//!
+//! How `berth compose up` uses it:
+//!
+//! ```no_run
+//! # async fn up(docker: bollard::Docker) -> berth_compose::Result<()> {
+//! use berth_compose::orchestrate::{LogPrefixer, UpOptions};
+//! use futures_util::StreamExt;
+//!
+//! let project = berth_compose::load(&berth_compose::LoadOptions {
+//!     files: vec!["compose.yaml".into()], // -f; empty: discovery
+//!     services: vec![],                    // the services named on the command line
+//!     ..Default::default()
+//! })?;
+//! for w in &project.warnings {
+//!     eprintln!("WARN {w}");
+//! }
+//! let compose = berth_compose::Compose::new(docker).with_progress(|e| eprintln!(" {e}"));
+//! let mut logs = compose.up_attached(&project, &UpOptions::default()).await?;
+//! let containers = compose.ps(&project.name, &[], true).await?;
+//! let mut prefix = LogPrefixer::new(containers.iter().map(|c| c.log_name()), true);
+//! while let Some(event) = logs.next().await {
+//!     print!("{}", prefix.format(&event?));
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod config;
 mod convert;
@@ -18,17 +44,18 @@ pub mod error;
 pub mod interpolate;
 pub mod load;
 pub mod model;
-//ORCH pub mod orchestrate;
+pub mod orchestrate;
 pub mod plan;
 mod profiles;
 pub mod units;
 mod validate;
-pub mod yaml;
+mod yaml;
 
 pub use error::{ConfigError, Error, Result};
 pub use load::{LoadOptions, load};
 pub use model::{Project, Service};
-//ORCH pub use orchestrate::Compose;
+pub use orchestrate::Compose;
+pub use yaml::Location;
 
 use std::io::Read;
 use std::path::Path;

@@ -46,6 +46,26 @@ pub struct Project {
 }
 
 impl Project {
+    /// A project known only by its name, for commands that find everything by label when
+    /// no compose file is at hand (`down -p name`).
+    pub fn named(name: &str) -> Self {
+        Project {
+            name: name.to_string(),
+            services: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            extensions: BTreeMap::new(),
+            working_dir: PathBuf::new(),
+            config_files: Vec::new(),
+            env_files: Vec::new(),
+            environment: Environment::new(),
+            disabled_services: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// The service `name`, enabled or not.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services
@@ -226,16 +246,16 @@ impl Service {
             .into_iter()
             .flatten()
             .filter_map(|mode| mode.strip_prefix("service:"))
-            .chain(self.volumes_from.iter().filter_map(|v| {
-                (!v.starts_with("container:")).then(|| v.split(':').next().unwrap_or(v))
-            }))
             .chain(
-                self.links
+                self.volumes_from
                     .iter()
-                    .map(|l| l.split(':').next().unwrap_or(l)),
-            );
+                    .filter(|v| !v.starts_with("container:"))
+                    .map(|v| v.split(':').next().unwrap_or(v)),
+            )
+            .chain(self.links.iter().map(|l| l.split(':').next().unwrap_or(l)));
         for name in implied {
-            deps.entry(name.to_string()).or_insert_with(Dependency::started);
+            deps.entry(name.to_string())
+                .or_insert_with(Dependency::started);
         }
         deps
     }

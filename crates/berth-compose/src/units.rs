@@ -14,10 +14,6 @@ impl Duration {
         self.0
     }
 
-    pub fn as_std(self) -> std::time::Duration {
-        std::time::Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
-    }
-
     /// Parses Go's duration syntax: a sequence of decimal numbers with units
     /// (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g. `1h2m3.5s`; a bare `0` is zero.
     pub fn parse(s: &str) -> Result<Self, String> {

@@ -35,7 +35,10 @@ pub(crate) fn project(p: &Project) -> Result<(), Error> {
             if let Some(other) = mode.strip_prefix("service:")
                 && p.service(other).is_none()
             {
-                return Err(err(key("network_mode"), format!("undefined service {other:?}")));
+                return Err(err(
+                    key("network_mode"),
+                    format!("undefined service {other:?}"),
+                ));
             }
         }
         if s.network_mode.is_some() && !s.networks.is_empty() {
@@ -65,7 +68,10 @@ pub(crate) fn project(p: &Project) -> Result<(), Error> {
         ] {
             for r in refs {
                 if !defined.contains_key(&r.source) {
-                    return Err(err(key(what), format!("undefined {what} entry {:?}", r.source)));
+                    return Err(err(
+                        key(what),
+                        format!("undefined {what} entry {:?}", r.source),
+                    ));
                 }
             }
         }
@@ -73,7 +79,10 @@ pub(crate) fn project(p: &Project) -> Result<(), Error> {
             if s.replicas() > 1 {
                 return Err(err(
                     key("container_name"),
-                    format!("{cn:?} is set, so the service cannot be scaled to {}", s.replicas()),
+                    format!(
+                        "{cn:?} is set, so the service cannot be scaled to {}",
+                        s.replicas()
+                    ),
                 ));
             }
             if let Some(other) = container_names.insert(cn, name) {

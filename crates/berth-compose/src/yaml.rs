@@ -6,7 +6,7 @@
 //! saying whether they were quoted; what type they have is decided by the field they fill, as
 //! the compose model does (a plain `80` is a number for `target:` and text for `image:`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +18,8 @@ use crate::error::{ConfigError, Error};
 
 /// Most nodes one document may have, counting each expansion of an alias.
 const MAX_NODES: usize = 1_000_000;
+/// Most bytes of text (scalars and keys) one document may hold, aliases expanded.
+const MAX_BYTES: usize = 64 << 20;
 /// Deepest nesting of sequences and mappings.
 const MAX_DEPTH: usize = 256;
 
@@ -228,14 +230,17 @@ enum Frame {
         tag: Option<MergeTag>,
         entries: Vec<(Key, Node)>,
         key: Option<Key>,
+        /// The keys so far, to refuse duplicates without a quadratic search.
+        seen: HashSet<String>,
     },
 }
 
 struct Builder {
     file: Option<Arc<Path>>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node, Weight)>,
     nodes: usize,
+    bytes: usize,
     root: Option<Node>,
     documents: usize,
 }
@@ -247,6 +252,7 @@ impl Builder {
             stack: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
+            bytes: 0,
             root: None,
             documents: 0,
         }
@@ -282,11 +288,19 @@ impl Builder {
                     self.complete(node)?;
                 }
                 Event::Scalar(text, style, anchor, tag) => {
-                    self.count(1, &loc)?;
+                    self.count(
+                        Weight {
+                            nodes: 1,
+                            bytes: text.len(),
+                        },
+                        &loc,
+                    )?;
                     let (tag, forced_text) = self.tag(tag.as_ref(), &loc)?;
                     let value = match style {
                         TScalarStyle::Plain if forced_text => Value::Str(text, Style::Quoted),
-                        TScalarStyle::Plain if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") => {
+                        TScalarStyle::Plain
+                            if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") =>
+                        {
                             Value::Null
                         }
                         TScalarStyle::Plain => Value::Str(text, Style::Plain),
@@ -294,12 +308,13 @@ impl Builder {
                     };
                     let node = Node { value, loc, tag };
                     if anchor > 0 {
-                        self.anchors.insert(anchor, (node.clone(), 1));
+                        let w = weight(&node);
+                        self.anchors.insert(anchor, (node.clone(), w));
                     }
                     self.complete(node)?;
                 }
                 Event::SequenceStart(anchor, tag) => {
-                    self.count(1, &loc)?;
+                    self.count(Weight::ONE, &loc)?;
                     let (tag, _) = self.tag(tag.as_ref(), &loc)?;
                     self.push(
                         Frame::Seq {
@@ -312,7 +327,7 @@ impl Builder {
                     )?;
                 }
                 Event::MappingStart(anchor, tag) => {
-                    self.count(1, &loc)?;
+                    self.count(Weight::ONE, &loc)?;
                     let (tag, _) = self.tag(tag.as_ref(), &loc)?;
                     self.push(
                         Frame::Map {
@@ -321,6 +336,7 @@ impl Builder {
                             tag,
                             entries: Vec::new(),
                             key: None,
+                            seen: HashSet::new(),
                         },
                         &mark,
                     )?;
@@ -358,12 +374,21 @@ impl Builder {
             .unwrap_or_else(|| Node::new(Value::Null, Location::default())))
     }
 
-    fn count(&mut self, n: usize, loc: &Location) -> Result<(), Error> {
-        self.nodes = self.nodes.saturating_add(n);
+    fn count(&mut self, w: Weight, loc: &Location) -> Result<(), Error> {
+        self.nodes = self.nodes.saturating_add(w.nodes);
+        self.bytes = self.bytes.saturating_add(w.bytes);
+        if self.bytes > MAX_BYTES {
+            return Err(self.err(
+                loc.clone(),
+                format!("document too large: more than {MAX_BYTES} bytes of text once aliases are expanded"),
+            ));
+        }
         if self.nodes > MAX_NODES {
             return Err(self.err(
                 loc.clone(),
-                format!("document too large: more than {MAX_NODES} nodes once aliases are expanded"),
+                format!(
+                    "document too large: more than {MAX_NODES} nodes once aliases are expanded"
+                ),
             ));
         }
         Ok(())
@@ -391,10 +416,9 @@ impl Builder {
             ("tag:yaml.org,2002:" | "!!", "int" | "float" | "bool" | "null" | "map" | "seq") => {
                 Ok((None, false))
             }
-            (handle, suffix) => Err(self.err(
-                loc.clone(),
-                format!("unsupported tag {handle}{suffix}"),
-            )),
+            (handle, suffix) => {
+                Err(self.err(loc.clone(), format!("unsupported tag {handle}{suffix}")))
+            }
         }
     }
 
@@ -418,7 +442,9 @@ impl Builder {
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries, key, seen, ..
+            }) => match key.take() {
                 Some(k) => {
                     entries.push((k, node));
                     Ok(())
@@ -431,8 +457,11 @@ impl Builder {
                             return Err(self.err(node.loc, "mapping keys must be scalars"));
                         }
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name && name != "<<") {
-                        let line = first.loc.line;
+                    if name != "<<" && !seen.insert(name.clone()) {
+                        let line = entries
+                            .iter()
+                            .find(|(k, _)| k.name == name)
+                            .map_or(0, |(k, _)| k.loc.line);
                         return Err(self.err(
                             node.loc,
                             format!("mapping key \"{name}\" already defined at line {line}"),
@@ -464,17 +493,26 @@ impl Builder {
             let sources = match v.value {
                 Value::Map(_) => vec![v],
                 Value::Seq(items) => items,
-                _ => return Err(self.err(k.loc, "a merge key (<<) takes a mapping or a sequence of mappings")),
+                _ => {
+                    return Err(self.err(
+                        k.loc,
+                        "a merge key (<<) takes a mapping or a sequence of mappings",
+                    ));
+                }
             };
             for source in sources {
                 let Value::Map(source_entries) = source.value else {
-                    return Err(self.err(source.loc, "a merge key (<<) takes a mapping or a sequence of mappings"));
+                    return Err(self.err(
+                        source.loc,
+                        "a merge key (<<) takes a mapping or a sequence of mappings",
+                    ));
                 };
                 merged.extend(source_entries);
             }
         }
+        let mut present: HashSet<String> = own.iter().map(|(k, _)| k.name.clone()).collect();
         for (k, v) in merged {
-            if !own.iter().any(|(o, _)| o.name == k.name) {
+            if present.insert(k.name.clone()) {
                 own.push((k, v));
             }
         }
@@ -482,11 +520,39 @@ impl Builder {
     }
 }
 
-fn weight(node: &Node) -> usize {
+/// What a node costs against the document's bounds.
+#[derive(Debug, Clone, Copy)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Weight {
+    const ONE: Weight = Weight { nodes: 1, bytes: 0 };
+
+    fn add(self, o: Weight) -> Weight {
+        Weight {
+            nodes: self.nodes.saturating_add(o.nodes),
+            bytes: self.bytes.saturating_add(o.bytes),
+        }
+    }
+}
+
+fn weight(node: &Node) -> Weight {
     match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(weight).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + weight(v)).sum::<usize>(),
-        _ => 1,
+        Value::Seq(items) => items.iter().map(weight).fold(Weight::ONE, Weight::add),
+        Value::Map(entries) => entries.iter().fold(Weight::ONE, |w, (k, v)| {
+            w.add(Weight {
+                nodes: 1,
+                bytes: k.name.len(),
+            })
+            .add(weight(v))
+        }),
+        Value::Str(s, _) => Weight {
+            nodes: 1,
+            bytes: s.len(),
+        },
+        Value::Null => Weight::ONE,
     }
 }
 
@@ -501,8 +567,14 @@ mod tests {
     #[test]
     fn scalars_keep_their_style_and_position() {
         let n = p("a: 1\nb: '1'\nc:\nd: [x, ~]\n");
-        assert_eq!(n.get("a").unwrap().value, Value::Str("1".into(), Style::Plain));
-        assert_eq!(n.get("b").unwrap().value, Value::Str("1".into(), Style::Quoted));
+        assert_eq!(
+            n.get("a").unwrap().value,
+            Value::Str("1".into(), Style::Plain)
+        );
+        assert_eq!(
+            n.get("b").unwrap().value,
+            Value::Str("1".into(), Style::Quoted)
+        );
         assert_eq!(n.get("c").unwrap().value, Value::Null);
         let d = n.get("d").unwrap();
         assert_eq!((d.loc.line, d.loc.column), (4, 4));
@@ -538,14 +610,30 @@ mod tests {
     }
 
     #[test]
+    fn aliases_of_long_strings_are_bounded() {
+        let doc = format!(
+            "a: &a \"{}\"\nb: [{}]\n",
+            "x".repeat(1 << 20),
+            vec!["*a"; 100].join(", ")
+        );
+        let e = parse(&doc, None).unwrap_err().to_string();
+        assert!(e.contains("bytes of text"), "{e}");
+    }
+
+    #[test]
     fn deep_nesting_is_bounded() {
         let doc = "[".repeat(1000) + &"]".repeat(1000);
         // The parser's own recursion limit or ours, whichever comes first.
         assert!(parse(&doc, None).is_err());
         let doc = "a:\n".to_string()
-            + &(1..300).map(|i| format!("{}a:\n", "  ".repeat(i))).collect::<String>();
+            + &(1..300)
+                .map(|i| format!("{}a:\n", "  ".repeat(i)))
+                .collect::<String>();
         let e = parse(&doc, None).unwrap_err().to_string();
-        assert!(e.contains("nested deeper") || e.contains("recursion"), "{e}");
+        assert!(
+            e.contains("nested deeper") || e.contains("recursion"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -553,7 +641,10 @@ mod tests {
         let n = p("a: !reset []\nb: !override {x: 1}\nc: !!str 12\n");
         assert_eq!(n.get("a").unwrap().tag, Some(MergeTag::Reset));
         assert_eq!(n.get("b").unwrap().tag, Some(MergeTag::Override));
-        assert_eq!(n.get("c").unwrap().value, Value::Str("12".into(), Style::Quoted));
+        assert_eq!(
+            n.get("c").unwrap().value,
+            Value::Str("12".into(), Style::Quoted)
+        );
         assert!(parse("a: !custom 1\n", None).is_err());
     }
 

@@ -1,5 +1,6 @@
 //! berth's registry side: the OCI Distribution / Docker Registry v2 client that `pull`, `push`,
-//! `login` and tag listing use. Blobs go straight into [`berth_image::ImageStore`]; nothing is
+//! `login` and tag listing use, and the registry server behind `berth registry serve`
+//! ([`serve`], [`Server`]). Blobs go straight into [`berth_image::ImageStore`]; nothing is
 //! trusted that was not hashed on the way in.
 //!
 //! ```no_run
@@ -16,6 +17,7 @@
 //! ```
 
 mod client;
+mod server;
 
 pub use client::{
     Client, ClientConfig, Credentials, DEFAULT_TAG, DOCKER_HUB, DOCUMENT_LIMIT, Descriptor, Error,
@@ -23,3 +25,4 @@ pub use client::{
     PulledImage, PushImage, PushOptions, PushedImage, Reference, Result, media_type,
     normalize_registry,
 };
+pub use server::{ServeError, Server, ServerConfig, TlsConfig, serve};

@@ -47,6 +47,12 @@ pub struct ShimConfig {
     pub rootfs: OverlayMount,
     /// Where the json-file log goes; `None` disables logging (`--log-driver none`).
     pub log_path: Option<PathBuf>,
+    /// `--log-opt max-size` in bytes: the log rotates before it grows past it (0: never).
+    #[serde(default)]
+    pub log_max_size: u64,
+    /// `--log-opt max-file`: files kept, the current one included.
+    #[serde(default)]
+    pub log_max_files: u32,
     /// Keep the container's stdin open for attach (`docker run -i`, Config.OpenStdin). Without
     /// it the container's stdin is /dev/null. With `spec.process.terminal` the container gets a
     /// pty instead of pipes, and output is raw (not framed).

@@ -2,8 +2,6 @@
 //! the report to the launcher. On failure nothing is left running.
 
 use std::ffi::CStr;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener;
 
 use berth_runtime::{Container, EXIT_RUNTIME_FAILURE};
@@ -16,6 +14,7 @@ use crate::exec_dir::{ExecDir, SHIM_LOG_FILE};
 use crate::json_log::JsonLog;
 use crate::monitor::Monitor;
 use crate::process_io::{self, PendingIo, ProcessIo, Wanted};
+use crate::rotating_file::RotatingFile;
 use crate::shim_log::ShimLog;
 use crate::signals;
 
@@ -31,7 +30,7 @@ pub struct Started {
     pub container: Container,
     pub io: ProcessIo,
     pub stdin_once: bool,
-    pub json_log: Option<JsonLog<File>>,
+    pub json_log: Option<JsonLog<RotatingFile>>,
     /// The container's seccomp profile: every exec'd process gets it too.
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
@@ -84,12 +83,9 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
     let json_log = match &config.log_path {
         None => None,
         Some(path) => {
-            let file = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(LOG_MODE)
-                .open(path)
-                .map_err(|e| Failure::new(&format!("open log {}", path.display()), e))?;
+            let file =
+                RotatingFile::open(path, config.log_max_size, config.log_max_files, LOG_MODE)
+                    .map_err(|e| Failure::new(&format!("open log {}", path.display()), e))?;
             Some(JsonLog::new(file))
         }
     };

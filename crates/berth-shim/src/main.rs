@@ -15,6 +15,7 @@ mod launch;
 mod monitor;
 mod output;
 mod process_io;
+mod rotating_file;
 mod shim_log;
 mod signals;
 mod stdin;

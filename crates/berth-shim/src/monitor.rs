@@ -8,7 +8,6 @@
 
 mod requests;
 
-use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant, SystemTime};
@@ -60,7 +59,7 @@ pub struct Monitor {
     /// Applied to exec'd processes as to the init.
     seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     init_io: ProcessIo,
-    json_log: Option<JsonLog<File>>,
+    json_log: Option<JsonLog<crate::rotating_file::RotatingFile>>,
     execs: Execs,
     connections: Vec<Connection>,
     buf: Vec<u8>,

@@ -102,6 +102,8 @@ impl Bundle {
             log_path: Some(self.exec("container.log")),
             open_stdin: stdin.open,
             stdin_once: stdin.once,
+            log_max_size: 0,
+            log_max_files: 0,
         };
         fs::write(self.exec("shim.json"), serde_json::to_vec(&config).unwrap()).unwrap();
         // BERTH_SHIM runs the tests against another build (a release one, to measure it).

@@ -277,3 +277,39 @@ fn healthchecks_report_status() {
     ]));
     assert!(log.trim().ends_with('1'), "{log}");
 }
+
+#[test]
+fn json_file_logs_rotate() {
+    let Some(d) = daemon() else { return };
+    let run = d.docker(&[
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let log = ok(&d.docker(&["inspect", "-f", "{{.LogPath}}", "chatty"]))
+        .trim()
+        .to_string();
+    assert!(
+        std::path::Path::new(&format!("{log}.1")).exists()
+            && std::path::Path::new(&format!("{log}.2")).exists()
+    );
+    assert!(
+        !std::path::Path::new(&format!("{log}.3")).exists(),
+        "max-file=3 keeps three files"
+    );
+    assert!(std::fs::metadata(&log).unwrap().len() <= 2048);
+    let logs = ok(&d.docker(&["logs", "chatty"]));
+    assert!(logs.ends_with("line-199\n"), "{logs}");
+    assert!(!logs.contains("line-0\n"), "the oldest lines rotated away");
+    let out = d.docker(&["run", "--rm", "--log-opt", "max-file=0", "busybox", "true"]);
+    assert!(!out.status.success(), "max-file must be at least 1");
+}

@@ -27,27 +27,15 @@ pub(crate) struct Context<'a> {
 /// Converts the merged tree. The result has every service, before profiles are applied.
 pub(crate) fn project(root: &Node, cx: &mut Context<'_>) -> Result<Project, Error> {
     let mut p = Project {
-        name: cx.project.to_string(),
-        services: BTreeMap::new(),
-        networks: BTreeMap::new(),
-        volumes: BTreeMap::new(),
-        secrets: BTreeMap::new(),
-        configs: BTreeMap::new(),
-        extensions: BTreeMap::new(),
-        working_dir: Default::default(),
-        config_files: Vec::new(),
-        env_files: Vec::new(),
         environment: cx.env.clone(),
-        disabled_services: BTreeMap::new(),
-        warnings: Vec::new(),
+        ..Project::named(cx.project)
     };
     for (k, v) in entries(root, "")? {
         let path = k.name.as_str();
         match path {
             "version" => {
-                cx.warnings.insert(
-                    "the top-level `version` is obsolete and ignored".to_string(),
-                );
+                cx.warnings
+                    .insert("the top-level `version` is obsolete and ignored".to_string());
             }
             "name" | "include" => {}
             "services" => {
@@ -106,7 +94,10 @@ fn check_name(k: &Key, path: &str, what: &str) -> Result<(), Error> {
         Err(invalid(
             &k.loc,
             path,
-            format!("invalid {what} name {:?}: use letters, digits, '.', '_' and '-'", k.name),
+            format!(
+                "invalid {what} name {:?}: use letters, digits, '.', '_' and '-'",
+                k.name
+            ),
         ))
     }
 }
@@ -314,7 +305,11 @@ pub(crate) fn boolean(v: &Node, path: &str) -> Result<bool, Error> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "y" => Ok(true),
         "false" | "no" | "off" | "n" => Ok(false),
-        _ => Err(invalid(&v.loc, path, format!("must be a boolean, not {s:?}"))),
+        _ => Err(invalid(
+            &v.loc,
+            path,
+            format!("must be a boolean, not {s:?}"),
+        )),
     }
 }
 
@@ -330,7 +325,11 @@ pub(crate) fn float(v: &Node, path: &str) -> Result<f64, Error> {
     let s = string(v, path)?;
     match f64::from_str(s.trim()) {
         Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
-        _ => Err(invalid(&v.loc, path, format!("must be a non-negative number, not {s:?}"))),
+        _ => Err(invalid(
+            &v.loc,
+            path,
+            format!("must be a non-negative number, not {s:?}"),
+        )),
     }
 }
 

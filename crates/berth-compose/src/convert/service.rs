@@ -9,9 +9,9 @@ use super::{
 use crate::error::{Error, invalid};
 use crate::keypath;
 use crate::model::{
-    BindOptions, Build, Condition, Dependency, Deploy, Device, EnvFile, FileReference,
-    Healthcheck, Logging, MountType, Port, PullPolicy, Resource, Resources, RestartPolicy,
-    Service, ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeOptions,
+    BindOptions, Build, Condition, Dependency, Deploy, Device, EnvFile, FileReference, Healthcheck,
+    Logging, MountType, Port, PullPolicy, Resource, Resources, RestartPolicy, Service,
+    ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeOptions,
 };
 use crate::units::shell_words;
 use crate::yaml::{Node, Value};
@@ -129,7 +129,8 @@ pub(crate) fn service(node: &Node, path: &str, cx: &mut Context<'_>) -> Result<S
                 s.extensions.insert(k.name.clone(), v.to_json());
             }
             x if IGNORED.contains(&x) => {
-                cx.warnings.insert(format!("{p} is not supported and is ignored"));
+                cx.warnings
+                    .insert(format!("{p} is not supported and is ignored"));
             }
             other => return Err(unknown(k, path, other)),
         }
@@ -167,7 +168,11 @@ fn resolve_environment(
     }
     for (k, v, loc) in environment {
         if k.is_empty() {
-            return Err(invalid(&loc, &keypath(path, "environment"), "empty variable name"));
+            return Err(invalid(
+                &loc,
+                &keypath(path, "environment"),
+                "empty variable name",
+            ));
         }
         let v = v.or_else(|| cx.env.get(&k).cloned());
         out.insert(k, v);
@@ -188,7 +193,11 @@ fn container_name(v: &Node, p: &str) -> Result<String, Error> {
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !ok {
-        return Err(invalid(&v.loc, p, format!("invalid container name {name:?}")));
+        return Err(invalid(
+            &v.loc,
+            p,
+            format!("invalid container name {name:?}"),
+        ));
     }
     Ok(name)
 }
@@ -198,7 +207,10 @@ fn restart(v: &Node, p: &str) -> Result<String, Error> {
     let ok = match r.split_once(':') {
         Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
         Some(_) => false,
-        None => matches!(r.as_str(), "no" | "always" | "on-failure" | "unless-stopped"),
+        None => matches!(
+            r.as_str(),
+            "no" | "always" | "on-failure" | "unless-stopped"
+        ),
     };
     if !ok {
         return Err(invalid(&v.loc, p, format!("invalid restart policy {r:?}")));
@@ -260,8 +272,17 @@ fn build(v: &Node, path: &str, cx: &mut Context<'_>) -> Result<Build, Error> {
             "shm_size" => b.shm_size = Some(byte_size(v, p)?),
             "tags" => b.tags = string_list(v, p)?,
             "target" => b.target = Some(string(v, p)?),
-            "additional_contexts" | "cache_to" | "isolation" | "platforms" | "privileged"
-            | "secrets" | "ssh" | "ulimits" | "entitlements" | "provenance" | "sbom" => {
+            "additional_contexts"
+            | "cache_to"
+            | "isolation"
+            | "platforms"
+            | "privileged"
+            | "secrets"
+            | "ssh"
+            | "ulimits"
+            | "entitlements"
+            | "provenance"
+            | "sbom" => {
                 cx.warnings.insert(format!(
                     "{p} needs BuildKit, which the classic build API berth uses lacks; ignored"
                 ));
@@ -277,7 +298,10 @@ fn depends_on(v: &Node, path: &str) -> Result<BTreeMap<String, Dependency>, Erro
     let mut out = BTreeMap::new();
     if let Value::Seq(items) = &v.value {
         for (i, item) in items.iter().enumerate() {
-            out.insert(string(item, &format!("{path}[{i}]"))?, Dependency::started());
+            out.insert(
+                string(item, &format!("{path}[{i}]"))?,
+                Dependency::started(),
+            );
         }
         return Ok(out);
     }
@@ -291,14 +315,14 @@ fn depends_on(v: &Node, path: &str) -> Result<BTreeMap<String, Dependency>, Erro
                     d.condition = match string(fv, &fp)?.as_str() {
                         "service_started" => Condition::ServiceStarted,
                         "service_healthy" => Condition::ServiceHealthy,
-                        "service_completed_successfully" => {
-                            Condition::ServiceCompletedSuccessfully
-                        }
+                        "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
                         other => {
                             return Err(invalid(
                                 &fv.loc,
                                 &fp,
-                                format!("invalid condition {other:?}: use service_started, service_healthy or service_completed_successfully"),
+                                format!(
+                                    "invalid condition {other:?}: use service_started, service_healthy or service_completed_successfully"
+                                ),
                             ));
                         }
                     }
@@ -353,7 +377,11 @@ fn deploy(v: &Node, path: &str, cx: &mut Context<'_>) -> Result<Deploy, Error> {
                         "condition" => {
                             let c = string(v, &rp)?;
                             if !matches!(c.as_str(), "none" | "on-failure" | "any") {
-                                return Err(invalid(&v.loc, &rp, format!("invalid condition {c:?}")));
+                                return Err(invalid(
+                                    &v.loc,
+                                    &rp,
+                                    format!("invalid condition {c:?}"),
+                                ));
                             }
                             r.condition = Some(c);
                         }
@@ -385,7 +413,8 @@ fn resource(v: &Node, path: &str, cx: &mut Context<'_>) -> Result<Resource, Erro
             "memory" => r.memory = Some(byte_size(v, &p)?),
             "pids" => r.pids = Some(integer(v, &p)?),
             "devices" | "generic_resources" => {
-                cx.warnings.insert(format!("{p} is not supported and is ignored"));
+                cx.warnings
+                    .insert(format!("{p} is not supported and is ignored"));
             }
             x if x.starts_with("x-") => {}
             other => return Err(unknown(k, path, other)),
@@ -465,7 +494,11 @@ fn env_files(v: &Node, path: &str) -> Result<Vec<EnvFile>, Error> {
                 "format" => {
                     let format = string(v, &kp)?;
                     if format != "raw" && format != "dotenv" {
-                        return Err(invalid(&v.loc, &kp, format!("unsupported format {format:?}")));
+                        return Err(invalid(
+                            &v.loc,
+                            &kp,
+                            format!("unsupported format {format:?}"),
+                        ));
                     }
                 }
                 other => return Err(unknown(k, &p, other)),
@@ -494,12 +527,16 @@ fn extra_hosts(v: &Node, path: &str) -> Result<Vec<String>, Error> {
         _ => {
             for (i, item) in seq(v, path)?.iter().enumerate() {
                 let s = string(item, &format!("{path}[{i}]"))?;
-                let (host, ip) = s
-                    .split_once('=')
-                    .or_else(|| s.split_once(':'))
-                    .ok_or_else(|| {
-                        invalid(&item.loc, &format!("{path}[{i}]"), format!("invalid extra host {s:?}: use host:ip"))
-                    })?;
+                let (host, ip) =
+                    s.split_once('=')
+                        .or_else(|| s.split_once(':'))
+                        .ok_or_else(|| {
+                            invalid(
+                                &item.loc,
+                                &format!("{path}[{i}]"),
+                                format!("invalid extra host {s:?}: use host:ip"),
+                            )
+                        })?;
                 out.push(format!("{host}:{ip}"));
             }
         }
@@ -699,7 +736,12 @@ fn long_port(v: &Node, path: &str) -> Result<Port, Error> {
                     return Err(invalid(&v.loc, &p, format!("invalid mode {:?}", port.mode)));
                 }
             }
-            "host_ip" => port.host_ip = Some(ip(v, &p, true).or_else(|_| ip(v, &p, false))?),
+            "host_ip" => {
+                if string(v, &p)?.is_empty() {
+                    continue;
+                }
+                port.host_ip = Some(ip(v, &p, true).or_else(|_| ip(v, &p, false))?);
+            }
             "target" => {
                 port.target = integer(v, &p)?;
                 if port.target == 0 {
@@ -716,7 +758,11 @@ fn long_port(v: &Node, path: &str) -> Result<Port, Error> {
             "protocol" => {
                 port.protocol = string(v, &p)?;
                 if !matches!(port.protocol.as_str(), "tcp" | "udp" | "sctp") {
-                    return Err(invalid(&v.loc, &p, format!("invalid protocol {:?}", port.protocol)));
+                    return Err(invalid(
+                        &v.loc,
+                        &p,
+                        format!("invalid protocol {:?}", port.protocol),
+                    ));
                 }
             }
             "app_protocol" => port.app_protocol = Some(string(v, &p)?),
@@ -799,7 +845,11 @@ fn long_volume(v: &Node, path: &str) -> Result<ServiceVolume, Error> {
                     "volume" => MountType::Volume,
                     "tmpfs" => MountType::Tmpfs,
                     other => {
-                        return Err(invalid(&v.loc, p, format!("unsupported volume type {other:?}")));
+                        return Err(invalid(
+                            &v.loc,
+                            p,
+                            format!("unsupported volume type {other:?}"),
+                        ));
                     }
                 });
             }
@@ -814,8 +864,15 @@ fn long_volume(v: &Node, path: &str) -> Result<ServiceVolume, Error> {
                     match k.name.as_str() {
                         "propagation" => {
                             let prop = string(v, &bp)?;
-                            if !matches!(prop.as_str(), "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate") {
-                                return Err(invalid(&v.loc, &bp, format!("invalid propagation {prop:?}")));
+                            if !matches!(
+                                prop.as_str(),
+                                "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
+                            ) {
+                                return Err(invalid(
+                                    &v.loc,
+                                    &bp,
+                                    format!("invalid propagation {prop:?}"),
+                                ));
                             }
                             b.propagation = Some(prop);
                         }
@@ -823,7 +880,11 @@ fn long_volume(v: &Node, path: &str) -> Result<ServiceVolume, Error> {
                         "selinux" => {
                             let z = string(v, &bp)?;
                             if z != "z" && z != "Z" {
-                                return Err(invalid(&v.loc, &bp, format!("invalid selinux label {z:?}: use z or Z")));
+                                return Err(invalid(
+                                    &v.loc,
+                                    &bp,
+                                    format!("invalid selinux label {z:?}: use z or Z"),
+                                ));
                             }
                             b.selinux = Some(z);
                         }
@@ -864,11 +925,19 @@ fn long_volume(v: &Node, path: &str) -> Result<ServiceVolume, Error> {
         }
     }
     let Some(kind) = kind else {
-        return Err(invalid(&v.loc, path, "a volume needs a type (bind, volume or tmpfs)"));
+        return Err(invalid(
+            &v.loc,
+            path,
+            "a volume needs a type (bind, volume or tmpfs)",
+        ));
     };
     vol.kind = kind;
     if !vol.target.starts_with('/') {
-        return Err(invalid(&v.loc, path, format!("invalid target {:?}: must be an absolute path", vol.target)));
+        return Err(invalid(
+            &v.loc,
+            path,
+            format!("invalid target {:?}: must be an absolute path", vol.target),
+        ));
     }
     let wrong_options = match kind {
         MountType::Bind => vol.volume.is_some() || vol.tmpfs.is_some(),
@@ -876,7 +945,11 @@ fn long_volume(v: &Node, path: &str) -> Result<ServiceVolume, Error> {
         MountType::Tmpfs => vol.bind.is_some() || vol.volume.is_some() || vol.source.is_some(),
     };
     if wrong_options {
-        return Err(invalid(&v.loc, path, "options or source that do not fit the volume's type"));
+        return Err(invalid(
+            &v.loc,
+            path,
+            "options or source that do not fit the volume's type",
+        ));
     }
     if kind == MountType::Bind {
         match &vol.source {

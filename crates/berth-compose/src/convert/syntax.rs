@@ -12,7 +12,9 @@ pub fn port(spec: &str) -> Result<Vec<Port>, String> {
         None => (spec, "tcp"),
     };
     if !matches!(protocol, "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid port {spec:?}: unknown protocol {protocol:?}"));
+        return Err(format!(
+            "invalid port {spec:?}: unknown protocol {protocol:?}"
+        ));
     }
     let (host_ip, rest) = match addr.strip_prefix('[') {
         Some(bracketed) => {
@@ -46,9 +48,17 @@ pub fn port(spec: &str) -> Result<Vec<Port>, String> {
     for i in 0..=count {
         let published = match published_range {
             None => None,
-            Some((lo, hi)) if count == 0 => Some(if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") }),
+            Some((lo, hi)) if count == 0 => Some(if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }),
             Some((lo, hi)) if hi - lo == count => Some((lo + i).to_string()),
-            Some(_) => return Err(format!("invalid port {spec:?}: the ranges differ in length")),
+            Some(_) => {
+                return Err(format!(
+                    "invalid port {spec:?}: the ranges differ in length"
+                ));
+            }
         };
         ports.push(Port {
             name: None,
@@ -131,7 +141,9 @@ fn is_volume_mode(m: &str) -> bool {
 pub fn volume(spec: &str) -> Result<ServiceVolume, String> {
     let (source, target, mode) = split_volume(spec);
     if !target.starts_with('/') {
-        return Err(format!("invalid volume {spec:?}: the target must be an absolute path"));
+        return Err(format!(
+            "invalid volume {spec:?}: the target must be an absolute path"
+        ));
     }
     let source = source.filter(|s| !s.is_empty());
     let kind = match source {
@@ -190,21 +202,54 @@ mod tests {
     #[test]
     fn ports() {
         assert_eq!(p("80"), [(None, 80, None, "tcp".into())]);
-        assert_eq!(p("8080:80"), [(None, 80, Some("8080".into()), "tcp".into())]);
+        assert_eq!(
+            p("8080:80"),
+            [(None, 80, Some("8080".into()), "tcp".into())]
+        );
         assert_eq!(
             p("127.0.0.1:8080:80/udp"),
-            [(Some("127.0.0.1".into()), 80, Some("8080".into()), "udp".into())]
+            [(
+                Some("127.0.0.1".into()),
+                80,
+                Some("8080".into()),
+                "udp".into()
+            )]
         );
-        assert_eq!(p("127.0.0.1::80"), [(Some("127.0.0.1".into()), 80, None, "tcp".into())]);
-        assert_eq!(p("[::1]:53:53/udp"), [(Some("::1".into()), 53, Some("53".into()), "udp".into())]);
-        assert_eq!(p("::1:53:53"), [(Some("::1".into()), 53, Some("53".into()), "tcp".into())]);
-        assert_eq!(p("8000-8010:80"), [(None, 80, Some("8000-8010".into()), "tcp".into())]);
+        assert_eq!(
+            p("127.0.0.1::80"),
+            [(Some("127.0.0.1".into()), 80, None, "tcp".into())]
+        );
+        assert_eq!(
+            p("[::1]:53:53/udp"),
+            [(Some("::1".into()), 53, Some("53".into()), "udp".into())]
+        );
+        assert_eq!(
+            p("::1:53:53"),
+            [(Some("::1".into()), 53, Some("53".into()), "tcp".into())]
+        );
+        assert_eq!(
+            p("8000-8010:80"),
+            [(None, 80, Some("8000-8010".into()), "tcp".into())]
+        );
         assert_eq!(
             p("9000-9001:90-91"),
-            [(None, 90, Some("9000".into()), "tcp".into()), (None, 91, Some("9001".into()), "tcp".into())]
+            [
+                (None, 90, Some("9000".into()), "tcp".into()),
+                (None, 91, Some("9001".into()), "tcp".into())
+            ]
         );
         assert_eq!(p("3000-3001").len(), 2);
-        for bad in ["x", "0", "70000", "80/xyz", "1:2:3:4", "9000:90-91", "a:80:80", "[::1:80", ":80:"] {
+        for bad in [
+            "x",
+            "0",
+            "70000",
+            "80/xyz",
+            "1:2:3:4",
+            "9000:90-91",
+            "a:80:80",
+            "[::1:80",
+            ":80:",
+        ] {
             assert!(port(bad).is_err(), "{bad}");
         }
     }
@@ -216,12 +261,18 @@ mod tests {
         assert!(v.read_only);
         assert_eq!(v.bind.unwrap().selinux.as_deref(), Some("z"));
         let v = volume("data:/data:nocopy").unwrap();
-        assert_eq!((v.kind, v.source.as_deref()), (MountType::Volume, Some("data")));
+        assert_eq!(
+            (v.kind, v.source.as_deref()),
+            (MountType::Volume, Some("data"))
+        );
         assert!(v.volume.unwrap().nocopy);
         let v = volume("/data").unwrap();
         assert_eq!((v.kind, v.source), (MountType::Volume, None));
         let v = volume("/data:ro").unwrap();
-        assert_eq!((v.source, v.target.as_str(), v.read_only), (None, "/data", true));
+        assert_eq!(
+            (v.source, v.target.as_str(), v.read_only),
+            (None, "/data", true)
+        );
         assert!(volume("data").is_err());
         assert!(volume("data:/x:bogus").is_err());
         assert!(volume("data:/x:z").is_err());

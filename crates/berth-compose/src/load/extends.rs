@@ -85,6 +85,7 @@ fn resolve(
             let dir = other.parent().unwrap_or(Path::new("/")).to_path_buf();
             let home = l.env.get("HOME").cloned();
             super::paths::resolve(&mut other_tree, &dir, home.as_deref());
+            super::paths::default_build_context(&mut other_tree, &dir);
             resolve(l, &other_tree, &other, &base_name, stack)?
         }
     };

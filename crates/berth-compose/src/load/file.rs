@@ -72,7 +72,10 @@ impl<'a> Loader<'a> {
                 .chain(std::iter::once(&path.to_path_buf()))
                 .map(|p| p.display().to_string())
                 .collect();
-            return Err(Error::Failed(format!("include cycle: {}", cycle.join(" -> "))));
+            return Err(Error::Failed(format!(
+                "include cycle: {}",
+                cycle.join(" -> ")
+            )));
         }
         if self.chain.len() >= MAX_CHAIN {
             return Err(Error::Failed(format!(
@@ -87,7 +90,8 @@ impl<'a> Loader<'a> {
         let file_dir = if path.as_os_str() == "-" {
             base_dir.to_path_buf()
         } else {
-            path.parent().map_or_else(|| base_dir.to_path_buf(), Path::to_path_buf)
+            path.parent()
+                .map_or_else(|| base_dir.to_path_buf(), Path::to_path_buf)
         };
         super::include::apply(self, &mut tree, &file_dir)?;
         super::extends::apply(self, &mut tree, path)?;

@@ -34,7 +34,9 @@ pub(crate) fn apply(l: &mut Loader<'_>, tree: &mut Node, file_dir: &Path) -> Res
                     match k.name.as_str() {
                         "path" => files = string_or_list(v, &kp)?.iter().map(|p| abs(p)).collect(),
                         "project_directory" => dir = Some(abs(&string(v, &kp)?)),
-                        "env_file" => envs = string_or_list(v, &kp)?.iter().map(|p| abs(p)).collect(),
+                        "env_file" => {
+                            envs = string_or_list(v, &kp)?.iter().map(|p| abs(p)).collect()
+                        }
                         other => return Err(unknown(k, &ip, other)),
                     }
                 }
@@ -44,8 +46,8 @@ pub(crate) fn apply(l: &mut Loader<'_>, tree: &mut Node, file_dir: &Path) -> Res
         let Some(first) = files.first() else {
             return Err(invalid(&item.loc, &ip, "needs a path"));
         };
-        let project_dir = project_dir
-            .unwrap_or_else(|| first.parent().unwrap_or(Path::new("/")).to_path_buf());
+        let project_dir =
+            project_dir.unwrap_or_else(|| first.parent().unwrap_or(Path::new("/")).to_path_buf());
         let env = included_env(&l.env, &project_dir, env_files)?;
         let mut nested = l.nested(env);
         let mut sub = Node::map(Vec::new(), Location::default());
@@ -54,6 +56,7 @@ pub(crate) fn apply(l: &mut Loader<'_>, tree: &mut Node, file_dir: &Path) -> Res
             sub = merge(sub, t);
         }
         sub.remove("name");
+        paths::default_build_context(&mut sub, &project_dir);
         imported = merge(imported, sub);
     }
     for section in SECTIONS {
@@ -63,7 +66,10 @@ pub(crate) fn apply(l: &mut Loader<'_>, tree: &mut Node, file_dir: &Path) -> Res
         ) else {
             continue;
         };
-        if let Some((k, _)) = ours.iter().find(|(k, _)| theirs.iter().any(|(t, _)| t.name == k.name)) {
+        if let Some((k, _)) = ours
+            .iter()
+            .find(|(k, _)| theirs.iter().any(|(t, _)| t.name == k.name))
+        {
             return Err(invalid(
                 &k.loc,
                 &format!("{section}.{}", k.name),
@@ -71,7 +77,10 @@ pub(crate) fn apply(l: &mut Loader<'_>, tree: &mut Node, file_dir: &Path) -> Res
             ));
         }
     }
-    *tree = merge(imported, std::mem::replace(tree, Node::map(Vec::new(), Location::default())));
+    *tree = merge(
+        imported,
+        std::mem::replace(tree, Node::map(Vec::new(), Location::default())),
+    );
     Ok(())
 }
 
@@ -84,7 +93,11 @@ fn included_env(
 ) -> Result<Environment, Error> {
     let files = if env_files.is_empty() {
         let dotenv = project_dir.join(".env");
-        if dotenv.is_file() { vec![dotenv] } else { Vec::new() }
+        if dotenv.is_file() {
+            vec![dotenv]
+        } else {
+            Vec::new()
+        }
     } else {
         env_files
     };

@@ -4,6 +4,8 @@
 //! their unique key; list-or-mapping fields (`environment`, `labels`, …) are merged as
 //! mappings. `!reset` removes a value, `!override` replaces it whole.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::convert::syntax;
 use crate::yaml::{Key, MergeTag, Node, Value};
 
@@ -59,7 +61,11 @@ fn rule(path: &[&str]) -> Rule {
         ["services", _, "command" | "entrypoint"] | ["services", _, "healthcheck", "test"] => {
             Rule::Replace
         }
-        ["services", _, "environment" | "labels" | "sysctls" | "annotations"]
+        [
+            "services",
+            _,
+            "environment" | "labels" | "sysctls" | "annotations",
+        ]
         | ["services", _, "build", "args" | "labels"]
         | ["services", _, "deploy", "labels"]
         | ["services", _, "logging", "options"]
@@ -68,7 +74,11 @@ fn rule(path: &[&str]) -> Rule {
         ["services", _, "ports"] => Rule::Unique(port_key),
         ["services", _, "volumes"] => Rule::Unique(volume_key),
         ["services", _, "secrets" | "configs"] => Rule::Unique(file_ref_key),
-        ["services", _, "dns" | "dns_search" | "tmpfs" | "env_file" | "profiles"] => Rule::List,
+        [
+            "services",
+            _,
+            "dns" | "dns_search" | "tmpfs" | "env_file" | "profiles",
+        ] => Rule::List,
         ["services", _, "build"] => Rule::Build,
         ["services", _, "logging"] => Rule::Logging,
         _ => Rule::Generic,
@@ -95,27 +105,38 @@ fn merge_maps(path: &[&str], base: Node, over: Node) -> Node {
         // replaced by null or a list replaced by a mapping: the override wins.
         (_, value) => return strip_resets(Node { value, ..over }),
     };
+    // Slots keep positions stable while keys are removed; the index finds a key in O(1).
+    let mut index: HashMap<String, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.name.clone(), i))
+        .collect();
+    let mut slots: Vec<Option<(Key, Node)>> = entries.drain(..).map(Some).collect();
     for (k, v) in over_entries {
-        let existing = entries.iter().position(|(e, _)| e.name == k.name);
+        let existing = index.get(&k.name).copied();
         if v.tag == Some(MergeTag::Reset) {
             if let Some(i) = existing {
-                entries.remove(i);
+                slots[i] = None;
+                index.remove(&k.name);
             }
             continue;
         }
-        match existing {
+        match existing.and_then(|i| slots[i].take().map(|old| (i, old))) {
             // `key:` with nothing keeps what was there (`networks: {front: }`).
-            Some(_) if v.value == Value::Null => {}
-            Some(i) => {
-                let (_, old) = entries.remove(i);
+            Some((i, old)) if v.value == Value::Null => slots[i] = Some(old),
+            Some((i, (_, old))) => {
                 let mut child: Vec<&str> = path.to_vec();
                 child.push(&k.name);
                 let merged = merge_at(&child, old, v);
-                entries.insert(i, (k, merged));
+                slots[i] = Some((k, merged));
             }
-            None => entries.push((k, strip_resets(v))),
+            None => {
+                index.insert(k.name.clone(), slots.len());
+                slots.push(Some((k, strip_resets(v))));
+            }
         }
     }
+    entries.extend(slots.into_iter().flatten());
     Node {
         value: Value::Map(entries),
         loc,
@@ -133,12 +154,12 @@ fn append(base: Node, over: Node) -> Node {
         (Value::Seq(i), Value::Seq(o)) => (i, o),
         (_, value) => return strip_resets(Node { value, ..over }),
     };
+    let mut seen: HashSet<String> = items.iter().map(|i| i.to_json().to_string()).collect();
     for item in over_items {
         if item.tag == Some(MergeTag::Reset) {
             continue;
         }
-        let json = item.to_json();
-        if !items.iter().any(|i| i.to_json() == json) {
+        if seen.insert(item.to_json().to_string()) {
             items.push(strip_resets(item));
         }
     }
@@ -160,14 +181,18 @@ fn merge_unique(base: Node, over: Node, key: fn(&Node) -> String) -> Node {
         (Value::Seq(i), Value::Seq(o)) => (i, o),
         (_, value) => return strip_resets(Node { value, ..over }),
     };
+    let mut index: HashMap<String, usize> =
+        items.iter().enumerate().map(|(i, n)| (key(n), i)).collect();
     for item in over_items {
         if item.tag == Some(MergeTag::Reset) {
             continue;
         }
-        let k = key(&item);
-        match items.iter().position(|i| key(i) == k) {
-            Some(i) => items[i] = strip_resets(item),
-            None => items.push(strip_resets(item)),
+        match index.get(&key(&item)) {
+            Some(&i) => items[i] = strip_resets(item),
+            None => {
+                index.insert(key(&item), items.len());
+                items.push(strip_resets(item));
+            }
         }
     }
     Node {
@@ -178,13 +203,20 @@ fn merge_unique(base: Node, over: Node, key: fn(&Node) -> String) -> Node {
 }
 
 fn field(n: &Node, k: &str) -> String {
-    n.get(k).and_then(Node::as_str).unwrap_or_default().to_string()
+    n.get(k)
+        .and_then(Node::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn port_key(n: &Node) -> String {
     match &n.value {
         Value::Str(s, _) => match syntax::port(s) {
-            Ok(ports) => ports.iter().map(syntax::port_key).collect::<Vec<_>>().join(","),
+            Ok(ports) => ports
+                .iter()
+                .map(syntax::port_key)
+                .collect::<Vec<_>>()
+                .join(","),
             Err(_) => s.clone(),
         },
         _ => {
@@ -254,7 +286,13 @@ fn names_to_map(n: Node) -> Node {
                 .map(|item| {
                     let loc = item.loc.clone();
                     let name = item.as_str().unwrap_or_default().to_string();
-                    (Key { name, loc: loc.clone() }, Node::new(Value::Null, loc))
+                    (
+                        Key {
+                            name,
+                            loc: loc.clone(),
+                        },
+                        Node::new(Value::Null, loc),
+                    )
                 })
                 .collect();
             Node {

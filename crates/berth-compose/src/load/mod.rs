@@ -93,9 +93,20 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Error> {
     for f in &files {
         let mut loader = file::Loader::new(env.clone(), &mut warnings);
         let tree = loader.load(f, &project_dir)?;
+        // Each file must be well-formed on its own (keys, types), as the specification's
+        // schema requires, so that merging only ever sees values of the right shape.
+        convert::project(
+            &tree,
+            &mut convert::Context {
+                project: "check",
+                env: &env,
+                warnings: &mut warnings,
+            },
+        )?;
         merged = merge::merge(merged, tree);
     }
 
+    paths::default_build_context(&mut merged, &project_dir);
     let name = project_name(opts, &env, &merged, &project_dir)?;
     let mut cx = convert::Context {
         project: &name,
@@ -143,7 +154,10 @@ fn environment(
             Vec::new()
         }
     } else {
-        opts.env_files.iter().map(|f| paths::clean(&cwd.join(f))).collect()
+        opts.env_files
+            .iter()
+            .map(|f| paths::clean(&cwd.join(f)))
+            .collect()
     };
     let mut env = Environment::new();
     for f in &files {
@@ -188,9 +202,17 @@ fn compose_files(opts: &LoadOptions, cwd: &Path, env: &Environment) -> Result<Ve
 /// then its override file if there is one.
 pub fn discover(start: &Path) -> Result<Vec<PathBuf>, Error> {
     for dir in start.ancestors() {
-        if let Some(main) = DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()) {
+        if let Some(main) = DEFAULT_FILES
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.is_file())
+        {
             let mut files = vec![main];
-            if let Some(o) = OVERRIDE_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()) {
+            if let Some(o) = OVERRIDE_FILES
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|p| p.is_file())
+            {
                 files.push(o);
             }
             return Ok(files);
@@ -209,10 +231,11 @@ fn project_name(
     merged: &Node,
     project_dir: &Path,
 ) -> Result<String, Error> {
-    let given = opts
-        .project_name
-        .clone()
-        .or_else(|| env.get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()).cloned());
+    let given = opts.project_name.clone().or_else(|| {
+        env.get("COMPOSE_PROJECT_NAME")
+            .filter(|n| !n.is_empty())
+            .cloned()
+    });
     if let Some(name) = given {
         check_project_name(&name).map_err(Error::Failed)?;
         return Ok(name);
@@ -290,7 +313,15 @@ fn add_default_network(p: &mut Project) {
 fn check_root(tree: &Node, file: &Path) -> Result<(), Error> {
     match &tree.value {
         Value::Map(entries) if !entries.is_empty() => Ok(()),
-        Value::Map(_) | Value::Null => Err(invalid(&tree.loc, "", format!("{} is empty", file.display()))),
-        _ => Err(invalid(&tree.loc, "", "the top level of a compose file must be a mapping")),
+        Value::Map(_) | Value::Null => Err(invalid(
+            &tree.loc,
+            "",
+            format!("{} is empty", file.display()),
+        )),
+        _ => Err(invalid(
+            &tree.loc,
+            "",
+            "the top level of a compose file must be a mapping",
+        )),
     }
 }

@@ -69,27 +69,40 @@ pub(crate) fn resolve(root: &mut Node, base: &Path, home: Option<&str>) {
     }
 }
 
+/// A `build` mapping without `context` builds `dir` (the project's directory). Applied once
+/// a project's files are merged, since an override file may set the context.
+pub(crate) fn default_build_context(root: &mut Node, dir: &Path) {
+    if let Some(Node {
+        value: Value::Map(services),
+        ..
+    }) = root.get_mut("services")
+    {
+        for (_, service) in services.iter_mut() {
+            if let Some(build) = service.get_mut("build")
+                && let Value::Map(_) = build.value
+                && build.get("context").is_none()
+            {
+                let loc = build.loc.clone();
+                build.set("context", Node::str(dir.to_string_lossy(), loc));
+            }
+        }
+    }
+}
+
 fn resolve_service(service: &mut Node, abs: &impl Fn(&mut String)) {
     if let Some(build) = service.get_mut("build") {
         match &mut build.value {
             Value::Str(ctx, _) if !is_remote(ctx) => abs(ctx),
-            Value::Map(_) => match build.get_mut("context") {
-                Some(Node {
+            Value::Map(_) => {
+                if let Some(Node {
                     value: Value::Str(ctx, _),
                     ..
-                }) => {
-                    if !is_remote(ctx) {
-                        abs(ctx);
-                    }
+                }) = build.get_mut("context")
+                    && !is_remote(ctx)
+                {
+                    abs(ctx);
                 }
-                Some(_) => {}
-                None => {
-                    let mut ctx = ".".to_string();
-                    abs(&mut ctx);
-                    let loc = build.loc.clone();
-                    build.set("context", Node::str(ctx, loc));
-                }
-            },
+            }
             _ => {}
         }
     }
@@ -180,10 +193,14 @@ mod tests {
         )
         .unwrap();
         resolve(&mut n, Path::new("/proj"), None);
+        default_build_context(&mut n, Path::new("/proj"));
         let j = n.to_json();
         let a = &j["services"]["a"];
         assert_eq!(a["build"]["context"], "/proj");
-        assert_eq!(a["env_file"], serde_json::json!(["/proj/e", {"path": "/f"}]));
+        assert_eq!(
+            a["env_file"],
+            serde_json::json!(["/proj/e", {"path": "/f"}])
+        );
         assert_eq!(
             a["volumes"],
             serde_json::json!(["/proj/d:/d:ro", "data:/x", "/abs:/y", {"type": "bind", "source": "/proj/s", "target": "/z"}])

@@ -20,7 +20,11 @@ pub(crate) struct Packed {
 
 /// Packs `context`. `dockerfile` is relative to the context (or absolute); a Dockerfile
 /// outside the context, or `inline` content, is added under a name of its own.
-pub(crate) fn pack(context: &Path, dockerfile: &str, inline: Option<&str>) -> Result<Packed, Error> {
+pub(crate) fn pack(
+    context: &Path,
+    dockerfile: &str,
+    inline: Option<&str>,
+) -> Result<Packed, Error> {
     let meta = std::fs::metadata(context).map_err(|e| Error::io(context, e))?;
     if !meta.is_dir() {
         return Err(Error::Failed(format!(
@@ -37,14 +41,21 @@ pub(crate) fn pack(context: &Path, dockerfile: &str, inline: Option<&str>) -> Re
     let tmp = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut b = tar::Builder::new(tmp);
     b.follow_symlinks(false);
-    let tar_err = |e: std::io::Error| Error::Failed(format!("packing the build context {}: {e}", context.display()));
+    let tar_err = |e: std::io::Error| {
+        Error::Failed(format!(
+            "packing the build context {}: {e}",
+            context.display()
+        ))
+    };
 
     let (dockerfile_in_tar, extra) = match inline {
         Some(content) => (extra_name(), Some(content.as_bytes().to_vec())),
         None => {
             let path = crate::load::paths::clean(&context.join(dockerfile));
             match path.strip_prefix(context) {
-                Ok(rel) if !rel.as_os_str().is_empty() => (rel.to_string_lossy().into_owned(), None),
+                Ok(rel) if !rel.as_os_str().is_empty() => {
+                    (rel.to_string_lossy().into_owned(), None)
+                }
                 _ => {
                     let content = crate::read_bounded(&path, MAX_SMALL_FILE)?;
                     (extra_name(), Some(content.into_bytes()))
@@ -164,28 +175,54 @@ fn match_parts(pat: &[String], path: &[&str]) -> bool {
             (0..=path.len()).any(|skip| match_parts(rest, &path[skip..]))
         }
         Some((first, rest)) => match path.split_first() {
-            Some((seg, path_rest)) => glob(first.as_bytes(), seg.as_bytes()) && match_parts(rest, path_rest),
+            Some((seg, path_rest)) => {
+                glob(first.as_bytes(), seg.as_bytes()) && match_parts(rest, path_rest)
+            }
             None => false,
         },
     }
 }
 
-/// One path segment against a glob: `*`, `?`, `[...]` (with ranges and `^`/`!`), `\` escape.
+/// One path segment against a glob: `*`, `?`, `[...]` (with ranges and `^`/`!`), `\`
+/// escape. Stars backtrack to the latest one only, so matching stays linear-ish whatever the
+/// pattern.
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
-        Some((b'?', rest)) => !s.is_empty() && glob(rest, &s[1..]),
-        Some((b'[', rest)) => {
-            let Some(end) = rest.iter().position(|&c| c == b']') else {
-                return s.first() == Some(&b'[') && glob(rest, &s[1..]);
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if p.get(pi) == Some(&b'*') {
+            star = Some((pi, si));
+            pi += 1;
+            continue;
+        }
+        if let Some(len) = one(&p[pi.min(p.len())..], s[si]) {
+            pi += len;
+            si += 1;
+            continue;
+        }
+        match star {
+            Some((sp, ss)) => {
+                pi = sp + 1;
+                si = ss + 1;
+                star = Some((sp, ss + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
+}
+
+/// If the pattern element at the start of `p` matches the byte `c`, its length.
+fn one(p: &[u8], c: u8) -> Option<usize> {
+    match *p.first()? {
+        b'?' => Some(1),
+        b'[' => {
+            let Some(end) = p.iter().skip(1).position(|&x| x == b']').map(|e| e + 1) else {
+                return (c == b'[').then_some(1);
             };
-            let Some(&c) = s.first() else {
-                return false;
-            };
-            let (negate, set) = match rest[..end].split_first() {
+            let (negate, set) = match p[1..end].split_first() {
                 Some((b'^' | b'!', set)) => (true, set),
-                _ => (false, &rest[..end]),
+                _ => (false, &p[1..end]),
             };
             let mut hit = false;
             let mut i = 0;
@@ -198,12 +235,10 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
                     i += 1;
                 }
             }
-            hit != negate && glob(&rest[end + 1..], &s[1..])
+            (hit != negate).then_some(end + 1)
         }
-        Some((b'\\', rest)) if !rest.is_empty() => {
-            s.first() == Some(&rest[0]) && glob(&rest[1..], &s[1..])
-        }
-        Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+        b'\\' if p.len() > 1 => (p[1] == c).then_some(2),
+        x => (x == c).then_some(1),
     }
 }
 
@@ -213,7 +248,9 @@ mod tests {
 
     #[test]
     fn dockerignore_rules() {
-        let p = parse_ignore("# c\n*.log\n/build\n**/tmp\n!keep.log\ndocs/*.md\n!docs/README.md\n[ab]?.txt\n");
+        let p = parse_ignore(
+            "# c\n*.log\n/build\n**/tmp\n!keep.log\ndocs/*.md\n!docs/README.md\n[ab]?.txt\n",
+        );
         for (path, ex) in [
             ("a.log", true),
             ("keep.log", false),
@@ -234,11 +271,37 @@ mod tests {
     }
 
     #[test]
+    fn globs() {
+        for (p, s, m) in [
+            ("*.log", "a.log", true),
+            ("*.log", "a.txt", false),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("?x", "ax", true),
+            ("[!a]x", "ax", false),
+            ("[a-c]x", "bx", true),
+            ("\\*", "*", true),
+            ("\\*", "a", false),
+            ("[x", "[x", true),
+            ("*", "", true),
+        ] {
+            assert_eq!(glob(p.as_bytes(), s.as_bytes()), m, "{p} {s}");
+        }
+        // Many stars against a long name that does not match: no exponential search.
+        let p = "*a".repeat(30) + "b";
+        assert!(!glob(p.as_bytes(), "a".repeat(200).as_bytes()));
+    }
+
+    #[test]
     fn packs_a_context_without_ignored_files() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("Dockerfile"), "FROM scratch\n").unwrap();
-        std::fs::write(d.join(".dockerignore"), "secret\nDockerfile\nnode_modules\n").unwrap();
+        std::fs::write(
+            d.join(".dockerignore"),
+            "secret\nDockerfile\nnode_modules\n",
+        )
+        .unwrap();
         std::fs::write(d.join("secret"), "x").unwrap();
         std::fs::create_dir_all(d.join("node_modules/m")).unwrap();
         std::fs::write(d.join("node_modules/m/i.js"), "x").unwrap();
@@ -253,7 +316,10 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, [".dockerignore", "Dockerfile", "src", "src/a", "src/link"]);
+        assert_eq!(
+            names,
+            [".dockerignore", "Dockerfile", "src", "src/a", "src/link"]
+        );
 
         let outside = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(outside.path(), "FROM x\n").unwrap();

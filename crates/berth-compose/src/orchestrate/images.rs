@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bollard::query_parameters::{
+    BuildImageOptions, CreateImageOptions, PushImageOptions, TagImageOptions,
+};
 use futures_util::StreamExt;
-use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, PushImageOptions, TagImageOptions};
 
 use super::build_context;
 use super::up::UpOptions;
@@ -43,16 +45,24 @@ pub(crate) fn split_reference(image: &str) -> (String, Option<String>) {
 
 impl Compose {
     /// Gets the images `services` need before their containers are created.
-    pub(crate) async fn ensure_images(&self, project: &Project, services: &[String], opts: &UpOptions) -> Result<(), Error> {
+    pub(crate) async fn ensure_images(
+        &self,
+        project: &Project,
+        services: &[String],
+        opts: &UpOptions,
+    ) -> Result<(), Error> {
         for name in services {
-            let s = &project.services[name];
+            let Some(s) = project.service(name) else {
+                continue;
+            };
             let image = image_name(project, name, s);
             let policy = opts.pull.or(s.pull_policy).unwrap_or(PullPolicy::Missing);
             let exists = self.image_id(&image).await?.is_some();
-            if let Some(_build) = &s.build {
+            if s.build.is_some() {
                 let wanted = opts.build || policy == PullPolicy::Build || !exists;
                 if wanted && !opts.no_build {
-                    self.build_service(project, name, s, &BuildOptions::default()).await?;
+                    self.build_service(project, name, s, &BuildOptions::default())
+                        .await?;
                     continue;
                 }
                 if !exists && policy != PullPolicy::Always && s.image.is_none() {
@@ -76,7 +86,12 @@ impl Compose {
     }
 
     /// `pull`: the images of `services` (all when empty) that name one.
-    pub async fn pull(&self, project: &Project, services: &[String], ignore_failures: bool) -> Result<(), Error> {
+    pub async fn pull(
+        &self,
+        project: &Project,
+        services: &[String],
+        ignore_failures: bool,
+    ) -> Result<(), Error> {
         for name in targets(project, services)? {
             let Some(s) = project.service(&name) else {
                 continue;
@@ -98,7 +113,11 @@ impl Compose {
         Ok(())
     }
 
-    pub(crate) async fn pull_image(&self, image: &str, platform: Option<&str>) -> Result<(), Error> {
+    pub(crate) async fn pull_image(
+        &self,
+        image: &str,
+        platform: Option<&str>,
+    ) -> Result<(), Error> {
         self.emit(Resource::Image, image, Status::Pulling);
         let (repo, tag) = split_reference(image);
         let mut stream = self.docker.create_image(
@@ -122,7 +141,12 @@ impl Compose {
     }
 
     /// `push`: the images of `services` (all when empty) that are built and named.
-    pub async fn push(&self, project: &Project, services: &[String], ignore_failures: bool) -> Result<(), Error> {
+    pub async fn push(
+        &self,
+        project: &Project,
+        services: &[String],
+        ignore_failures: bool,
+    ) -> Result<(), Error> {
         for name in targets(project, services)? {
             let Some(s) = project.service(&name) else {
                 continue;
@@ -132,7 +156,14 @@ impl Compose {
             };
             self.emit(Resource::Image, image, Status::Pushing);
             let (repo, tag) = split_reference(image);
-            let mut stream = self.docker.push_image(&repo, Some(PushImageOptions { tag, platform: None }), None);
+            let mut stream = self.docker.push_image(
+                &repo,
+                Some(PushImageOptions {
+                    tag,
+                    platform: None,
+                }),
+                None,
+            );
             let mut failure = None;
             while let Some(item) = stream.next().await {
                 match item {
@@ -146,7 +177,9 @@ impl Compose {
             }
             match failure {
                 None => self.emit(Resource::Image, image, Status::Pushed),
-                Some(e) if ignore_failures => self.emit(Resource::Image, image, Status::Warning(e.to_string())),
+                Some(e) if ignore_failures => {
+                    self.emit(Resource::Image, image, Status::Warning(e.to_string()))
+                }
                 Some(e) => return Err(e),
             }
         }
@@ -165,7 +198,13 @@ impl Compose {
         Ok(())
     }
 
-    async fn build_service(&self, project: &Project, name: &str, s: &Service, opts: &BuildOptions) -> Result<(), Error> {
+    async fn build_service(
+        &self,
+        project: &Project,
+        name: &str,
+        s: &Service,
+        opts: &BuildOptions,
+    ) -> Result<(), Error> {
         let Some(b) = &s.build else {
             return Ok(());
         };
@@ -177,7 +216,9 @@ impl Compose {
             .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
             .collect();
         args.extend(opts.args.clone());
-        let remote = b.context.contains("://") || b.context.starts_with("git@") || b.context.starts_with("github.com/");
+        let remote = b.context.contains("://")
+            || b.context.starts_with("git@")
+            || b.context.starts_with("github.com/");
         let mut options = BuildImageOptions {
             dockerfile: b.dockerfile.clone(),
             t: Some(image.clone()),
@@ -208,7 +249,9 @@ impl Compose {
             .map_err(|e| Error::Failed(format!("packing the build context: {e}")))??;
             options.dockerfile = packed.dockerfile;
             let file = tokio::fs::File::from_std(packed.file);
-            Some(bollard::body_try_stream(tokio_util::io::ReaderStream::new(file)))
+            Some(bollard::body_try_stream(tokio_util::io::ReaderStream::new(
+                file,
+            )))
         };
         let mut stream = self.docker.build_image(options, None, body);
         while let Some(item) = stream.next().await {
@@ -226,7 +269,13 @@ impl Compose {
         for tag in &b.tags {
             let (repo, t) = split_reference(tag);
             self.docker
-                .tag_image(&image, Some(TagImageOptions { repo: Some(repo), tag: t }))
+                .tag_image(
+                    &image,
+                    Some(TagImageOptions {
+                        repo: Some(repo),
+                        tag: t,
+                    }),
+                )
                 .await?;
         }
         self.emit(Resource::Image, &image, Status::Built);
@@ -246,8 +295,14 @@ mod tests {
         };
         assert_eq!(s("busybox"), ("busybox".into(), "latest".into()));
         assert_eq!(s("busybox:1.36"), ("busybox".into(), "1.36".into()));
-        assert_eq!(s("localhost:5000/a/b"), ("localhost:5000/a/b".into(), "latest".into()));
-        assert_eq!(s("localhost:5000/a/b:v1"), ("localhost:5000/a/b".into(), "v1".into()));
+        assert_eq!(
+            s("localhost:5000/a/b"),
+            ("localhost:5000/a/b".into(), "latest".into())
+        );
+        assert_eq!(
+            s("localhost:5000/a/b:v1"),
+            ("localhost:5000/a/b".into(), "v1".into())
+        );
         assert_eq!(s("a@sha256:00"), ("a@sha256:00".into(), String::new()));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::{
     KillContainerOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveImageOptions, RestartContainerOptions, StopContainerOptions,
+    RemoveImageOptions, RemoveVolumeOptions, RestartContainerOptions, StopContainerOptions,
 };
 
 use super::{
@@ -125,7 +125,11 @@ impl Compose {
                     .map(|v| v.name.clone()),
             );
             for vol in volumes {
-                match self.docker.remove_volume(&vol, None).await {
+                match self
+                    .docker
+                    .remove_volume(&vol, None::<RemoveVolumeOptions>)
+                    .await
+                {
                     Ok(()) => {
                         self.emit(Resource::Volume, &vol, Status::Removing);
                         self.emit(Resource::Volume, &vol, Status::Removed);
@@ -171,7 +175,7 @@ impl Compose {
 
     /// `start`: starts the existing containers of `services` (all when empty), dependencies
     /// first, waiting for their conditions.
-    pub async fn start_services(&self, project: &Project, services: &[String]) -> Result<(), Error> {
+    pub async fn start(&self, project: &Project, services: &[String]) -> Result<(), Error> {
         let wanted = targets(project, services)?;
         for name in graph::order(project, &wanted)? {
             if !wanted.contains(&name) {
@@ -179,20 +183,29 @@ impl Compose {
             }
             let service = &project.services[&name];
             let containers = self
-                .containers(&project.name, std::slice::from_ref(&name), OneOffFilter::Exclude)
+                .containers(
+                    &project.name,
+                    std::slice::from_ref(&name),
+                    OneOffFilter::Exclude,
+                )
                 .await?;
             if containers.iter().any(|c| !is_running(c)) {
                 self.wait_dependencies(project, &name, service).await?;
             }
             for c in containers.iter().filter(|c| !is_running(c)) {
-                self.start(&id_of(c), &name_of(c)).await?;
+                self.start_one(&id_of(c), &name_of(c)).await?;
             }
         }
         Ok(())
     }
 
     /// `stop`: stops the running containers of `services`, dependents first.
-    pub async fn stop(&self, project: &Project, services: &[String], timeout: Option<u32>) -> Result<(), Error> {
+    pub async fn stop(
+        &self,
+        project: &Project,
+        services: &[String],
+        timeout: Option<u32>,
+    ) -> Result<(), Error> {
         let wanted = targets(project, services)?;
         let mut containers = self
             .containers(&project.name, &wanted, OneOffFilter::Exclude)
@@ -216,16 +229,39 @@ impl Compose {
         Ok(())
     }
 
-    /// `restart`: restarts the containers of `services`, dependencies first.
-    pub async fn restart(&self, project: &Project, services: &[String], timeout: Option<u32>) -> Result<(), Error> {
-        let wanted = targets(project, services)?;
+    /// `restart`: restarts the containers of `services`, dependencies first, and the services
+    /// that depend on a restarted one with `restart: true`.
+    pub async fn restart(
+        &self,
+        project: &Project,
+        services: &[String],
+        timeout: Option<u32>,
+    ) -> Result<(), Error> {
+        let mut wanted = targets(project, services)?;
+        let mut i = 0;
+        while i < wanted.len() {
+            for d in graph::dependents(project, &wanted[i]) {
+                let follows = project.services[&d]
+                    .depends_on
+                    .get(&wanted[i])
+                    .is_some_and(|dep| dep.restart);
+                if follows && !wanted.contains(&d) {
+                    wanted.push(d);
+                }
+            }
+            i += 1;
+        }
         for name in graph::order(project, &wanted)? {
             if !wanted.contains(&name) {
                 continue;
             }
             let service = project.service(&name);
             for c in self
-                .containers(&project.name, std::slice::from_ref(&name), OneOffFilter::Exclude)
+                .containers(
+                    &project.name,
+                    std::slice::from_ref(&name),
+                    OneOffFilter::Exclude,
+                )
                 .await?
             {
                 let cname = name_of(&c);
@@ -246,7 +282,12 @@ impl Compose {
     }
 
     /// `kill`: sends `signal` (default SIGKILL) to the running containers of `services`.
-    pub async fn kill(&self, project: &Project, services: &[String], signal: Option<&str>) -> Result<(), Error> {
+    pub async fn kill(
+        &self,
+        project: &Project,
+        services: &[String],
+        signal: Option<&str>,
+    ) -> Result<(), Error> {
         let wanted = targets(project, services)?;
         for c in self
             .containers(&project.name, &wanted, OneOffFilter::Exclude)
@@ -271,7 +312,13 @@ impl Compose {
 
     /// `rm`: removes the stopped containers of `services` (with `stop`, stops running ones
     /// first; with `volumes`, their anonymous volumes too). Returns the removed names.
-    pub async fn rm(&self, project: &Project, services: &[String], stop: bool, volumes: bool) -> Result<Vec<String>, Error> {
+    pub async fn rm(
+        &self,
+        project: &Project,
+        services: &[String],
+        stop: bool,
+        volumes: bool,
+    ) -> Result<Vec<String>, Error> {
         let wanted = targets(project, services)?;
         let mut removed = Vec::new();
         for c in self
@@ -289,8 +336,22 @@ impl Compose {
         Ok(removed)
     }
 
-    /// `pause` (or `unpause` with `pause` false).
-    pub async fn pause(&self, project: &Project, services: &[String], pause: bool) -> Result<(), Error> {
+    /// `pause`: freezes the running containers of `services`.
+    pub async fn pause(&self, project: &Project, services: &[String]) -> Result<(), Error> {
+        self.set_paused(project, services, true).await
+    }
+
+    /// `unpause`: thaws the paused containers of `services`.
+    pub async fn unpause(&self, project: &Project, services: &[String]) -> Result<(), Error> {
+        self.set_paused(project, services, false).await
+    }
+
+    async fn set_paused(
+        &self,
+        project: &Project,
+        services: &[String],
+        pause: bool,
+    ) -> Result<(), Error> {
         let wanted = targets(project, services)?;
         for c in self
             .containers(&project.name, &wanted, OneOffFilter::Exclude)

@@ -210,11 +210,15 @@ impl Compose {
             }))
             .await?;
         list.retain(|c| {
-            services.is_empty() || label_of(c, labels::SERVICE).is_some_and(|s| services.iter().any(|x| x == s))
+            services.is_empty()
+                || label_of(c, labels::SERVICE).is_some_and(|s| services.iter().any(|x| x == s))
         });
         list.sort_by(|a, b| {
-            (label_of(a, labels::SERVICE), number_of(a), name_of(a))
-                .cmp(&(label_of(b, labels::SERVICE), number_of(b), name_of(b)))
+            (label_of(a, labels::SERVICE), number_of(a), name_of(a)).cmp(&(
+                label_of(b, labels::SERVICE),
+                number_of(b),
+                name_of(b),
+            ))
         });
         Ok(list)
     }
@@ -253,13 +257,11 @@ pub(crate) fn is_running(c: &ContainerSummary) -> bool {
 /// The stop timeout for a service's containers: the command line's, else
 /// `stop_grace_period`, else the daemon's default.
 pub(crate) fn stop_timeout(service: Option<&Service>, given: Option<u32>) -> Option<i32> {
-    given
-        .and_then(|t| i32::try_from(t).ok())
-        .or_else(|| {
-            service
-                .and_then(|s| s.stop_grace_period)
-                .and_then(|d| i32::try_from(d.as_nanos() / 1_000_000_000).ok())
-        })
+    given.and_then(|t| i32::try_from(t).ok()).or_else(|| {
+        service
+            .and_then(|s| s.stop_grace_period)
+            .and_then(|d| i32::try_from(d.as_nanos() / 1_000_000_000).ok())
+    })
 }
 
 /// The service names a command targets: those given, else all enabled services.

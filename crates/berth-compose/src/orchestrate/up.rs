@@ -66,7 +66,8 @@ impl Compose {
         self.ensure_networks(project, &selected).await?;
         self.ensure_volumes(project, &selected).await?;
         self.ensure_images(project, &selected, opts).await?;
-        self.orphans(project, opts.remove_orphans, opts.timeout).await?;
+        self.orphans(project, opts.remove_orphans, opts.timeout)
+            .await?;
         for name in &selected {
             let service = &project.services[name];
             if !opts.no_start {
@@ -78,7 +79,9 @@ impl Compose {
             let wait = self.wait_ready(project, &selected);
             match opts.wait_timeout {
                 Some(t) => tokio::time::timeout(t, wait).await.map_err(|_| {
-                    Error::Failed(format!("timed out after {t:?} waiting for the project to be ready"))
+                    Error::Failed(format!(
+                        "timed out after {t:?} waiting for the project to be ready"
+                    ))
                 })??,
                 None => wait.await?,
             }
@@ -86,11 +89,45 @@ impl Compose {
         Ok(())
     }
 
+    /// `up` without `-d`: brings the project up, then returns the output of its containers
+    /// from the moment `up` began, following until they all stop. The caller prints it (with
+    /// a [`LogPrefixer`](super::LogPrefixer)) and, on Ctrl-C, drops it and calls
+    /// [`Compose::stop`].
+    pub async fn up_attached(
+        &self,
+        project: &Project,
+        opts: &UpOptions,
+    ) -> Result<super::Stream, Error> {
+        let began = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        self.up(project, opts).await?;
+        let services = if opts.services.is_empty() || opts.no_deps {
+            opts.services.clone()
+        } else {
+            graph::order(project, &opts.services)?
+        };
+        self.logs(
+            &project.name,
+            &super::LogsOptions {
+                services,
+                follow: true,
+                since: Some(began),
+                ..super::LogsOptions::default()
+            },
+        )
+        .await
+    }
+
     /// Creates the networks the services use, unless they exist; checks external ones.
-    pub(crate) async fn ensure_networks(&self, project: &Project, services: &[String]) -> Result<(), Error> {
+    pub(crate) async fn ensure_networks(
+        &self,
+        project: &Project,
+        services: &[String],
+    ) -> Result<(), Error> {
         let keys: BTreeSet<&String> = services
             .iter()
-            .filter_map(|s| project.services.get(s))
+            .filter_map(|s| project.service(s))
             .flat_map(|s| s.networks.keys())
             .collect();
         for key in keys {
@@ -139,7 +176,8 @@ impl Compose {
                 internal: Some(net.internal),
                 attachable: Some(net.attachable),
                 enable_ipv6: net.enable_ipv6,
-                options: (!net.driver_opts.is_empty()).then(|| net.driver_opts.clone().into_iter().collect()),
+                options: (!net.driver_opts.is_empty())
+                    .then(|| net.driver_opts.clone().into_iter().collect()),
                 labels: Some(labels),
                 ipam,
                 ..NetworkCreateRequest::default()
@@ -147,7 +185,9 @@ impl Compose {
             match self.docker.create_network(req).await {
                 Ok(_) => self.emit(Resource::Network, &net.name, Status::Created),
                 // Created meanwhile by someone else: fine.
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -155,10 +195,14 @@ impl Compose {
     }
 
     /// Creates the named volumes the services mount, unless they exist; checks external ones.
-    pub(crate) async fn ensure_volumes(&self, project: &Project, services: &[String]) -> Result<(), Error> {
+    pub(crate) async fn ensure_volumes(
+        &self,
+        project: &Project,
+        services: &[String],
+    ) -> Result<(), Error> {
         let keys: BTreeSet<&String> = services
             .iter()
-            .filter_map(|s| project.services.get(s))
+            .filter_map(|s| project.service(s))
             .flat_map(|s| s.volumes.iter())
             .filter(|v| v.kind == MountType::Volume)
             .filter_map(|v| v.source.as_ref())
@@ -204,7 +248,12 @@ impl Compose {
 
     /// Containers of the project whose service is not in the model: removed with
     /// `remove_orphans`, else reported.
-    pub(crate) async fn orphans(&self, project: &Project, remove: bool, timeout: Option<u32>) -> Result<(), Error> {
+    pub(crate) async fn orphans(
+        &self,
+        project: &Project,
+        remove: bool,
+        timeout: Option<u32>,
+    ) -> Result<(), Error> {
         let known: BTreeSet<&str> = project.all_service_names().collect();
         let orphans: Vec<ContainerSummary> = self
             .containers(&project.name, &[], OneOffFilter::Include)
@@ -228,24 +277,43 @@ impl Compose {
             return Ok(());
         }
         for c in &orphans {
-            self.stop_and_remove(c, stop_timeout(None, timeout), false).await?;
+            self.stop_and_remove(c, stop_timeout(None, timeout), false)
+                .await?;
         }
         Ok(())
     }
 
-    pub(crate) async fn stop_and_remove(&self, c: &ContainerSummary, timeout: Option<i32>, volumes: bool) -> Result<(), Error> {
+    pub(crate) async fn stop_and_remove(
+        &self,
+        c: &ContainerSummary,
+        timeout: Option<i32>,
+        volumes: bool,
+    ) -> Result<(), Error> {
         let (id, name) = (id_of(c), name_of(c));
         if is_running(c) {
             self.emit(Resource::Container, &name, Status::Stopping);
             self.docker
-                .stop_container(&id, Some(StopContainerOptions { t: timeout, signal: None }))
+                .stop_container(
+                    &id,
+                    Some(StopContainerOptions {
+                        t: timeout,
+                        signal: None,
+                    }),
+                )
                 .await?;
             self.emit(Resource::Container, &name, Status::Stopped);
         }
         self.emit(Resource::Container, &name, Status::Removing);
         match self
             .docker
-            .remove_container(&id, Some(RemoveContainerOptions { force: true, v: volumes, link: false }))
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: volumes,
+                    link: false,
+                }),
+            )
             .await
         {
             Ok(()) => {}
@@ -261,13 +329,22 @@ impl Compose {
     }
 
     /// Waits until the dependencies of `name` meet their conditions.
-    pub(crate) async fn wait_dependencies(&self, project: &Project, name: &str, service: &Service) -> Result<(), Error> {
+    pub(crate) async fn wait_dependencies(
+        &self,
+        project: &Project,
+        name: &str,
+        service: &Service,
+    ) -> Result<(), Error> {
         for (dep, d) in &service.depends_on {
             if d.condition == Condition::ServiceStarted {
                 continue;
             }
             let containers = self
-                .containers(&project.name, std::slice::from_ref(dep), OneOffFilter::Exclude)
+                .containers(
+                    &project.name,
+                    std::slice::from_ref(dep),
+                    OneOffFilter::Exclude,
+                )
                 .await?;
             if containers.is_empty() {
                 if d.required {
@@ -284,7 +361,12 @@ impl Compose {
         Ok(())
     }
 
-    async fn wait_condition(&self, c: &ContainerSummary, service: &str, condition: Condition) -> Result<(), Error> {
+    async fn wait_condition(
+        &self,
+        c: &ContainerSummary,
+        service: &str,
+        condition: Condition,
+    ) -> Result<(), Error> {
         let (id, name) = (id_of(c), name_of(c));
         self.emit(Resource::Container, &name, Status::Waiting);
         match condition {
@@ -347,17 +429,31 @@ impl Compose {
             Some(Ok(r)) => Ok(r.status_code),
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
             Some(Err(e)) => Err(e.into()),
-            None => Err(Error::Failed(format!("waiting for container {id}: no answer"))),
+            None => Err(Error::Failed(format!(
+                "waiting for container {id}: no answer"
+            ))),
         }
     }
 
-    async fn converge(&self, project: &Project, name: &str, service: &Service, opts: &UpOptions) -> Result<(), Error> {
+    async fn converge(
+        &self,
+        project: &Project,
+        name: &str,
+        service: &Service,
+        opts: &UpOptions,
+    ) -> Result<(), Error> {
         let existing = self
             .containers(&project.name, &[name.to_string()], OneOffFilter::Exclude)
             .await?;
-        let desired = opts.scale.get(name).copied().unwrap_or_else(|| service.replicas()) as usize;
+        let desired = opts
+            .scale
+            .get(name)
+            .copied()
+            .unwrap_or_else(|| service.replicas()) as usize;
         let hash = plan::config_hash(service);
-        let image_id = self.image_id(&plan::image_name(project, name, service)).await?;
+        let image_id = self
+            .image_id(&plan::image_name(project, name, service))
+            .await?;
         let timeout = stop_timeout(Some(service), opts.timeout);
 
         let mut existing = existing;
@@ -372,9 +468,10 @@ impl Compose {
             let outdated = label_of(c, labels::CONFIG_HASH) != Some(hash.as_str())
                 || matches!((label_of(c, labels::IMAGE), &image_id), (Some(a), Some(b)) if a != b);
             if opts.force_recreate || (outdated && !opts.no_recreate) {
-                self.recreate(project, name, service, c, image_id.clone(), opts, timeout).await?;
+                self.recreate(project, name, service, c, image_id.clone(), opts, timeout)
+                    .await?;
             } else if !is_running(c) && !opts.no_start {
-                self.start(&id_of(c), &name_of(c)).await?;
+                self.start_one(&id_of(c), &name_of(c)).await?;
             } else {
                 self.emit(Resource::Container, &name_of(c), Status::Running);
             }
@@ -392,7 +489,7 @@ impl Compose {
             };
             let (id, cname) = self.create(project, name, service, &inst).await?;
             if !opts.no_start {
-                self.start(&id, &cname).await?;
+                self.start_one(&id, &cname).await?;
             }
         }
         Ok(())
@@ -411,12 +508,21 @@ impl Compose {
 
     /// Creates a container (joined to its other networks, files uploaded); returns its ID and
     /// name.
-    pub(crate) async fn create(&self, project: &Project, name: &str, service: &Service, inst: &Instance) -> Result<(String, String), Error> {
+    pub(crate) async fn create(
+        &self,
+        project: &Project,
+        name: &str,
+        service: &Service,
+        inst: &Instance,
+    ) -> Result<(String, String), Error> {
         let plan = plan(project, name, service, inst)?;
         self.create_planned(plan).await
     }
 
-    pub(crate) async fn create_planned(&self, plan: crate::plan::container::ContainerPlan) -> Result<(String, String), Error> {
+    pub(crate) async fn create_planned(
+        &self,
+        plan: crate::plan::container::ContainerPlan,
+    ) -> Result<(String, String), Error> {
         let cname = plan.name.clone();
         self.emit(Resource::Container, &cname, Status::Creating);
         let created = self
@@ -458,7 +564,7 @@ impl Compose {
         Ok((id, cname))
     }
 
-    pub(crate) async fn start(&self, id: &str, name: &str) -> Result<(), Error> {
+    pub(crate) async fn start_one(&self, id: &str, name: &str) -> Result<(), Error> {
         self.emit(Resource::Container, name, Status::Starting);
         self.docker.start_container(id, None).await?;
         self.emit(Resource::Container, name, Status::Started);
@@ -482,7 +588,13 @@ impl Compose {
         self.emit(Resource::Container, &old_name, Status::Recreate);
         if is_running(old) {
             self.docker
-                .stop_container(&old_id, Some(StopContainerOptions { t: timeout, signal: None }))
+                .stop_container(
+                    &old_id,
+                    Some(StopContainerOptions {
+                        t: timeout,
+                        signal: None,
+                    }),
+                )
                 .await?;
         }
         let anonymous: BTreeSet<&str> = service
@@ -502,9 +614,14 @@ impl Compose {
                 anonymous.contains(dest.as_str()).then_some((dest, vol))
             })
             .collect();
-        let short = &old_id[..old_id.len().min(12)];
+        let short = old_id.get(..12).unwrap_or(&old_id);
         self.docker
-            .rename_container(&old_id, RenameContainerOptions { name: format!("{short}_{old_name}") })
+            .rename_container(
+                &old_id,
+                RenameContainerOptions {
+                    name: format!("{short}_{old_name}"),
+                },
+            )
             .await?;
         let inst = Instance {
             number: number_of(old),
@@ -519,17 +636,29 @@ impl Compose {
                 // Put the old container back under its name; the creation error is the news.
                 let _ = self
                     .docker
-                    .rename_container(&old_id, RenameContainerOptions { name: old_name.clone() })
+                    .rename_container(
+                        &old_id,
+                        RenameContainerOptions {
+                            name: old_name.clone(),
+                        },
+                    )
                     .await;
                 return Err(e);
             }
         };
         self.docker
-            .remove_container(&old_id, Some(RemoveContainerOptions { force: true, v: false, link: false }))
+            .remove_container(
+                &old_id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: false,
+                    link: false,
+                }),
+            )
             .await?;
         self.emit(Resource::Container, &cname, Status::Recreated);
         if !opts.no_start {
-            self.start(&id, &cname).await?;
+            self.start_one(&id, &cname).await?;
         }
         Ok(())
     }
@@ -544,9 +673,14 @@ impl Compose {
             .filter(|(_, d)| d.condition == Condition::ServiceCompletedSuccessfully)
             .map(|(n, _)| n)
             .collect();
-        for c in self.containers(&project.name, services, OneOffFilter::Exclude).await? {
+        for c in self
+            .containers(&project.name, services, OneOffFilter::Exclude)
+            .await?
+        {
             let (id, name) = (id_of(&c), name_of(&c));
-            let service = label_of(&c, labels::SERVICE).unwrap_or_default().to_string();
+            let service = label_of(&c, labels::SERVICE)
+                .unwrap_or_default()
+                .to_string();
             self.emit(Resource::Container, &name, Status::Waiting);
             loop {
                 let info = self.docker.inspect_container(&id, None).await?;
@@ -592,8 +726,12 @@ fn uploads_tar(uploads: &[Upload]) -> Result<Vec<u8>, Error> {
         h.set_uid(u.uid);
         h.set_gid(u.gid);
         h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, u.target.trim_start_matches('/'), u.content.as_slice())
-            .map_err(|e| Error::Failed(format!("packing {}: {e}", u.target)))?;
+        b.append_data(
+            &mut h,
+            u.target.trim_start_matches('/'),
+            u.content.as_slice(),
+        )
+        .map_err(|e| Error::Failed(format!("packing {}: {e}", u.target)))?;
     }
     b.into_inner()
         .map_err(|e| Error::Failed(format!("packing files for the container: {e}")))

@@ -51,9 +51,18 @@ pub struct ContainerPlan {
 }
 
 /// Plans container `inst` of service `name`.
-pub fn plan(project: &Project, name: &str, s: &Service, inst: &Instance) -> Result<ContainerPlan, Error> {
+pub fn plan(
+    project: &Project,
+    name: &str,
+    s: &Service,
+    inst: &Instance,
+) -> Result<ContainerPlan, Error> {
     let container = match &inst.oneoff_slug {
-        Some(slug) => format!("{}-{name}-run-{}", project.name, &slug[..slug.len().min(12)]),
+        Some(slug) => format!(
+            "{}-{name}-run-{}",
+            project.name,
+            slug.get(..12).unwrap_or(slug)
+        ),
         None => container_name(project, name, s, inst.number),
     };
     let mut body = ContainerCreateBody {
@@ -133,11 +142,15 @@ pub fn plan(project: &Project, name: &str, s: &Service, inst: &Instance) -> Resu
                 let mut ep = EndpointSettings::default();
                 if let Some(c) = cfg {
                     aliases.extend(c.aliases.iter().cloned());
-                    if c.ipv4_address.is_some() || c.ipv6_address.is_some() || !c.link_local_ips.is_empty() {
+                    if c.ipv4_address.is_some()
+                        || c.ipv6_address.is_some()
+                        || !c.link_local_ips.is_empty()
+                    {
                         ep.ipam_config = Some(EndpointIpamConfig {
                             ipv4_address: c.ipv4_address.clone(),
                             ipv6_address: c.ipv6_address.clone(),
-                            link_local_ips: (!c.link_local_ips.is_empty()).then(|| c.link_local_ips.clone()),
+                            link_local_ips: (!c.link_local_ips.is_empty())
+                                .then(|| c.link_local_ips.clone()),
                         });
                     }
                     ep.mac_address = c.mac_address.clone();
@@ -173,7 +186,12 @@ pub fn plan(project: &Project, name: &str, s: &Service, inst: &Instance) -> Resu
     })
 }
 
-fn container_labels(project: &Project, name: &str, s: &Service, inst: &Instance) -> HashMap<String, String> {
+fn container_labels(
+    project: &Project,
+    name: &str,
+    s: &Service,
+    inst: &Instance,
+) -> HashMap<String, String> {
     let mut l: HashMap<String, String> = s.labels.clone().into_iter().collect();
     let files: Vec<String> = project
         .config_files
@@ -196,10 +214,18 @@ fn container_labels(project: &Project, name: &str, s: &Service, inst: &Instance)
         (labels::CONTAINER_NUMBER, inst.number.to_string()),
         (
             labels::ONEOFF,
-            if inst.oneoff_slug.is_some() { "True" } else { "False" }.to_string(),
+            if inst.oneoff_slug.is_some() {
+                "True"
+            } else {
+                "False"
+            }
+            .to_string(),
         ),
         (labels::CONFIG_HASH, super::config_hash(s)),
-        (labels::WORKING_DIR, project.working_dir.display().to_string()),
+        (
+            labels::WORKING_DIR,
+            project.working_dir.display().to_string(),
+        ),
         (labels::CONFIG_FILES, files.join(",")),
         (labels::VERSION, super::VERSION.to_string()),
         (labels::DEPENDS_ON, depends.join(",")),
@@ -282,7 +308,10 @@ fn host_config(project: &Project, s: &Service) -> HostConfig {
             .get_or_insert_with(Vec::new)
             .push(binding);
     }
-    let restart_policy = match (&s.restart, s.deploy.as_ref().and_then(|d| d.restart_policy.as_ref())) {
+    let restart_policy = match (
+        &s.restart,
+        s.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()),
+    ) {
         (Some(r), _) => Some(restart_policy(r)),
         (None, Some(rp)) => Some(RestartPolicy {
             name: Some(match rp.condition.as_deref() {
@@ -326,7 +355,10 @@ fn host_config(project: &Project, s: &Service) -> HostConfig {
     HostConfig {
         port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
         restart_policy,
-        memory: s.mem_limit.or_else(|| limits.and_then(|l| l.memory)).map(|b| b.0),
+        memory: s
+            .mem_limit
+            .or_else(|| limits.and_then(|l| l.memory))
+            .map(|b| b.0),
         memory_reservation: s
             .mem_reservation
             .or_else(|| reservations.and_then(|r| r.memory))
@@ -371,7 +403,9 @@ fn host_config(project: &Project, s: &Service) -> HostConfig {
                 .map(|d| DeviceMapping {
                     path_on_host: Some(d.source.clone()),
                     path_in_container: Some(d.target.clone()),
-                    cgroup_permissions: Some(d.permissions.clone().unwrap_or_else(|| "rwm".to_string())),
+                    cgroup_permissions: Some(
+                        d.permissions.clone().unwrap_or_else(|| "rwm".to_string()),
+                    ),
                 })
                 .collect()
         }),

@@ -207,10 +207,15 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
     if matches!(hc["NetworkMode"].as_str(), Some("" | "default")) {
         hc.insert("NetworkMode".into(), json!("bridge"));
     }
+    // The default driver, keeping any options given with it (`--log-opt` alone).
     if hc["LogConfig"]["Type"].as_str().is_none_or(str::is_empty) {
+        let options = hc["LogConfig"]["Config"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         hc.insert(
             "LogConfig".into(),
-            json!({"Type": "json-file", "Config": {}}),
+            json!({"Type": "json-file", "Config": options}),
         );
     }
     let policy = hc["RestartPolicy"]["Name"]

@@ -81,6 +81,11 @@ impl Engine {
             Ok(l) => l,
             Err(e) => {
                 self.release_endpoints(&mut c).await;
+                // A container that cannot start is removed when it asked for that, as in Docker.
+                if c.auto_remove() {
+                    self.forget_container(&id)?;
+                    self.remove_anonymous_volumes(&c).await;
+                }
                 return Err(e);
             }
         };
@@ -227,6 +232,8 @@ impl Engine {
             spec: runtime_spec,
             rootfs: overlay,
             log_path,
+            log_max_size: super::logs::max_size(&c.host_config)?,
+            log_max_files: super::logs::max_files(&c.host_config)?,
             open_stdin: c.config["OpenStdin"].as_bool().unwrap_or(false),
             stdin_once: c.config["StdinOnce"].as_bool().unwrap_or(false),
         };

@@ -22,6 +22,59 @@ pub struct LogOptions {
     pub until: Option<SystemTime>,
 }
 
+/// `--log-opt max-size` (Docker's units: `10k`, `10m`, `1g`), 0 when unset.
+pub fn max_size(host_config: &serde_json::Value) -> Result<u64> {
+    let Some(v) = host_config["LogConfig"]["Config"]["max-size"]
+        .as_str()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(0);
+    };
+    let lower = v.to_ascii_lowercase();
+    let (digits, unit) = lower.split_at(
+        lower
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(lower.len()),
+    );
+    let factor: u64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(crate::Error::invalid(format!("invalid max-size: {v}"))),
+    };
+    digits
+        .parse::<u64>()
+        .map(|n| n * factor)
+        .map_err(|_| crate::Error::invalid(format!("invalid max-size: {v}")))
+}
+
+/// `--log-opt max-file`, 1 when unset; only meaningful with max-size, as in Docker.
+pub fn max_files(host_config: &serde_json::Value) -> Result<u32> {
+    let Some(v) = host_config["LogConfig"]["Config"]["max-file"]
+        .as_str()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(1);
+    };
+    match v.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(crate::Error::invalid(format!(
+            "invalid value for max-file: {v}: should be a number greater than 0"
+        ))),
+    }
+}
+
+/// The rotated log files, oldest first: `log.N` ... `log.1`.
+fn rotated_files(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut rotated: Vec<std::path::PathBuf> = (1..)
+        .map(|n| std::path::PathBuf::from(format!("{}.{n}", path.display())))
+        .take_while(|p| p.exists())
+        .collect();
+    rotated.reverse();
+    rotated
+}
+
 #[derive(Deserialize)]
 struct Line {
     log: String,
@@ -79,9 +132,6 @@ impl Engine {
         let follow = opts.follow && c.state.running();
         let (tx, rx) = mpsc::channel(64);
         tokio::task::spawn_blocking(move || {
-            let Ok(file) = std::fs::File::open(&path) else {
-                return;
-            };
             // Sends what the options keep; false once the client has gone.
             let send = |lines: &[String]| {
                 lines
@@ -89,8 +139,17 @@ impl Engine {
                     .filter_map(|l| opts.frame(l, tty))
                     .all(|b| tx.blocking_send(b).is_ok())
             };
-            let mut reader = BufReader::new(file);
+            // Rotated files first, oldest first, then the current one (followed).
             let mut lines: Vec<String> = Vec::new();
+            for rotated in rotated_files(&path) {
+                if let Ok(f) = std::fs::File::open(rotated) {
+                    read_lines(&mut BufReader::new(f), &mut lines);
+                }
+            }
+            let Ok(file) = std::fs::File::open(&path) else {
+                return;
+            };
+            let mut reader = BufReader::new(file);
             let mut pos = read_lines(&mut reader, &mut lines);
             if let Some(n) = opts.tail {
                 lines.retain(|l| opts.frame(l, tty).is_some());

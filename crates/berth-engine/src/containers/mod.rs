@@ -108,6 +108,8 @@ impl Engine {
         let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
         resources::from_host_config(&resolved.host_config)?;
         security::validate(&resolved.host_config)?;
+        logs::max_size(&resolved.host_config)?;
+        logs::max_files(&resolved.host_config)?;
         let mounts = self.create_mounts(&resolved.host_config, &resolved.config["Volumes"])?;
         let networks =
             self.initial_attachments(&resolved.host_config, &body["NetworkingConfig"])?;

@@ -1,0 +1,13 @@
+//! The registry server (`berth registry serve`) in-process on 127.0.0.1:0, driven by raw HTTP
+//! (`api`) and by real clients (`clients`): berth's own, skopeo, curl over TLS and the docker CLI.
+
+#[allow(
+    dead_code,
+    reason = "shared with tests/registry.rs, which uses the rest of it"
+)]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod clients;
+mod support;
