@@ -29,7 +29,7 @@ echo '{}' >"$work/daemon.json"
 pid=$!
 berth() { "$bin/berth" -H "unix://$work/berth.sock" "$@"; }
 for _ in $(seq 100); do berth version >/dev/null 2>&1 && break; sleep 0.05; done
-tar -C "$work/rootfs" -c . | berth import -q - busybox:latest >/dev/null
+tar -C "$work/rootfs" -c . | berth import - busybox:latest >/dev/null
 
 # Median wall time in milliseconds of N runs of "$@".
 median_ms() {
