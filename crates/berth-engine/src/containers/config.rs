@@ -207,17 +207,21 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
     if matches!(hc["NetworkMode"].as_str(), Some("" | "default")) {
         hc.insert("NetworkMode".into(), json!("bridge"));
     }
-    // The default driver, keeping any options given with it (`--log-opt` alone).
-    if hc["LogConfig"]["Type"].as_str().is_none_or(str::is_empty) {
-        let options = hc["LogConfig"]["Config"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        hc.insert(
-            "LogConfig".into(),
-            json!({"Type": "json-file", "Config": options}),
-        );
-    }
+    // The default driver, keeping any options given with it (`--log-opt` alone); options are
+    // an object even when none were given, as Docker shows them.
+    let driver = hc["LogConfig"]["Type"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("json-file")
+        .to_string();
+    let options = hc["LogConfig"]["Config"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    hc.insert(
+        "LogConfig".into(),
+        json!({"Type": driver, "Config": options}),
+    );
     let policy = hc["RestartPolicy"]["Name"]
         .as_str()
         .unwrap_or("")
