@@ -276,3 +276,56 @@ fn a_killed_berthd_loses_nothing_acknowledged() {
         200
     );
 }
+
+#[test]
+fn lifecycle_bad_input_is_refused() {
+    let Some(d) = daemon() else { return };
+    let r = d.api_json(
+        "POST",
+        "/containers/create?name=sizer",
+        &json!({"Image": "busybox", "Cmd": ["sleep", "30"], "Tty": true}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        d.api("POST", "/containers/sizer/start", None)
+            .unwrap()
+            .status,
+        204
+    );
+    assert_eq!(
+        d.api("POST", "/containers/sizer/resize?h=40&w=120", None)
+            .unwrap()
+            .status,
+        200
+    );
+    let absurd = d
+        .api("POST", "/containers/sizer/resize?h=99999999&w=-1", None)
+        .unwrap();
+    assert_eq!(absurd.status, 400, "{}", absurd.text());
+    let bad_signal = d
+        .api("POST", "/containers/sizer/kill?signal=SIGBOGUS", None)
+        .unwrap();
+    assert_eq!(bad_signal.status, 400, "{}", bad_signal.text());
+    let exec = d.api_json("POST", "/containers/nope/exec", &json!({"Cmd": ["true"]}));
+    assert_eq!(exec.status, 404);
+    assert_eq!(d.api("GET", "/exec/nope/json", None).unwrap().status, 404);
+    assert_eq!(
+        d.api("POST", "/containers/sizer/kill", None)
+            .unwrap()
+            .status,
+        204
+    );
+    d.api("POST", "/containers/sizer/wait", None).unwrap();
+    let stopped_exec = d.api_json("POST", "/containers/sizer/exec", &json!({"Cmd": ["true"]}));
+    assert_eq!(stopped_exec.status, 409, "{}", stopped_exec.text());
+    assert_eq!(
+        d.api("DELETE", "/containers/sizer", None).unwrap().status,
+        204
+    );
+    assert_eq!(
+        d.api("POST", "/containers/sizer/attach?stream=1&stdout=1", None)
+            .unwrap()
+            .status,
+        404
+    );
+}
