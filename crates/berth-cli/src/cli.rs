@@ -9,17 +9,16 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::opts::parse_label;
 pub use container_flags::{HealthFlags, NetworkFlags, ResourceFlags, SecurityFlags, StorageFlags};
 pub use objects::{
-    NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs,
-    NetworkInspectArgs, NetworkLsArgs, NetworkRmArgs, VolumeCommand, VolumeCreateArgs,
-    VolumeInspectArgs, VolumeLsArgs, VolumeRmArgs,
+    NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs,
+    NetworkRmArgs, VolumeCommand, VolumeCreateArgs, VolumeLsArgs, VolumeRmArgs,
 };
 pub use system::{
     CommitArgs, CpArgs, DfArgs, DiffArgs, EventsArgs, ExportArgs, ImagePruneArgs, PortArgs,
     PruneArgs, StatsArgs, SystemCommand, SystemPruneArgs, VolumePruneArgs,
 };
-use crate::opts::parse_label;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,12 +95,35 @@ pub enum Command {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +164,20 @@ pub enum ContainerCommand {
     Inspect(ObjectInspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +200,8 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Remove unused images
+    Prune(ImagePruneArgs),
 }
 
 /// `run`: everything `create` takes, plus how to run it.
@@ -683,7 +721,7 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Only inspect objects of the given type
-    #[arg(long = "type", value_name = "string", value_parser = ["container", "image"])]
+    #[arg(long = "type", value_name = "string", value_parser = ["container", "image", "network", "volume"])]
     pub kind: Option<String>,
 
     #[command(flatten)]
@@ -1162,6 +1200,88 @@ mod tests {
             ("a", "b")
         );
         assert!(Cli::try_parse_from(["berth", "pause"]).is_err());
+    }
+
+    #[test]
+    fn object_and_system_commands() {
+        assert!(matches!(
+            parse(&["volume", "list", "-q"]).command,
+            Some(Command::Volume(VolumeCommand::Ls(VolumeLsArgs {
+                quiet: true,
+                ..
+            })))
+        ));
+        assert!(matches!(
+            parse(&["network", "remove", "-f", "a"]).command,
+            Some(Command::Network(NetworkCommand::Rm(NetworkRmArgs {
+                force: true,
+                ..
+            })))
+        ));
+        assert!(matches!(
+            parse(&["system", "info"]).command,
+            Some(Command::System(SystemCommand::Info(_)))
+        ));
+        assert!(matches!(
+            parse(&["container", "prune", "-f", "--filter", "until=1h"]).command,
+            Some(Command::Container(ContainerCommand::Prune(PruneArgs {
+                force: true,
+                ..
+            })))
+        ));
+        let Some(Command::Commit(commit)) =
+            parse(&["commit", "--pause=false", "-c", "ENV A=1", "web", "img:v1"]).command
+        else {
+            panic!("not commit")
+        };
+        assert!(!commit.pause);
+        assert_eq!(commit.reference.as_deref(), Some("img:v1"));
+        let Some(Command::Cp(cp)) = parse(&["cp", "-aL", "-", "web:/tmp"]).command else {
+            panic!("not cp")
+        };
+        assert!(cp.archive && cp.follow_link);
+        assert_eq!(
+            (cp.source.as_str(), cp.destination.as_str()),
+            ("-", "web:/tmp")
+        );
+        let Some(Command::Network(NetworkCommand::Create(create))) = parse(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.1.0.0/16,10.2.0.0/16",
+            "--ipv6",
+            "n",
+        ])
+        .command
+        else {
+            panic!("not network create")
+        };
+        assert_eq!(create.subnets, ["10.1.0.0/16", "10.2.0.0/16"]);
+        assert_eq!(create.ipv6, Some(true));
+        assert_eq!(create.driver, "bridge");
+    }
+
+    #[test]
+    fn run_resource_flags_in_docker_units() {
+        let run = run_args(&[
+            "run",
+            "--net",
+            "host",
+            "-m",
+            "1g",
+            "-c",
+            "512",
+            "--stop-timeout",
+            "5",
+            "--label-file",
+            "/tmp/labels",
+            "busybox",
+        ]);
+        let c = &run.container;
+        assert_eq!(c.network.networks[0].target, "host");
+        assert_eq!(c.resources.memory, Some(1 << 30));
+        assert_eq!(c.resources.cpu_shares, Some(512));
+        assert_eq!(c.label_file, [PathBuf::from("/tmp/labels")]);
     }
 
     #[test]

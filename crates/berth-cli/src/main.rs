@@ -1,10 +1,13 @@
 //! `berth`: docker's command line for the berth daemon, speaking only the Engine API.
 
+mod archive;
 mod cli;
 mod client;
 mod commands;
 mod error;
 mod format;
+mod gopath;
+mod opts;
 mod output;
 mod reference;
 mod session;

@@ -33,8 +33,11 @@ struct Reference {
     image: String,
     /// What this reference's container names start with.
     prefix: String,
-    /// Containers and images to remove at the end, pass or fail.
+    /// Containers, images, networks and volumes to remove at the end, pass or fail.
     containers: Vec<String>,
+    images: Vec<String>,
+    networks: Vec<String>,
+    volumes: Vec<String>,
     rootfs: PathBuf,
 }
 
@@ -78,7 +81,8 @@ impl Reference {
         fs::create_dir_all(rootfs.join("bin")).map_err(|e| e.to_string())?;
         fs::copy("/bin/busybox", rootfs.join("bin/busybox")).map_err(|e| e.to_string())?;
         let applets = [
-            "sh", "echo", "sleep", "cat", "true", "env", "id", "sort", "stty",
+            "sh", "echo", "sleep", "cat", "true", "env", "id", "sort", "stty", "mkdir", "rm", "ln",
+            "chmod",
         ];
         for applet in applets {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
@@ -89,6 +93,9 @@ impl Reference {
             image: format!("{prefix}:latest"),
             prefix,
             containers: Vec::new(),
+            images: Vec::new(),
+            networks: Vec::new(),
+            volumes: Vec::new(),
             rootfs,
         };
         let tar = Command::new("tar")
@@ -168,6 +175,36 @@ impl Reference {
         name
     }
 
+    /// A name for an image (`REPOSITORY:TAG`), network or volume, removed at the end.
+    fn image_name(&mut self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}:latest", self.prefix);
+        self.images.push(name.clone());
+        name
+    }
+
+    fn network_name(&mut self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}", self.prefix);
+        self.networks.push(name.clone());
+        name
+    }
+
+    fn volume_name(&mut self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}", self.prefix);
+        self.volumes.push(name.clone());
+        name
+    }
+
+    /// Runs `args` with the docker CLI, which must succeed; returns its output, trimmed.
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let output = self.docker(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        text(&output.stdout).trim().to_string()
+    }
+
     /// A container running `command` in the background, under the name for `suffix`.
     fn running(&mut self, suffix: &str, command: &[&str]) -> String {
         self.container("run", suffix, &["-d"], command)
@@ -193,11 +230,17 @@ impl Reference {
 
 impl Drop for Reference {
     fn drop(&mut self) {
-        let mut rm = vec!["rm", "-f"];
-        rm.extend(self.containers.iter().map(String::as_str));
-        if !self.containers.is_empty() {
-            self.docker(&rm);
-        }
+        let remove = |command: &[&str], names: &[String]| {
+            if !names.is_empty() {
+                let mut args = command.to_vec();
+                args.extend(names.iter().map(String::as_str));
+                self.docker(&args);
+            }
+        };
+        remove(&["rm", "-f", "-v"], &self.containers);
+        remove(&["network", "rm", "-f"], &self.networks);
+        remove(&["volume", "rm", "-f"], &self.volumes);
+        remove(&["rmi", "-f"], &self.images);
         self.docker(&["rmi", "-f", &self.image]);
         let _ = fs::remove_dir_all(&self.rootfs);
     }
@@ -234,9 +277,22 @@ fn assert_same(args: &[&str], berth: &Output, docker: &Output) {
         text(&docker.stdout),
         "stdout of {args:?}"
     );
+    // The docker CLI sometimes leaks log lines of its own goroutines ("time=... level=error
+    // msg=...") when a copy fails; they are no part of what it reports.
+    let docker_stderr = text(&docker.stderr);
+    let leaked = |line: &str| line.starts_with("time=\"") && line.contains(" level=");
+    let docker_stderr = if docker_stderr.lines().any(leaked) {
+        docker_stderr
+            .lines()
+            .filter(|line| !leaked(line))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    } else {
+        docker_stderr
+    };
     assert_eq!(
         text(&berth.stderr),
-        text(&docker.stderr).replace("docker", "berth"),
+        docker_stderr.replace("docker", "berth"),
         "stderr of {args:?}"
     );
     assert_eq!(
@@ -816,4 +872,647 @@ fn interactive_sessions_match_the_docker_cli() {
         assert_eq!(status.code(), Some(3), "{cli}: {}", terminal.transcript());
         assert!(terminal.is_cooked(), "{cli} left the terminal raw");
     }
+}
+
+#[test]
+fn volumes_and_networks_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let prefix = reference.prefix.clone();
+    let filter = format!("name={prefix}-");
+
+    // Volumes: listed, inspected and removed as docker does.
+    let data = reference.volume_name("data");
+    let cache = reference.volume_name("cache10");
+    let cache2 = reference.volume_name("cache2");
+    reference.docker_ok(&["volume", "create", "--label", "role=test", &data]);
+    reference.docker_ok(&["volume", "create", &cache]);
+    reference.docker_ok(&["volume", "create", &cache2]);
+    let listed = reference.same(&["volume", "ls", "--filter", &filter]);
+    assert!(listed.starts_with("DRIVER    VOLUME NAME\n"), "{listed}");
+    // Natural order: cache2 before cache10.
+    assert!(listed.find(&cache2) < listed.find(&cache), "{listed}");
+    reference.same(&["volume", "ls", "-q", "--filter", &filter]);
+    reference.same(&["volume", "ls", "--format", "json", "--filter", &filter]);
+    reference.same(&[
+        "volume",
+        "ls",
+        "--filter",
+        "label=role=test",
+        "--format",
+        "table {{.Name}}\t{{.Driver}}\t{{.Scope}}\t{{.Labels}}\t{{.Links}}",
+    ]);
+    reference.same(&["volume", "inspect", &data, &cache]);
+    reference.same(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Name}} {{.Driver}} {{.Labels}} {{.Options}}",
+        &data,
+        &cache,
+    ]);
+    reference.same(&["volume", "inspect", "-f", "json", &data]);
+    reference.same(&["volume", "inspect", &data, "nosuchvolume"]);
+    reference.same(&["inspect", "--type", "volume", &data]);
+    reference.same(&["inspect", "-f", "{{.Mountpoint}}", &data]);
+    reference.same_after(&["volume", "rm", &cache], &["volume", "create", &cache]);
+    reference.same_after(
+        &["volume", "rm", "nosuchvolume", &cache2],
+        &["volume", "create", &cache2],
+    );
+
+    // Created with the same flags, the same volume.
+    let made = [
+        reference.volume_name("made-berth"),
+        reference.volume_name("made-docker"),
+    ];
+    for (cli, name) in [(BERTH, &made[0]), ("docker", &made[1])] {
+        let args = [
+            "volume",
+            "create",
+            "-d",
+            "local",
+            "--label",
+            "a=1",
+            "-o",
+            "type=tmpfs",
+            "-o",
+            "device=tmpfs",
+            name,
+        ];
+        let created = run(cli, &reference.host, &args, None);
+        assert_eq!(text(&created.stdout), format!("{name}\n"), "{cli}");
+    }
+    let template = "{{.Driver}} {{.Labels}} {{.Options}} {{.Scope}}";
+    assert_eq!(
+        reference.inspect(template, &made[0]),
+        reference.inspect(template, &made[1])
+    );
+    reference.same(&["volume", "create", "--name", "x", "y"]);
+
+    // Networks.
+    let front = reference.network_name("front");
+    let back = reference.network_name("back");
+    reference.docker_ok(&["network", "create", "--label", "tier=front", &front]);
+    reference.docker_ok(&["network", "create", "--internal", "--attachable", &back]);
+    let listed = reference.same(&["network", "ls", "--filter", &filter]);
+    assert!(listed.starts_with("NETWORK ID     NAME"), "{listed}");
+    reference.same(&["network", "ls", "-q", "--no-trunc", "--filter", &filter]);
+    reference.same(&["network", "ls", "--format", "json", "--filter", &filter]);
+    reference.same(&[
+        "network",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "table {{.Name}}\t{{.Driver}}\t{{.Internal}}\t{{.IPv6}}\t{{.Labels}}\t{{.CreatedAt}}",
+    ]);
+    reference.same(&["network", "inspect", &front, &back]);
+    reference.same(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.Name}} {{.Driver}} {{.Internal}} {{.Attachable}} {{.Labels}} {{.Options}} {{.Created}}",
+        &front,
+        &back,
+    ]);
+    reference.same(&["network", "inspect", "nosuchnetwork"]);
+    reference.same(&["inspect", "--type", "network", "-f", "{{.Scope}}", &front]);
+
+    // Created with the same flags, the same network.
+    let made = [
+        reference.network_name("made-berth"),
+        reference.network_name("made-docker"),
+    ];
+    for (cli, name) in [(BERTH, &made[0]), ("docker", &made[1])] {
+        let args = [
+            "network",
+            "create",
+            "-d",
+            "bridge",
+            "--internal",
+            "--attachable",
+            "--label",
+            "a=1",
+            "-o",
+            "com.docker.network.driver.mtu=1400",
+            name,
+        ];
+        let created = run(cli, &reference.host, &args, None);
+        assert!(created.status.success(), "{cli}: {}", text(&created.stderr));
+        assert_eq!(text(&created.stdout).trim().len(), 64, "{cli}");
+    }
+    let template = "{{.Driver}} {{.Internal}} {{.Attachable}} {{.EnableIPv6}} {{.Labels}} \
+        {{.Options}} {{.IPAM.Driver}} {{json .IPAM.Options}}";
+    assert_eq!(
+        reference.inspect(template, &made[0]),
+        reference.inspect(template, &made[1])
+    );
+    // A name already taken, and address settings checked before anything is sent.
+    reference.same(&["network", "create", &front]);
+    reference.same(&["network", "create", "--gateway", "10.0.0.1", "x"]);
+    reference.same(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.0.0.0/8",
+        "--subnet",
+        "10.1.0.0/16",
+        "x",
+    ]);
+    reference.same(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.0.0.0/8",
+        "--ip-range",
+        "11.0.0.0/24",
+        "x",
+    ]);
+
+    // Connecting containers, where the daemon can.
+    let box_ = reference.running("netbox", &["sleep", "300"]);
+    let probe = reference.docker(&["network", "connect", &back, &box_]);
+    if probe.status.success() {
+        reference.docker_ok(&["network", "disconnect", &back, &box_]);
+        reference.same_after(
+            &["network", "connect", &back, &box_],
+            &["network", "disconnect", &back, &box_],
+        );
+        let networks = reference.inspect("{{json .NetworkSettings.Networks}}", &box_);
+        assert!(networks.contains(&back), "{networks}");
+        reference.same(&["network", "connect", &back, &box_]);
+        reference.same_after(
+            &["network", "disconnect", &back, &box_],
+            &["network", "connect", &back, &box_],
+        );
+        reference.same(&["network", "connect", &back, "nosuchcontainer"]);
+        reference.same(&["network", "disconnect", "nosuchnetwork", &box_]);
+    } else {
+        eprintln!(
+            "network connect not compared: {}",
+            text(&probe.stderr).trim()
+        );
+    }
+
+    reference.same_after(&["network", "rm", &front], &["network", "create", &front]);
+    reference.same_after(
+        &["network", "rm", "nosuchnetwork", &back],
+        &["network", "create", &back],
+    );
+    reference.same(&["network", "rm", "-f", "nosuchnetwork"]);
+}
+
+/// A file tree as a sorted listing: path, kind, permissions, size, link target.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            use std::os::unix::fs::PermissionsExt;
+            let path = entry.path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            let kind = if meta.is_symlink() {
+                format!("link -> {}", fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                "dir".to_string()
+            } else {
+                format!("file {}", meta.len())
+            };
+            out.push(format!(
+                "{name} {kind} {:o}",
+                meta.permissions().mode() & 0o7777
+            ));
+            if meta.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn container_files_and_figures_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let image = reference.image.clone();
+    let seconds = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let web = reference.name("web");
+    reference.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "-p",
+        "127.0.0.1::80",
+        "-p",
+        "127.0.0.1::81/udp",
+        "--expose",
+        "90",
+        &image,
+        "sleep",
+        "300",
+    ]);
+
+    // port: the mappings, naturally sorted, or one of them.
+    let ports = reference.same(&["port", &web]);
+    assert!(ports.starts_with("80/tcp -> 127.0.0.1:"), "{ports}");
+    reference.same(&["port", &web, "80"]);
+    reference.same(&["port", &web, "81/udp"]);
+    reference.same(&["port", &web, "90"]);
+    reference.same(&["port", &web, "x"]);
+    reference.same(&["port", "nosuchcontainer"]);
+
+    // diff: what changed in the container.
+    reference.docker_ok(&[
+        "exec",
+        &web,
+        "sh",
+        "-c",
+        "mkdir -p /data/sub; echo x > /data/f; rm /bin/stty",
+    ]);
+    // The daemon lists changes in no particular order.
+    let changes: Vec<Vec<String>> = [BERTH, "docker"]
+        .iter()
+        .map(|cli| {
+            let output = run(cli, &reference.host, &["diff", &web], None);
+            assert!(output.status.success(), "{cli}: {}", text(&output.stderr));
+            let mut lines: Vec<String> = text(&output.stdout).lines().map(String::from).collect();
+            lines.sort();
+            lines
+        })
+        .collect();
+    assert_eq!(changes[0], changes[1]);
+    assert!(
+        changes[0].contains(&"A /data/f".to_string()),
+        "{:?}",
+        changes[0]
+    );
+    assert!(
+        changes[0].contains(&"D /bin/stty".to_string()),
+        "{:?}",
+        changes[0]
+    );
+    reference.same(&["container", "diff", "nosuchcontainer"]);
+
+    // cp: a local tree into the container and back is the same tree, and docker copies
+    // the same in both directions.
+    let local = reference.rootfs.join("cp");
+    let source = local.join("tree");
+    fs::create_dir_all(source.join("sub")).unwrap();
+    fs::write(source.join("a"), "alpha").unwrap();
+    fs::write(source.join("sub/b"), "beta").unwrap();
+    std::os::unix::fs::symlink("a", source.join("link")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(source.join("sub/b"), fs::Permissions::from_mode(0o750)).unwrap();
+    }
+    let source_text = source.to_str().unwrap();
+    for (cli, dir) in [(BERTH, "/in-berth"), ("docker", "/in-docker")] {
+        let into = format!("{web}:{dir}");
+        let copied = run(cli, &reference.host, &["cp", source_text, &into], None);
+        assert!(copied.status.success(), "{cli}: {}", text(&copied.stderr));
+        let back = local.join(format!("back{}", dir.replace('/', "-")));
+        let copied = run(
+            cli,
+            &reference.host,
+            &["cp", &into, back.to_str().unwrap()],
+            None,
+        );
+        assert!(copied.status.success(), "{cli}: {}", text(&copied.stderr));
+        assert_eq!(tree(&back), tree(&source), "{cli}");
+    }
+    // `DIR/.`: the directory's contents, into a new directory.
+    let contents: Vec<Vec<String>> = [BERTH, "docker"]
+        .iter()
+        .map(|cli| {
+            let contents = local.join(format!("contents-{}", cli.len()));
+            fs::create_dir(&contents).unwrap();
+            let from = format!("{web}:/in-berth/.");
+            let into = contents.join("new");
+            let copied = run(
+                cli,
+                &reference.host,
+                &["cp", &from, into.to_str().unwrap()],
+                None,
+            );
+            assert!(copied.status.success(), "{cli}: {}", text(&copied.stderr));
+            tree(&contents)
+        })
+        .collect();
+    assert_eq!(contents[0], contents[1]);
+    assert_eq!(
+        reference.docker_ok(&["exec", &web, "sh", "-c", "cd /in-berth && ls -lR"]),
+        reference.docker_ok(&["exec", &web, "sh", "-c", "cd /in-docker && ls -lR"])
+    );
+    // The same archive on stdout; the same failures.
+    let archive = format!("{web}:/in-berth");
+    reference.same(&["cp", &archive, "-"]);
+    reference.same(&["cp", &format!("{web}:/nosuch"), local.to_str().unwrap()]);
+    reference.same(&[
+        "cp",
+        &format!("{web}:/in-berth"),
+        "/nonexistent-berth-dir/x/",
+    ]);
+    reference.same(&["cp", source_text, &format!("{web}:/in-berth/a")]);
+    let file = source.join("a");
+    reference.same(&["cp", file.to_str().unwrap(), &format!("{web}:/nosuchdir/")]);
+    reference.same(&["cp", "a", "b"]);
+    reference.same(&["cp", "a:b", "c:d"]);
+    reference.same_with_input(&["cp", "-", &format!("{web}:/in-berth/a")], Some(""));
+
+    // commit: the same image from the same changes.
+    let committed = [
+        reference.image_name("commit-berth"),
+        reference.image_name("commit-docker"),
+    ];
+    for (cli, name) in [(BERTH, &committed[0]), ("docker", &committed[1])] {
+        let args = [
+            "commit",
+            "-c",
+            "ENV A=1",
+            "-c",
+            "CMD [\"sh\"]",
+            "-m",
+            "message",
+            "-a",
+            "someone",
+            "--pause=false",
+            &web,
+            name,
+        ];
+        let output = run(cli, &reference.host, &args, None);
+        assert!(output.status.success(), "{cli}: {}", text(&output.stderr));
+        assert!(text(&output.stdout).starts_with("sha256:"), "{cli}");
+    }
+    let template = "{{json .Config.Env}} {{json .Config.Cmd}} {{.Comment}} {{.Author}}";
+    assert_eq!(
+        reference.inspect(template, &committed[0]),
+        reference.inspect(template, &committed[1])
+    );
+    reference.same(&["commit", "nosuchcontainer"]);
+    reference.same(&["commit", &web, "Not:Valid"]);
+
+    // export: the same files (or, from a daemon that fails to export, the same failure).
+    let exports: Vec<Output> = [BERTH, "docker"]
+        .iter()
+        .map(|cli| run(cli, &reference.host, &["export", &web], None))
+        .collect();
+    assert_eq!(text(&exports[0].stderr), text(&exports[1].stderr));
+    assert_eq!(exports[0].status.code(), exports[1].status.code());
+    if exports[1].status.success() {
+        let listing = |archive: &[u8]| {
+            let mut tar = Command::new("tar")
+                .arg("-t")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            tar.stdin.take().unwrap().write_all(archive).unwrap();
+            text(&tar.wait_with_output().unwrap().stdout)
+        };
+        assert_eq!(listing(&exports[0].stdout), listing(&exports[1].stdout));
+    }
+    reference.same(&["export", "nosuchcontainer"]);
+    reference.same(&["export", "-o", "/nonexistent-berth-dir/x.tar", &web]);
+
+    // stats --no-stream: the same names, figures in the same shapes.
+    reference.same(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.Container}} {{.ID}}",
+        &web,
+    ]);
+    reference.same(&["stats", "--no-stream", "nosuchcontainer"]);
+    let format = "{{.CPUPerc}}|{{.MemPerc}}|{{.PIDs}}|{{.NetIO}}|{{.BlockIO}}|{{.MemUsage}}";
+    for cli in [BERTH, "docker"] {
+        let output = run(
+            cli,
+            &reference.host,
+            &["stats", "--no-stream", "--format", format, &web],
+            None,
+        );
+        let figures = text(&output.stdout);
+        let fields: Vec<&str> = figures.trim_end().split('|').collect();
+        assert_eq!(fields.len(), 6, "{cli}: {figures}");
+        assert!(
+            fields[0].ends_with('%') && fields[1].ends_with('%'),
+            "{cli}: {figures}"
+        );
+        assert!(fields[2].parse::<u64>().is_ok(), "{cli}: {figures}");
+        assert!(
+            fields[3..].iter().all(|f| f.contains(" / ")),
+            "{cli}: {figures}"
+        );
+    }
+    let keys = |cli: &str| -> Vec<String> {
+        let output = run(
+            cli,
+            &reference.host,
+            &["stats", "--no-stream", "--format", "json", &web],
+            None,
+        );
+        let row: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        row.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(BERTH), keys("docker"));
+    let table: Vec<String> = [BERTH, "docker"]
+        .iter()
+        .map(|cli| {
+            let output = run(cli, &reference.host, &["stats", "--no-stream", &web], None);
+            text(&output.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(table[0], table[1]);
+    assert_eq!(
+        table[0],
+        "CONTAINER ID NAME CPU % MEM USAGE / LIMIT MEM % NET I/O BLOCK I/O PIDS"
+    );
+
+    // events: a short-lived container's events in a window, in docker's lines and
+    // templates. (Asked right away: a busy daemon keeps only its latest events.)
+    let since = (seconds() - 1).to_string();
+    let brief = reference.running("brief", &["sleep", "30"]);
+    reference.docker_ok(&["stop", "-t", "0", &brief]);
+    thread::sleep(Duration::from_millis(1100));
+    let until = seconds().to_string();
+    let filter = format!("container={brief}");
+    let events = reference.same(&[
+        "events", "--since", &since, "--until", &until, "--filter", &filter,
+    ]);
+    assert!(events.contains(" container start "), "{events}");
+    assert!(events.contains(&format!("name={brief}")), "{events}");
+    reference.same(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} [{{.Status}}] {{.Scope}}",
+    ]);
+    reference.same(&[
+        "events", "--since", &since, "--until", &until, "--filter", &filter, "--format", "json",
+    ]);
+    reference.same(&[
+        "system", "events", "--since", "1m", "--until", &until, "--filter", &filter,
+    ]);
+    reference.same(&["events", "--since", "yesterday"]);
+    reference.same(&["events", "--format", "{{.Type"]);
+}
+
+/// Prune output with the IDs and names it lists in sorted order, and `known` replaced by
+/// its position, so that runs on different objects compare.
+fn normalized(output: &Output, known: &[String]) -> (String, String, Option<i32>) {
+    let mut stdout = text(&output.stdout);
+    for (i, name) in known.iter().enumerate() {
+        stdout = stdout.replace(name, &format!("<{i}>"));
+    }
+    // The daemon lists what it removed in no particular order.
+    let mut blocks: Vec<String> = Vec::new();
+    for block in stdout.split("\n\n") {
+        let mut lines: Vec<&str> = block.lines().collect();
+        if lines.len() > 1 {
+            lines[1..].sort_unstable();
+        }
+        blocks.push(lines.join("\n"));
+    }
+    (
+        blocks.join("\n\n"),
+        text(&output.stderr),
+        output.status.code(),
+    )
+}
+
+#[test]
+fn prune_matches_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let image = reference.image.clone();
+    let label = format!("{}-prune", reference.prefix);
+    let filter = format!("label={label}");
+    let labelled = format!("{label}=1");
+
+    // Asked first; anything but "y" leaves everything as it was.
+    for command in ["container", "network", "volume", "image"] {
+        reference.same_with_input(&[command, "prune", "--filter", &filter], Some("n\n"));
+    }
+    reference.same_with_input(
+        &["system", "prune", "--volumes", "--filter", &filter],
+        Some("no\n"),
+    );
+    reference.same(&["system", "prune", "-f", "--volumes", "--filter", "until=1h"]);
+
+    // `system prune` prunes the build cache too; a daemon that cannot build (berthd) has
+    // none, which the docker CLI reports as a failure and berth as nothing to remove.
+    let builds = reference
+        .docker(&["builder", "prune", "-f", "--filter", &filter])
+        .status
+        .success();
+    if !builds {
+        let pruned = reference.berth(&["system", "prune", "-f", "--filter", &filter]);
+        assert_eq!(text(&pruned.stdout), "Total reclaimed space: 0B\n");
+    }
+
+    // Each CLI prunes its own set of the same objects.
+    let mut outputs = Vec::new();
+    for cli in [BERTH, "docker"] {
+        let tag = if cli == BERTH { "berth" } else { "docker" };
+        let mut known = Vec::new();
+        for i in 0..2 {
+            let name = reference.name(&format!("pruned-{tag}-{i}"));
+            let id = reference.docker_ok(&[
+                "create", "--name", &name, "--label", &labelled, &image, "true",
+            ]);
+            known.push(id);
+        }
+        let network = reference.network_name(&format!("pruned-net-{tag}"));
+        reference.docker_ok(&["network", "create", "--label", &labelled, &network]);
+        known.push(network);
+        let volume = reference.volume_name(&format!("pruned-vol-{tag}"));
+        reference.docker_ok(&["volume", "create", "--label", &labelled, &volume]);
+        known.push(volume);
+        let committed = reference.image_name(&format!("pruned-img-{tag}"));
+        let source = reference.name(&format!("commit-source-{tag}"));
+        reference.docker_ok(&["create", "--name", &source, &image, "true"]);
+        let id = reference.docker_ok(&[
+            "commit",
+            "-c",
+            &format!("LABEL {labelled}"),
+            &source,
+            &committed,
+        ]);
+        reference.docker_ok(&["rm", &source]);
+        known.push(committed);
+        known.push(id);
+
+        let host = reference.host.clone();
+        let prune =
+            |args: &[&str], known: &[String]| normalized(&run(cli, &host, args, None), known);
+        let mut steps = vec![
+            prune(&["container", "prune", "-f", "--filter", &filter], &known),
+            prune(&["network", "prune", "-f", "--filter", &filter], &known),
+            prune(&["volume", "prune", "-f", "--filter", &filter], &known),
+            prune(&["image", "prune", "-f", "--filter", &filter], &known),
+            prune(&["image", "prune", "-a", "-f", "--filter", &filter], &known),
+        ];
+        if builds {
+            steps.push(prune(
+                &["system", "prune", "-f", "--filter", &filter],
+                &known,
+            ));
+        }
+        outputs.push(steps);
+    }
+    let (berth, docker) = (&outputs[0], &outputs[1]);
+    for (step, (berth, docker)) in berth.iter().zip(docker).enumerate() {
+        let docker_stderr = docker.1.replace("docker", "berth");
+        assert_eq!(berth.0, docker.0, "stdout of prune step {step}");
+        assert_eq!(berth.1, docker_stderr, "stderr of prune step {step}");
+        assert_eq!(berth.2, docker.2, "status of prune step {step}");
+    }
+    assert!(
+        berth[0]
+            .0
+            .starts_with("Deleted Containers:\n<0>\n<1>\n\nTotal reclaimed space:"),
+        "{}",
+        berth[0].0
+    );
+    assert_eq!(berth[1].0, "Deleted Networks:\n<2>\n\n");
+    let images = &berth[4].0;
+    assert!(images.starts_with("Deleted Images:\n"), "{images}");
+    assert!(
+        images.contains("\nuntagged: <4>\n") && images.contains("\ndeleted: <5>\n"),
+        "{images}"
+    );
+
+    // system df: docker's summary rows.
+    let types = reference.same(&["system", "df", "--format", "{{.Type}}"]);
+    assert_eq!(types, "Images\nContainers\nLocal Volumes\nBuild Cache\n");
+    let header = reference.berth(&["system", "df"]);
+    assert!(
+        text(&header.stdout).starts_with("TYPE            TOTAL     ACTIVE    SIZE"),
+        "{}",
+        text(&header.stdout)
+    );
 }

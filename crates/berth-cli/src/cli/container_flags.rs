@@ -18,7 +18,7 @@ use crate::opts::resources::{
 #[derive(Debug, Args)]
 pub struct NetworkFlags {
     /// Connect a container to a network
-    #[arg(long = "network", visible_alias = "net", value_name = "network", value_parser = parse_attachment)]
+    #[arg(long = "network", alias = "net", value_name = "network", value_parser = parse_attachment)]
     pub networks: Vec<Attachment>,
 
     /// Add network-scoped alias for the container
@@ -104,7 +104,12 @@ pub struct ResourceFlags {
     pub cpus: Option<i64>,
 
     /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares", value_name = "int", allow_negative_numbers = true)]
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
     pub cpu_shares: Option<i64>,
 
     /// Limit CPU CFS (Completely Fair Scheduler) period
@@ -132,7 +137,11 @@ pub struct ResourceFlags {
     pub blkio_weight: Option<u16>,
 
     /// Tune host's OOM preferences (-1000 to 1000)
-    #[arg(long = "oom-score-adj", value_name = "int", allow_negative_numbers = true)]
+    #[arg(
+        long = "oom-score-adj",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
     pub oom_score_adj: Option<i64>,
 
     /// Optional parent cgroup for the container
@@ -182,23 +191,27 @@ pub struct HealthFlags {
     pub cmd: Option<String>,
 
     /// Time between running the check (ms|s|m|h) (default 0s)
-    #[arg(long = "health-interval", value_name = "duration", value_parser = parse_duration)]
+    #[arg(long = "health-interval", value_name = "duration", allow_hyphen_values = true, value_parser = parse_duration)]
     pub interval: Option<SignedDuration>,
 
     /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
-    #[arg(long = "health-timeout", value_name = "duration", value_parser = parse_duration)]
+    #[arg(long = "health-timeout", value_name = "duration", allow_hyphen_values = true, value_parser = parse_duration)]
     pub timeout: Option<SignedDuration>,
 
     /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
-    #[arg(long = "health-start-period", value_name = "duration", value_parser = parse_duration)]
+    #[arg(long = "health-start-period", value_name = "duration", allow_hyphen_values = true, value_parser = parse_duration)]
     pub start_period: Option<SignedDuration>,
 
     /// Time between running the check during the start period (ms|s|m|h) (default 0s)
-    #[arg(long = "health-start-interval", value_name = "duration", value_parser = parse_duration)]
+    #[arg(long = "health-start-interval", value_name = "duration", allow_hyphen_values = true, value_parser = parse_duration)]
     pub start_interval: Option<SignedDuration>,
 
     /// Consecutive failures needed to report unhealthy
-    #[arg(long = "health-retries", value_name = "int", allow_negative_numbers = true)]
+    #[arg(
+        long = "health-retries",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
     pub retries: Option<i64>,
 
     /// Disable any container-specified HEALTHCHECK

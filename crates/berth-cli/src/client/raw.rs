@@ -1,34 +1,119 @@
 //! Raw Engine API requests, where bollard's typed client does not fit: output that must be
 //! the daemon's JSON exactly as sent (`inspect`: bollard's models drop the keys a daemon
-//! sends as null and reorder the rest), and the hijacked connections of attach and exec
-//! (bollard's decoder guesses whether a TTY stream is framed, and cannot half-close).
+//! sends as null and reorder the rest; `events --format`), answers bollard reads in a newer
+//! shape than daemons send (`system df`), response headers bollard does not hand out (`cp`'s
+//! path stat), repeated query parameters (`commit -c`), and the hijacked connections of
+//! attach and exec (bollard's decoder guesses whether a TTY stream is framed, and cannot
+//! half-close).
 
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use http_body_util::{BodyExt, BodyStream, Empty, Full};
+use hyper::body::{Bytes, Incoming};
 use hyper::upgrade::Upgraded;
+use hyper::{HeaderMap, Method};
 use hyper_util::rt::TokioIo;
 
 /// A hijacked connection: the process's raw stdin, stdout and stderr.
 pub type Connection = TokioIo<Upgraded>;
 
-/// GETs `path` (unversioned) from the daemon at `host`; returns the status and parsed body.
-pub async fn get_json(host: &str, path: &str) -> Result<(u16, serde_json::Value), String> {
+/// A daemon's answer, its body not read yet.
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    body: Incoming,
+}
+
+impl Response {
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Bytes, String> {
+        Ok(self.body.collect().await.map_err(failed)?.to_bytes())
+    }
+
+    /// The body as it comes.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+        BodyStream::new(self.body)
+            .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) })
+            .map_err(std::io::Error::other)
+    }
+
+    /// Docker's message for a failed request: "Error response from daemon: " and the
+    /// daemon's own message (its JSON `message`, else its text).
+    pub async fn error_message(self) -> String {
+        let status = self.status;
+        match self.bytes().await {
+            Ok(body) => daemon_error(status, &body),
+            Err(error) => error,
+        }
+    }
+}
+
+/// The daemon's message for a failed request, worded as docker words it.
+pub fn daemon_error(status: u16, body: &[u8]) -> String {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| json["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    if message.is_empty() {
+        format!("Error response from daemon: request returned status {status}")
+    } else {
+        format!("Error response from daemon: {message}")
+    }
+}
+
+/// Sends `method path` (unversioned, with `body` as JSON if any) to the daemon at `host`.
+pub async fn request(
+    host: &str,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<Response, String> {
     let mut sender = handshake(host).await?;
-    let request = hyper::Request::get(path)
-        .header("Host", "berth")
-        .body(Empty::<Bytes>::new().boxed())
-        .map_err(|e| e.to_string())?;
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", "berth");
+    if body.is_some() {
+        request = request.header("Content-Type", "application/json");
+    }
+    let body = match body {
+        Some(json) => Full::new(Bytes::from(json.to_string())).boxed(),
+        None => Empty::<Bytes>::new().boxed(),
+    };
+    let request = request.body(body).map_err(|e| e.to_string())?;
     let response = sender.send_request(request).await.map_err(failed)?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(failed)?
-        .to_bytes();
-    let value = serde_json::from_slice(&body)
-        .map_err(|e| format!("invalid JSON from the daemon for {path}: {e}"))?;
-    Ok((status, value))
+    let (parts, body) = response.into_parts();
+    Ok(Response {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    })
+}
+
+/// GETs `path` (unversioned) from the daemon at `host`: its JSON answer, or docker's message
+/// for its failure.
+pub async fn get_json<T: serde::de::DeserializeOwned>(host: &str, path: &str) -> Result<T, String> {
+    let response = request(host, Method::GET, path, None).await?;
+    let status = response.status;
+    let body = response.bytes().await?;
+    if status != 200 {
+        return Err(daemon_error(status, &body));
+    }
+    parse_json(path, &body)
+}
+
+/// A JSON answer to `path`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body)
+        .map_err(|e| format!("invalid JSON from the daemon for {path}: {e}"))
+}
+
+/// A query string from `pairs`, each key as often as it is given.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        serializer.append_pair(key, value);
+    }
+    serializer.finish()
 }
 
 /// POSTs `path` (unversioned, with `body` as JSON if any) asking to take the connection

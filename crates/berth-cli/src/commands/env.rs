@@ -1,5 +1,6 @@
 //! The environment `-e` and `--env-file` give a container (`run`, `create`) or a command
-//! in one (`exec`), assembled as docker assembles it.
+//! in one (`exec`), assembled as docker assembles it; and the labels of `-l` and
+//! `--label-file`, read from the same line format.
 
 use std::fs;
 use std::path::PathBuf;
@@ -11,8 +12,25 @@ use crate::error::{CliError, open_error};
 /// environment.
 pub fn environment(env: &[String], env_files: &[PathBuf]) -> Result<Vec<String>, CliError> {
     let lookup = |name: &str| std::env::var(name).ok();
+    let mut entries = read_files(env_files, lookup)?;
+    entries.extend(env.iter().map(|entry| resolve(entry, lookup)));
+    Ok(entries)
+}
+
+/// The `--label-file` entries in order, then the `-l` ones; a bare `NAME` is a label with
+/// an empty value.
+pub fn labels(labels: &[String], label_files: &[PathBuf]) -> Result<Vec<String>, CliError> {
+    let mut entries = read_files(label_files, |_| None)?;
+    entries.extend(labels.iter().cloned());
+    Ok(entries)
+}
+
+fn read_files(
+    files: &[PathBuf],
+    lookup: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<Vec<String>, CliError> {
     let mut entries = Vec::new();
-    for path in env_files {
+    for path in files {
         let bytes = fs::read(path).map_err(|e| open_error(path, &e))?;
         let text = String::from_utf8(bytes).map_err(|_| {
             CliError::Failed(format!(
@@ -22,7 +40,6 @@ pub fn environment(env: &[String], env_files: &[PathBuf]) -> Result<Vec<String>,
         })?;
         entries.extend(parse_env_file(&text, lookup)?);
     }
-    entries.extend(env.iter().map(|entry| resolve(entry, lookup)));
     Ok(entries)
 }
 
@@ -100,9 +117,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("berth-env-test-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let file = dir.join("env");
-        fs::write(&file, "FROM_FILE=x\n").unwrap();
-        let env = environment(&["A=1".to_string()], &[file]).unwrap();
-        assert_eq!(env, ["FROM_FILE=x", "A=1"]);
+        fs::write(&file, "FROM_FILE=x\nPATH\n").unwrap();
+        let env = environment(&["A=1".to_string()], std::slice::from_ref(&file)).unwrap();
+        assert_eq!(env[0], "FROM_FILE=x");
+        assert!(env[1].starts_with("PATH="));
+        assert_eq!(env[2], "A=1");
+        // Labels never take values from our environment.
+        let labels = labels(&["a=1".to_string()], &[file]).unwrap();
+        assert_eq!(labels, ["FROM_FILE=x", "PATH", "a=1"]);
         let missing = environment(&[], &[dir.join("nosuch")]).unwrap_err();
         assert_eq!(
             missing.to_string(),

@@ -2,9 +2,15 @@
 //! the connector and connects when it is ready to (after checking its own arguments).
 
 mod attach;
+mod commit;
+mod cp;
 mod create;
+mod df;
+mod diff;
 mod env;
+mod events;
 mod exec;
+mod export;
 mod history;
 mod images;
 mod import;
@@ -13,7 +19,10 @@ mod inspect;
 mod kill;
 mod load;
 mod logs;
+mod network;
 mod pause;
+mod port;
+mod prune;
 mod ps;
 mod rename;
 mod restart;
@@ -22,10 +31,12 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
 mod tag;
 mod top;
 mod version;
+mod volume;
 mod wait;
 
 use std::collections::HashMap;
@@ -35,7 +46,10 @@ use std::path::Path;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand};
+use crate::cli::{
+    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, ObjectInspectArgs, SystemCommand,
+    VolumeCommand,
+};
 use crate::client::Connector;
 use crate::error::{CliError, open_error};
 use crate::output;
@@ -129,16 +143,75 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
             let kind = match args.kind.as_deref() {
                 Some("container") => inspect::Kind::Container,
                 Some("image") => inspect::Kind::Image,
+                Some("network") => inspect::Kind::Network,
+                Some("volume") => inspect::Kind::Volume,
                 _ => inspect::Kind::Any,
             };
-            inspect::run(connector, kind, args.object).await
+            inspect::run(connector, kind, object_inspect(args.object)).await
         }
         Command::Container(ContainerCommand::Inspect(args)) => {
-            inspect::run(connector, inspect::Kind::Container, args).await
+            inspect::run(connector, inspect::Kind::Container, object_inspect(args)).await
         }
         Command::Image(ImageCommand::Inspect(args)) => {
-            inspect::run(connector, inspect::Kind::Image, args).await
+            inspect::run(connector, inspect::Kind::Image, object_inspect(args)).await
         }
+        Command::Volume(VolumeCommand::Inspect(args)) => {
+            let request = inspect::Inspect {
+                names: args.names,
+                format: args.format,
+                size: false,
+                verbose: false,
+            };
+            inspect::run(connector, inspect::Kind::Volume, request).await
+        }
+        Command::Network(NetworkCommand::Inspect(args)) => {
+            let request = inspect::Inspect {
+                names: args.names,
+                format: args.format,
+                size: false,
+                verbose: args.verbose,
+            };
+            inspect::run(connector, inspect::Kind::Network, request).await
+        }
+        Command::Port(args) | Command::Container(ContainerCommand::Port(args)) => {
+            port::run(connector, args).await
+        }
+        Command::Stats(args) | Command::Container(ContainerCommand::Stats(args)) => {
+            stats::run(connector, args).await
+        }
+        Command::Cp(args) | Command::Container(ContainerCommand::Cp(args)) => {
+            cp::run(connector, args).await
+        }
+        Command::Diff(args) | Command::Container(ContainerCommand::Diff(args)) => {
+            diff::run(connector, args).await
+        }
+        Command::Export(args) | Command::Container(ContainerCommand::Export(args)) => {
+            export::run(connector, args).await
+        }
+        Command::Commit(args) | Command::Container(ContainerCommand::Commit(args)) => {
+            commit::run(connector, args).await
+        }
+        Command::Container(ContainerCommand::Prune(args)) => {
+            prune::containers(connector, args).await
+        }
+        Command::Image(ImageCommand::Prune(args)) => prune::images(connector, args).await,
+        Command::Volume(VolumeCommand::Create(args)) => volume::create(connector, args).await,
+        Command::Volume(VolumeCommand::Ls(args)) => volume::list(connector, args).await,
+        Command::Volume(VolumeCommand::Rm(args)) => volume::remove(connector, args).await,
+        Command::Volume(VolumeCommand::Prune(args)) => prune::volumes(connector, args).await,
+        Command::Network(NetworkCommand::Create(args)) => network::create(connector, args).await,
+        Command::Network(NetworkCommand::Ls(args)) => network::list(connector, args).await,
+        Command::Network(NetworkCommand::Rm(args)) => network::remove(connector, args).await,
+        Command::Network(NetworkCommand::Prune(args)) => prune::networks(connector, args).await,
+        Command::Network(NetworkCommand::Connect(args)) => network::connect(connector, args).await,
+        Command::Network(NetworkCommand::Disconnect(args)) => {
+            network::disconnect(connector, args).await
+        }
+        Command::Events(args) | Command::System(SystemCommand::Events(args)) => {
+            events::run(connector, args).await
+        }
+        Command::System(SystemCommand::Df(args)) => df::run(connector, args).await,
+        Command::System(SystemCommand::Prune(args)) => prune::system(connector, args).await,
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => {
             images::run(connector, args).await
         }
@@ -161,7 +234,19 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
             import::run(connector, args).await
         }
         Command::Version(args) => version::run(connector, args).await,
-        Command::Info(args) => info::run(connector, args).await,
+        Command::Info(args) | Command::System(SystemCommand::Info(args)) => {
+            info::run(connector, args).await
+        }
+    }
+}
+
+/// What `inspect`, `container inspect` and `image inspect` ask for.
+fn object_inspect(args: ObjectInspectArgs) -> inspect::Inspect {
+    inspect::Inspect {
+        names: args.names,
+        format: args.format,
+        size: args.size,
+        verbose: false,
     }
 }
 

@@ -38,10 +38,12 @@ pub async fn run(connector: &Connector, args: PsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Sizes are slow for the daemon to compute: only ask when they will be shown.
+/// Sizes are slow for the daemon to compute: only ask when they will be shown, as docker
+/// decides it (a template that uses `.Size`, or marshals the whole row; not `json`).
 fn wants_sizes(args: &PsArgs) -> bool {
     args.size
-        || args.format.as_deref().is_some_and(|format| {
-            format == "json" || format.contains(".Size") || format.contains("json .}}")
-        })
+        || args
+            .format
+            .as_deref()
+            .is_some_and(|format| format.contains(".Size") || format.contains("json .}}"))
 }

@@ -1,5 +1,5 @@
 //! `save`: images as a tar archive, to a file (written whole or not at all) or to a
-//! redirected stdout.
+//! redirected stdout. The writing is shared with `export`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,21 +11,35 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::cli::SaveArgs;
 use crate::client::Connector;
-use crate::error::{CliError, open_error, os_message};
+use crate::error::{CliError, is_connection_error, open_error, os_message};
 
 pub async fn run(connector: &Connector, args: SaveArgs) -> Result<(), CliError> {
-    if args.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CliError::Failed(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect".to_string(),
-        ));
-    }
-    if let Some(path) = &args.output {
-        check_output_dir(path).await?;
-    }
+    check_output(args.output.as_deref(), "failed to save image").await?;
     let docker = connector.connect().await?;
     let names: Vec<&str> = args.images.iter().map(String::as_str).collect();
     let archive = docker.export_images(&names);
-    match &args.output {
+    write_archive(args.output.as_deref(), archive).await
+}
+
+/// Checks, before anything is asked of the daemon, where an archive is to go: a file whose
+/// directory exists (`failure` is what docker says failed if not), or a stdout that is not
+/// a terminal.
+pub async fn check_output(output: Option<&Path>, failure: &str) -> Result<(), CliError> {
+    match output {
+        Some(path) => check_output_dir(path, failure).await,
+        None if std::io::stdout().is_terminal() => Err(CliError::Failed(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect".to_string(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Writes an archive to the file `output`, or to stdout without one.
+pub async fn write_archive<S>(output: Option<&Path>, archive: S) -> Result<(), CliError>
+where
+    S: Stream<Item = Result<Bytes, bollard::errors::Error>> + Unpin,
+{
+    match output {
         Some(path) => save_to_file(path, archive).await,
         None => copy(archive, &mut tokio::io::stdout()).await,
     }
@@ -35,8 +49,17 @@ async fn copy<S>(mut archive: S, out: &mut (impl AsyncWrite + Unpin)) -> Result<
 where
     S: Stream<Item = Result<Bytes, bollard::errors::Error>> + Unpin,
 {
+    let mut started = false;
     while let Some(chunk) = archive.next().await {
-        out.write_all(&chunk?).await?;
+        let chunk = match chunk {
+            // The daemon answered, then the connection broke: the archive is cut short.
+            Err(error) if started && is_connection_error(&error) => {
+                return Err(CliError::Failed("unexpected EOF".to_string()));
+            }
+            other => other?,
+        };
+        started = true;
+        out.write_all(&chunk).await?;
     }
     out.flush().await?;
     Ok(())
@@ -71,7 +94,7 @@ where
 }
 
 /// Fails early, before the daemon starts exporting, when the file cannot be created there.
-async fn check_output_dir(path: &Path) -> Result<(), CliError> {
+async fn check_output_dir(path: &Path, failure: &str) -> Result<(), CliError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => return Ok(()),
@@ -79,7 +102,7 @@ async fn check_output_dir(path: &Path) -> Result<(), CliError> {
     match fs::metadata(dir).await {
         Ok(_) => Ok(()),
         Err(error) => Err(CliError::Failed(format!(
-            "failed to save image: invalid output path: stat {}: {}",
+            "{failure}: invalid output path: stat {}: {}",
             dir.display(),
             os_message(&error)
         ))),

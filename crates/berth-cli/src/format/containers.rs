@@ -168,7 +168,7 @@ pub fn display_ports(ports: &[PortSummary]) -> String {
             if public != private {
                 remapped.push(format!(
                     "{}->{private}/{}",
-                    host(ip, &public.to_string()),
+                    host_port(ip, &public.to_string()),
                     protocol(port)
                 ));
                 continue;
@@ -201,8 +201,8 @@ fn protocol(port: &PortSummary) -> String {
     port.typ.map(|t| t.to_string()).unwrap_or_default()
 }
 
-/// `ip:port`, with IPv6 addresses bracketed.
-fn host(ip: &str, port: &str) -> String {
+/// `ip:port`, with IPv6 addresses bracketed, as Go's `net.JoinHostPort` writes it.
+pub fn host_port(ip: &str, port: &str) -> String {
     if ip.contains(':') {
         format!("[{ip}]:{port}")
     } else {
@@ -217,7 +217,7 @@ fn format_group(key: &str, first: u16, last: u16) -> String {
         format!("{first}-{last}")
     };
     match key.rsplit_once('/') {
-        Some((ip, protocol)) => format!("{}->{range}/{protocol}", host(ip, &range)),
+        Some((ip, protocol)) => format!("{}->{range}/{protocol}", host_port(ip, &range)),
         None => format!("{range}/{key}"),
     }
 }
@@ -337,6 +337,13 @@ mod tests {
             display_ports(&[port(80, None, None, false), port(82, None, None, false)]),
             "80/tcp, 82/tcp"
         );
+    }
+
+    #[test]
+    fn addresses_join_like_go() {
+        assert_eq!(host_port("0.0.0.0", "8080"), "0.0.0.0:8080");
+        assert_eq!(host_port("::", "8080"), "[::]:8080");
+        assert_eq!(host_port("", "80"), ":80");
     }
 
     #[test]

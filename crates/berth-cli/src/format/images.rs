@@ -87,7 +87,8 @@ pub fn rows(image: &ImageSummary, trunc: bool, now: Timestamp) -> Vec<Value> {
     rows
 }
 
-fn row(
+/// One image row under the given repository, tag and digest.
+pub fn row(
     image: &ImageSummary,
     repository: &str,
     tag: &str,
@@ -108,8 +109,8 @@ fn row(
         "Size": human_size(image.size, 3),
         "Containers": not_available(image.containers, &|n| n.to_string()),
         "VirtualSize": human_size(image.size, 4),
-        "SharedSize": not_available(image.shared_size, &|n| human_size(n, 3)),
-        "UniqueSize": not_available(image.shared_size, &|shared| human_size(image.size - shared, 3)),
+        "SharedSize": not_available(image.shared_size, &|n| human_size(n, 4)),
+        "UniqueSize": not_available(image.shared_size, &|shared| human_size(image.size - shared, 4)),
     })
 }
 

@@ -1,15 +1,42 @@
-//! JSON as docker's `inspect` prints it: four-space indentation, and `<`, `>`, `&`, U+2028
-//! and U+2029 escaped as Go's encoder escapes them.
+//! JSON as docker prints it: `inspect`'s four-space indentation, the one-line objects of
+//! `--format json`, and `<`, `>`, `&`, U+2028 and U+2029 escaped as Go's encoder escapes
+//! them.
 
 use std::io;
 
 use serde::Serialize;
-use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::Value;
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 /// Pretty-prints `value` the way docker prints inspect output.
 pub fn to_docker_json<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    write_with(value, GoFormatter(PrettyFormatter::with_indent(b"    ")))
+}
+
+/// One line of JSON as Go's encoder writes it.
+pub fn to_go_json_line<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    write_with(value, GoFormatter(CompactFormatter))
+}
+
+/// A list row as `--format json` prints it: Go marshals the row's fields as a map, so they
+/// come in name order.
+pub fn row_json_line(row: &Value) -> serde_json::Result<String> {
+    match row {
+        Value::Object(map) => {
+            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+            fields.sort_by(|a, b| a.0.cmp(b.0));
+            let sorted: serde_json::Map<String, Value> = fields
+                .into_iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            to_go_json_line(&sorted)
+        }
+        other => to_go_json_line(other),
+    }
+}
+
+fn write_with<T: Serialize, F: Formatter>(value: &T, formatter: F) -> serde_json::Result<String> {
     let mut out = Vec::new();
-    let formatter = GoFormatter(PrettyFormatter::with_indent(b"    "));
     value.serialize(&mut serde_json::Serializer::with_formatter(
         &mut out, formatter,
     ))?;
@@ -17,10 +44,10 @@ pub fn to_docker_json<T: Serialize>(value: &T) -> serde_json::Result<String> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// serde_json's pretty printer with Go's extra string escapes.
-struct GoFormatter<'a>(PrettyFormatter<'a>);
+/// A serde_json formatter with Go's extra string escapes.
+struct GoFormatter<F>(F);
 
-impl Formatter for GoFormatter<'_> {
+impl<F: Formatter> Formatter for GoFormatter<F> {
     fn write_string_fragment<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
@@ -102,6 +129,16 @@ mod tests {
             "[\n    {\n        \"Id\": \"x\",\n        \"Args\": [\n            \"1\"\n        ],\n        \"Labels\": {}\n    }\n]"
         );
         assert_eq!(to_docker_json(&Vec::<u8>::new()).unwrap(), "[]");
+    }
+
+    #[test]
+    fn rows_print_on_one_line_in_field_order() {
+        let row = json!({"Name": "<none>", "Driver": "local", "Labels": ""});
+        assert_eq!(
+            row_json_line(&row).unwrap(),
+            r#"{"Driver":"local","Labels":"","Name":"\u003cnone\u003e"}"#
+        );
+        assert_eq!(to_go_json_line(&json!([1, "a"])).unwrap(), r#"[1,"a"]"#);
     }
 
     #[test]

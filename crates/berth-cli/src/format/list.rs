@@ -4,12 +4,15 @@
 
 use serde_json::Value;
 
+use super::json::row_json_line;
 use super::table::align;
 use super::template::{MissingKey, Template, TemplateError};
 
 pub struct ListFormat {
     template: Template,
     table: bool,
+    /// `--format json`: each row as Go marshals it, whatever the template.
+    json: bool,
 }
 
 const TABLE: &str = "table";
@@ -24,6 +27,7 @@ impl ListFormat {
         quiet: bool,
     ) -> Result<Self, TemplateError> {
         let format = if quiet { Some("{{.ID}}") } else { format };
+        let json = format == Some("json");
         let format = match format.unwrap_or(TABLE) {
             TABLE => default_table,
             "json" => "{{json .}}",
@@ -41,7 +45,23 @@ impl ListFormat {
         Ok(ListFormat {
             template: Template::parse(&body)?,
             table,
+            json,
         })
+    }
+
+    /// For commands whose `-q` prints something else than `{{.ID}}` (volume names), or
+    /// whose `-q` gives way to an explicit `--format`: `format`, or `quiet` when there is
+    /// none or it is the plain table.
+    pub fn with_quiet(
+        format: Option<&str>,
+        default_table: &str,
+        quiet: Option<&str>,
+    ) -> Result<Self, TemplateError> {
+        let format = match (format, quiet) {
+            (None | Some(TABLE), Some(quiet)) => Some(quiet),
+            (format, _) => format,
+        };
+        Self::new(format, default_table, false)
     }
 
     /// Renders `rows`, each a context object; `headers` maps each field to its column
@@ -53,7 +73,12 @@ impl ListFormat {
             out.push('\n');
         }
         for row in rows {
-            out.push_str(&self.template.execute(row, MissingKey::Error)?);
+            if self.json {
+                // Rows are JSON values already; they always serialize.
+                out.push_str(&row_json_line(row).unwrap_or_default());
+            } else {
+                out.push_str(&self.template.execute(row, MissingKey::Error)?);
+            }
             out.push('\n');
         }
         Ok(if self.table { align(&out) } else { out })

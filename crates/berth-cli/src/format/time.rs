@@ -22,6 +22,57 @@ pub fn go_time(unix_seconds: i64) -> String {
         .to_string()
 }
 
+/// Go's `time.Time.String()` for a time the daemon sent as RFC 3339 text: in the offset it
+/// was sent with, nanoseconds without trailing zeros ("2026-11-28 09:06:04.460825034 +0000
+/// UTC"), the zone named as Go names it (UTC, the local zone's abbreviation when the offset
+/// is the local one, else the offset again). Text that is not such a time is returned as is.
+pub fn go_time_rfc3339(text: &str) -> String {
+    let Ok(timestamp) = text.parse::<Timestamp>() else {
+        return text.to_string();
+    };
+    let utc = text.ends_with(['Z', 'z']);
+    let offset = if utc {
+        jiff::tz::Offset::UTC
+    } else {
+        // A parsed time that is not in UTC ends with its offset: "+01:00", "-05:00".
+        let suffix = &text[text.rfind(['+', '-']).unwrap_or(0)..];
+        let (hours, minutes) = suffix
+            .get(1..)
+            .unwrap_or_default()
+            .split_once(':')
+            .unwrap_or_default();
+        let seconds =
+            hours.parse::<i32>().unwrap_or(0) * 3600 + minutes.parse::<i32>().unwrap_or(0) * 60;
+        let seconds = if suffix.starts_with('-') {
+            -seconds
+        } else {
+            seconds
+        };
+        jiff::tz::Offset::from_seconds(seconds).unwrap_or(jiff::tz::Offset::UTC)
+    };
+    let zoned = timestamp.to_zoned(TimeZone::fixed(offset));
+    let nanos = format!("{:09}", zoned.subsec_nanosecond());
+    let nanos = nanos.trim_end_matches('0');
+    let fraction = if nanos.is_empty() {
+        String::new()
+    } else {
+        format!(".{nanos}")
+    };
+    let numeric = zoned.strftime("%z").to_string();
+    let local = timestamp.to_zoned(TimeZone::system());
+    let name = if utc {
+        "UTC".to_string()
+    } else if local.offset() == offset {
+        local.strftime("%Z").to_string()
+    } else {
+        numeric.clone()
+    };
+    format!(
+        "{}{fraction} {numeric} {name}",
+        zoned.strftime("%Y-%m-%d %H:%M:%S")
+    )
+}
+
 /// RFC 3339 in local time, with `Z` for UTC as Go writes it.
 pub fn rfc3339(unix_seconds: i64) -> String {
     let zoned = local(unix_seconds);
@@ -58,18 +109,55 @@ pub fn elapsed(unix_seconds: i64, now: Timestamp) -> Duration {
 /// A `--since`/`--until` value as Unix seconds: a Go duration before `now` ("10m",
 /// "1h30m"), an RFC 3339 time, a local date or date-time, or Unix seconds.
 pub fn parse_time_filter(value: &str, now: Timestamp) -> Result<i64, String> {
+    match time_filter(value, now)? {
+        TimeFilter::At(timestamp) => Ok(timestamp.as_second()),
+        TimeFilter::Unix(seconds) => {
+            let whole = seconds.split('.').next().unwrap_or_default();
+            whole.parse::<i64>().map_err(|_| failed_to_parse(value))
+        }
+    }
+}
+
+/// A `--since`/`--until` value as the API takes it (`events`): seconds, with nanoseconds
+/// when the value was a date, or Unix seconds passed on as written.
+pub fn api_time_filter(value: &str, now: Timestamp) -> Result<String, String> {
+    Ok(match time_filter(value, now)? {
+        TimeFilter::Unix(seconds) => seconds.to_string(),
+        TimeFilter::At(timestamp) if parse_go_duration(value).is_some() => {
+            timestamp.as_second().to_string()
+        }
+        TimeFilter::At(timestamp) => {
+            format!(
+                "{}.{:09}",
+                timestamp.as_second(),
+                timestamp.subsec_nanosecond()
+            )
+        }
+    })
+}
+
+enum TimeFilter<'a> {
+    At(Timestamp),
+    /// Unix seconds as given, perhaps with a fraction.
+    Unix(&'a str),
+}
+
+fn failed_to_parse(value: &str) -> String {
+    format!("failed to parse value as time or duration: {value:?}")
+}
+
+fn time_filter(value: &str, now: Timestamp) -> Result<TimeFilter<'_>, String> {
     if value != "0"
         && let Some(duration) = parse_go_duration(value)
     {
         return now
             .checked_sub(duration)
-            .map(Timestamp::as_second)
+            .map(TimeFilter::At)
             .map_err(|e| e.to_string());
     }
-    let failed = || format!("failed to parse value as time or duration: {value:?}");
     if value.contains('-') {
         if let Ok(timestamp) = value.parse::<Timestamp>() {
-            return Ok(timestamp.as_second());
+            return Ok(TimeFilter::At(timestamp));
         }
         let civil = value
             .parse::<DateTime>()
@@ -78,14 +166,19 @@ pub fn parse_time_filter(value: &str, now: Timestamp) -> Result<i64, String> {
                     .parse::<Date>()
                     .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
             })
-            .map_err(|_| failed())?;
+            .map_err(|_| failed_to_parse(value))?;
         return civil
             .to_zoned(TimeZone::system())
-            .map(|z| z.timestamp().as_second())
+            .map(|z| TimeFilter::At(z.timestamp()))
             .map_err(|e| e.to_string());
     }
-    let seconds = value.split('.').next().unwrap_or_default();
-    seconds.parse::<i64>().map_err(|_| failed())
+    let (seconds, fraction) = value.split_once('.').unwrap_or((value, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if digits(seconds) && digits(fraction) {
+        Ok(TimeFilter::Unix(value))
+    } else {
+        Err(failed_to_parse(value))
+    }
 }
 
 /// Go's `time.ParseDuration`: signed sequences of decimal numbers with units
@@ -185,6 +278,20 @@ mod tests {
     }
 
     #[test]
+    fn api_time_filters() {
+        assert_eq!(api_time_filter("10m", now()), Ok("1699999400".to_string()));
+        assert_eq!(
+            api_time_filter("1699999999.5", now()),
+            Ok("1699999999.5".to_string())
+        );
+        assert_eq!(
+            api_time_filter("2023-11-14T22:13:20.25Z", now()),
+            Ok("1700000000.250000000".to_string())
+        );
+        assert!(api_time_filter("soon", now()).is_err());
+    }
+
+    #[test]
     fn ansic_build_times() {
         let text = ansic("2026-05-07T21:09:36.000000000+00:00");
         assert_eq!(text.len(), "Thu May  7 21:09:36 2026".len(), "{text}");
@@ -195,6 +302,28 @@ mod tests {
     fn ages() {
         assert_eq!(ago(1_700_000_000 - 150, now()), "2 minutes ago");
         assert_eq!(ago(1_700_000_000 + 10, now()), "Less than a second ago");
+    }
+
+    #[test]
+    fn daemon_times_print_like_go() {
+        assert_eq!(
+            go_time_rfc3339("2026-11-28T09:06:04.460825034Z"),
+            "2026-11-28 09:06:04.460825034 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_rfc3339("2026-11-28T09:06:04.5Z"),
+            "2026-11-28 09:06:04.5 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_rfc3339("2026-11-28T09:06:04Z"),
+            "2026-11-28 09:06:04 +0000 UTC"
+        );
+        let shifted = go_time_rfc3339("2026-11-28T10:06:04+01:00");
+        assert!(
+            shifted.starts_with("2026-11-28 10:06:04 +0100 "),
+            "{shifted}"
+        );
+        assert_eq!(go_time_rfc3339("garbage"), "garbage");
     }
 
     #[test]

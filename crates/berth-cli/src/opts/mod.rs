@@ -19,7 +19,7 @@ fn strconv_error(function: &str, text: &str, out_of_range: bool) -> String {
 }
 
 /// Go's `strconv.ParseUint(text, 10, bits)`: decimal digits only (no sign), within `bits`.
-fn parse_uint(text: &str, bits: u32) -> Result<u64, String> {
+pub fn parse_uint(text: &str, bits: u32) -> Result<u64, String> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(strconv_error("ParseUint", text, false));
     }
@@ -54,9 +54,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// `key=value` lists into a map, as docker's `ConvertKVStringsToMap` (a bare key maps to "").
-pub fn kv_map(
-    entries: &[String],
-) -> Option<std::collections::HashMap<String, String>> {
+pub fn kv_map(entries: &[String]) -> Option<std::collections::HashMap<String, String>> {
     let map: std::collections::HashMap<String, String> = entries
         .iter()
         .map(|entry| match entry.split_once('=') {

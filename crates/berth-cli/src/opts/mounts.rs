@@ -10,8 +10,8 @@ use bollard::models::{
     MountType, MountVolumeOptions, MountVolumeOptionsDriverConfig,
 };
 
-use super::{csv_fields, parse_bool};
 use super::resources::ram_in_bytes;
+use super::{csv_fields, parse_bool};
 
 /// One `--mount` value: `type=bind|volume|tmpfs|image` (volume by default) and the keys
 /// docker takes, case-insensitively.
@@ -81,7 +81,9 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
                 );
             }
             "volume-label" => insert_pair(
-                volume_entry(&mut volume).labels.get_or_insert_with(HashMap::new),
+                volume_entry(&mut volume)
+                    .labels
+                    .get_or_insert_with(HashMap::new),
                 value,
             ),
             "volume-driver" => {
@@ -113,9 +115,10 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
     if mount.target.as_deref().unwrap_or_default().is_empty() {
         return Err("target is required".to_string());
     }
-    mount.typ = Some(kind.parse::<MountType>().map_err(|()| {
-        format!("invalid mount config for type \"{kind}\": mount type unknown")
-    })?);
+    mount.typ =
+        Some(kind.parse::<MountType>().map_err(|()| {
+            format!("invalid mount config for type \"{kind}\": mount type unknown")
+        })?);
     for (present, prefix, own) in [
         (volume.is_some(), "volume", MountType::VOLUME),
         (image.is_some(), "image", MountType::IMAGE),
@@ -201,7 +204,10 @@ pub fn volumes(entries: &[String]) -> Result<Volumes, String> {
             None => (&mut volumes.anonymous, entry.clone()),
             Some((host, true)) => {
                 let target = &entry[host.len() + 1..];
-                (&mut volumes.binds, format!("{}:{target}", absolute_if_relative(host)))
+                (
+                    &mut volumes.binds,
+                    format!("{}:{target}", absolute_if_relative(host)),
+                )
             }
             Some((_, false)) => (&mut volumes.binds, entry.clone()),
         };
@@ -272,8 +278,9 @@ mod tests {
 
     #[test]
     fn mounts_of_each_type() {
-        let bind = parse_mount("type=bind,source=/srv,target=/data,readonly,bind-propagation=rshared")
-            .unwrap();
+        let bind =
+            parse_mount("type=bind,source=/srv,target=/data,readonly,bind-propagation=rshared")
+                .unwrap();
         assert_eq!(bind.typ, Some(MountType::BIND));
         assert_eq!(bind.source.as_deref(), Some("/srv"));
         assert_eq!(bind.target.as_deref(), Some("/data"));
@@ -314,7 +321,10 @@ mod tests {
             error("target=/x,bogus"),
             "invalid field 'bogus' must be a key=value pair"
         );
-        assert_eq!(error("target=/x,foo=bar"), "unexpected key 'foo' in 'foo=bar'");
+        assert_eq!(
+            error("target=/x,foo=bar"),
+            "unexpected key 'foo' in 'foo=bar'"
+        );
         assert_eq!(error("target=/x,ro=maybe"), "invalid value for ro: maybe");
         assert_eq!(
             error("type=bind,target=/x,tmpfs-size=1m"),
@@ -363,8 +373,14 @@ mod tests {
         assert_eq!(parsed.binds[2], format!("{}:/here", here.display()));
         let error = |spec: &str| volumes(&[spec.to_string()]).unwrap_err();
         assert_eq!(error(""), "invalid empty volume spec");
-        assert_eq!(error("/a::/b"), "invalid spec: /a::/b: empty section between colons");
-        assert_eq!(error("/a:/b:ro:x"), "invalid spec: /a:/b:ro:x: too many colons");
+        assert_eq!(
+            error("/a::/b"),
+            "invalid spec: /a::/b: empty section between colons"
+        );
+        assert_eq!(
+            error("/a:/b:ro:x"),
+            "invalid spec: /a:/b:ro:x: too many colons"
+        );
         assert_eq!(
             tmpfs(&["/run:rw,size=64m".to_string(), "/tmp".to_string()]).unwrap(),
             HashMap::from([

@@ -80,7 +80,9 @@ pub fn parse_attachment(text: &str) -> Result<Attachment, String> {
 fn has_key_value(text: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = text.as_bytes();
-    bytes.windows(3).any(|w| word(w[0]) && w[1] == b'=' && word(w[2]))
+    bytes
+        .windows(3)
+        .any(|w| word(w[0]) && w[1] == b'=' && word(w[2]))
 }
 
 /// Whether a network mode names a user-defined network (not one of the built-in modes).
@@ -186,9 +188,8 @@ fn endpoint(network: &Attachment) -> Result<EndpointSettings, String> {
             "network-scoped aliases are only supported for user-defined networks".to_string(),
         );
     }
-    let addressed = !network.ipv4.is_empty()
-        || !network.ipv6.is_empty()
-        || !network.link_local_ips.is_empty();
+    let addressed =
+        !network.ipv4.is_empty() || !network.ipv6.is_empty() || !network.link_local_ips.is_empty();
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     Ok(EndpointSettings {
         gw_priority: (network.gw_priority != 0).then_some(network.gw_priority),
@@ -232,7 +233,11 @@ pub fn parse_dns_search(text: &str) -> Result<String, String> {
                 && label.ends_with(|c: char| c.is_ascii_alphanumeric())
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
-    if valid { Ok(name.to_string()) } else { Err(invalid()) }
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(invalid())
+    }
 }
 
 /// `--add-host HOST:IP` (or `HOST=IP`, an IPv6 address possibly in brackets, or
@@ -352,17 +357,22 @@ mod tests {
             ipv4: Some("10.1.0.5"),
             ipv6: None,
         };
-        let (_, map) = endpoints(&[front.clone()], &flags).unwrap();
+        let (_, map) = endpoints(std::slice::from_ref(&front), &flags).unwrap();
         let settings = &map["front"];
         assert_eq!(settings.aliases, Some(vec!["web".to_string()]));
         assert_eq!(
-            settings.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
+            settings
+                .ipam_config
+                .as_ref()
+                .unwrap()
+                .ipv4_address
+                .as_deref(),
             Some("10.1.0.5")
         );
 
         let bridge = parse_attachment("bridge").unwrap();
         assert_eq!(
-            endpoints(&[bridge.clone()], &flags).unwrap_err(),
+            endpoints(std::slice::from_ref(&bridge), &flags).unwrap_err(),
             "network-scoped aliases are only supported for user-defined networks"
         );
         assert_eq!(

@@ -101,7 +101,11 @@ fn publish_spec(raw: &str) -> Result<Vec<(String, PortBinding)>, String> {
     let (ip, host_port, container) = match count {
         1 => (String::new(), "", parts[0]),
         2 => (String::new(), parts[0], parts[1]),
-        _ => (parts[..count - 2].join(":"), parts[count - 2], parts[count - 1]),
+        _ => (
+            parts[..count - 2].join(":"),
+            parts[count - 2],
+            parts[count - 1],
+        ),
     };
     let (proto, container) = split_proto_port(container);
     let ip = host_ip(&ip)?;
@@ -191,9 +195,8 @@ mod tests {
             .bindings
             .into_iter()
             .flat_map(|(port, list)| {
-                list.into_iter().map(move |b| {
-                    (port.clone(), b.host_ip.unwrap(), b.host_port.unwrap())
-                })
+                list.into_iter()
+                    .map(move |b| (port.clone(), b.host_ip.unwrap(), b.host_port.unwrap()))
             })
             .collect()
     }

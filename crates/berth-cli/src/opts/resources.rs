@@ -163,14 +163,33 @@ pub fn parse_ulimit(text: &str) -> Result<ResourcesUlimits, String> {
 }
 
 /// The ulimits as docker sends them: one per name (the last given wins), sorted by name.
-pub fn ulimits(given: &[ResourcesUlimits]) -> Option<Vec<ResourcesUlimits>> {
+pub fn ulimits(given: &[ResourcesUlimits]) -> Vec<ResourcesUlimits> {
     let mut by_name: Vec<ResourcesUlimits> = Vec::new();
     for ulimit in given {
         by_name.retain(|u| u.name != ulimit.name);
         by_name.push(ulimit.clone());
     }
     by_name.sort_by(|a, b| a.name.cmp(&b.name));
-    (!by_name.is_empty()).then_some(by_name)
+    by_name
+}
+
+/// `--cap-add`/`--cap-drop` as docker's client sends them: upper case, with the `CAP_`
+/// prefix (but `ALL`), each once, sorted.
+pub fn capabilities(given: &[String]) -> Option<Vec<String>> {
+    let mut capabilities: Vec<String> = given
+        .iter()
+        .map(|capability| {
+            let capability = capability.to_uppercase();
+            if capability == "ALL" || capability.starts_with("CAP_") {
+                capability
+            } else {
+                format!("CAP_{capability}")
+            }
+        })
+        .collect();
+    capabilities.sort();
+    capabilities.dedup();
+    (!capabilities.is_empty()).then_some(capabilities)
 }
 
 /// `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS`, as `c 1:3 rwm` or `b *:* r`.
@@ -188,7 +207,11 @@ pub fn parse_device_cgroup_rule(text: &str) -> Result<String, String> {
             .is_some_and(|(major, minor)| number(major) && number(minor))
         && (1..=3).contains(&access.len())
         && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
-    if valid { Ok(text.to_string()) } else { Err(invalid()) }
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(invalid())
+    }
 }
 
 /// `--sysctl KEY=VALUE`: only the namespaced sysctls docker lets a container set.
@@ -246,8 +269,10 @@ fn is_cdi_name(text: &str) -> bool {
     let Some((vendor, class)) = kind.split_once('/') else {
         return false;
     };
-    let alnum_start_end =
-        |s: &str| s.starts_with(|c: char| c.is_ascii_alphanumeric()) && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let alnum_start_end = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
     let vendor_ok = alnum_start_end(vendor)
         && vendor
             .chars()
@@ -267,7 +292,10 @@ fn is_cdi_name(text: &str) -> bool {
 fn is_device_mode(mode: &str) -> bool {
     !mode.is_empty()
         && mode.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'))
-        && mode.bytes().enumerate().all(|(i, b)| !mode[i + 1..].contains(b as char))
+        && mode
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| !mode[i + 1..].contains(b as char))
 }
 
 /// Docker's path check for a device: `[HOST:]CONTAINER[:MODE]` with an absolute container
@@ -431,10 +459,7 @@ mod tests {
             parse_ulimit("nofile").unwrap_err(),
             "invalid ulimit argument: nofile"
         );
-        assert_eq!(
-            parse_ulimit("as=1").unwrap_err(),
-            "invalid ulimit type: as"
-        );
+        assert_eq!(parse_ulimit("as=1").unwrap_err(), "invalid ulimit type: as");
         assert_eq!(
             parse_ulimit("nofile=2:1").unwrap_err(),
             "ulimit soft limit must be less than or equal to hard limit: 2 > 1"
@@ -455,14 +480,19 @@ mod tests {
             parse_ulimit("nproc=1").unwrap(),
             parse_ulimit("core=0").unwrap(),
             parse_ulimit("nproc=2").unwrap(),
-        ])
-        .unwrap();
-        let names: Vec<_> = merged.iter().map(|u| (u.name.clone().unwrap(), u.soft)).collect();
+        ]);
+        let names: Vec<_> = merged
+            .iter()
+            .map(|u| (u.name.clone().unwrap(), u.soft))
+            .collect();
         assert_eq!(
             names,
-            [("core".to_string(), Some(0)), ("nproc".to_string(), Some(2))]
+            [
+                ("core".to_string(), Some(0)),
+                ("nproc".to_string(), Some(2))
+            ]
         );
-        assert_eq!(ulimits(&[]), None);
+        assert!(ulimits(&[]).is_empty());
     }
 
     #[test]
@@ -496,6 +526,20 @@ mod tests {
         assert_eq!(error("/dev/a:/dev/b:x"), "bad mode specified: x");
         assert_eq!(error("/dev/a:dev/b"), "dev/b is not an absolute path");
         assert_eq!(error("/dev/a:rr"), "rr is not an absolute path");
+    }
+
+    #[test]
+    fn capabilities_are_normalized() {
+        let given = ["net_admin", "CAP_SYS_TIME", "all", "NET_ADMIN"].map(String::from);
+        assert_eq!(
+            capabilities(&given),
+            Some(vec![
+                "ALL".to_string(),
+                "CAP_NET_ADMIN".to_string(),
+                "CAP_SYS_TIME".to_string()
+            ])
+        );
+        assert_eq!(capabilities(&[]), None);
     }
 
     #[test]
