@@ -188,3 +188,33 @@ fn cp_never_writes_through_a_symlink_to_the_host() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `export` of a running container is its own filesystem: none of /proc or /sys.
+#[test]
+fn export_of_a_running_container_is_its_own_filesystem() {
+    let Some(d) = daemon() else { return };
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /d; echo f > /d/f; sleep 60",
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let export = d.docker(&["export", "busy"]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let names = tar_names(&export.stdout);
+    assert!(
+        names.iter().any(|n| n.ends_with("d/f")),
+        "the container's own files"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("proc/self") || n.starts_with("./sys/") || n.starts_with("sys/")),
+        "no mounts"
+    );
+}

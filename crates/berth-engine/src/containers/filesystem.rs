@@ -70,6 +70,12 @@ impl Engine {
                 frozen: None,
             });
         }
+        self.overlay_view(c)
+    }
+
+    /// The container's own filesystem (its upper dir over the image's layers), without the
+    /// mounts it runs with: what `export` writes.
+    fn overlay_view(&self, c: &Container) -> Result<RootView> {
         let target = self
             .config
             .data_root
@@ -102,8 +108,14 @@ impl Engine {
 
     /// A view for reading: a running container is frozen until the view is dropped (unless
     /// it was paused already, then it stays as it is).
-    fn reading_view(&self, c: &Container) -> Result<RootView> {
-        let mut view = self.root_view(c)?;
+    /// `own_files` reads the container's filesystem without its mounts (`export`);
+    /// otherwise its live root, volumes included (`cp`).
+    fn reading_view(&self, c: &Container, own_files: bool) -> Result<RootView> {
+        let mut view = if own_files {
+            self.overlay_view(c)?
+        } else {
+            self.root_view(c)?
+        };
         if c.state.status == super::Status::Running {
             let cgroup = self.open_cgroup(c)?;
             cgroup
@@ -158,7 +170,7 @@ impl Engine {
     /// `GET /containers/{id}/export`: the whole filesystem as a tar.
     pub fn export_container(&self, name: &str) -> Result<ByteStream> {
         let c = self.container_record(&self.resolve_container(name)?)?;
-        let view = self.reading_view(&c)?;
+        let view = self.reading_view(&c, true)?;
         let (writer, rx) = ChannelWriter::new();
         tokio::task::spawn_blocking(move || {
             let mut tar = tar::Builder::new(writer);
@@ -246,7 +258,7 @@ impl Engine {
     /// `GET /containers/{id}/archive`: the path as a tar, named by its last component.
     pub fn archive_container_path(&self, name: &str, path: &str) -> Result<(Value, ByteStream)> {
         let c = self.container_record(&self.resolve_container(name)?)?;
-        let view = self.reading_view(&c)?;
+        let view = self.reading_view(&c, false)?;
         let target = Self::open_in_container(&view, path)?;
         let stat = Self::path_stat(&target.path, path)?;
         let base = stat["name"].as_str().unwrap_or(".").to_string();
