@@ -240,3 +240,40 @@ fn none_host_and_container_modes() {
     assert!(theirs.contains(&ip_of(&d, "owner")), "{theirs}");
     ok(&d.docker(&["rm", "-f", "owner"]));
 }
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    let Some(d) = daemon() else { return };
+    ok(&d.docker(&["network", "create", "extra"]));
+    ok(&d.docker(&[
+        "run", "-d", "--name", "roamer", "busybox", "sh", "-c", SERVE,
+    ]));
+    ok(&d.docker(&[
+        "network", "connect", "--alias", "wanderer", "extra", "roamer",
+    ]));
+    let addrs = ok(&d.docker(&["exec", "roamer", "ip", "-4", "-o", "addr"]));
+    assert!(addrs.contains("eth0") && addrs.contains("eth1"), "{addrs}");
+    let hostname = hostname_of(&d, "roamer");
+    let got = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "extra",
+        "busybox",
+        "sh",
+        "-c",
+        "until nc wanderer 80; do sleep 0.1; done",
+    ]));
+    assert_eq!(
+        got,
+        format!("served-by-{hostname}\n"),
+        "reached by its alias on the new network"
+    );
+    let out = d.docker(&["network", "connect", "extra", "roamer"]);
+    assert!(!out.status.success(), "already connected");
+    ok(&d.docker(&["network", "disconnect", "extra", "roamer"]));
+    let addrs = ok(&d.docker(&["exec", "roamer", "ip", "-4", "-o", "addr"]));
+    assert!(!addrs.contains("eth1"), "{addrs}");
+    ok(&d.docker(&["rm", "-f", "roamer"]));
+    ok(&d.docker(&["network", "rm", "extra"]));
+}

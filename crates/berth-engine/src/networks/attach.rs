@@ -171,7 +171,7 @@ impl Engine {
     /// Before launch: an address on every bridge network (kept in the network's record).
     pub(crate) async fn allocate_addresses(&self, c: &mut Container) -> Result<()> {
         let _guard = self.net.lock.lock().await;
-        for a in c.networks.values_mut() {
+        for a in c.networks.values_mut().filter(|a| a.ip.is_none()) {
             let mut n = self.network_by_id(&a.network_id)?;
             let Some(ipam) = n.ipam.as_mut() else {
                 continue;
@@ -200,8 +200,15 @@ impl Engine {
             berth_net::open_netns(std::path::Path::new(&format!("/proc/{init_pid}/ns/net")))?;
         let requests = port_requests(c)?;
         let mut interfaces = Vec::new();
-        let names: Vec<String> = c.networks.keys().cloned().collect();
-        for (index, name) in names.iter().enumerate() {
+        let attached = c.networks.values().filter(|a| a.endpoint.is_some()).count();
+        let names: Vec<String> = c
+            .networks
+            .iter()
+            .filter(|(_, a)| a.endpoint.is_none())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for (offset, name) in names.iter().enumerate() {
+            let index = attached + offset;
             let n = self.network_by_id(&c.networks[name].network_id)?;
             let (Some(bridge_name), Some(ipam)) = (&n.bridge, &n.ipam) else {
                 continue;
@@ -264,28 +271,129 @@ impl Engine {
     pub(crate) async fn release_endpoints(&self, c: &mut Container) {
         let _guard = self.net.lock.lock().await;
         for a in c.networks.values_mut() {
-            if let Some(endpoint) = a.endpoint.take() {
-                if !a.ports.is_empty()
-                    && let Ok(fw) = self.net.firewall()
-                {
-                    let _ = fw.unpublish(&endpoint.host_ifname).await;
-                }
-                let _ = berth_net::detach(&endpoint).await;
-            }
-            let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
-            a.ports.drain(..).for_each(|f| ports.release(&f));
-            drop(ports);
-            let Some(ip) = a.ip.take() else { continue };
-            if let Some(records) = self.net.dns_records(&a.network_id) {
-                records.remove(ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
-            }
-            if let Ok(mut n) = self.network_by_id(&a.network_id)
-                && let Some(ipam) = n.ipam.as_mut()
-            {
-                ipam.release(ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
-                let _ = self.db.update_network(&n.id, &n);
-            }
+            self.release_attachment(a).await;
         }
+    }
+
+    async fn release_attachment(&self, a: &mut Attachment) {
+        if let Some(endpoint) = a.endpoint.take() {
+            if !a.ports.is_empty()
+                && let Ok(fw) = self.net.firewall()
+            {
+                let _ = fw.unpublish(&endpoint.host_ifname).await;
+            }
+            let _ = berth_net::detach(&endpoint).await;
+        }
+        let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+        a.ports.drain(..).for_each(|f| ports.release(&f));
+        drop(ports);
+        let Some(ip) = a.ip.take() else { return };
+        let ip: Ipv4Addr = ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if let Some(records) = self.net.dns_records(&a.network_id) {
+            records.remove(ip);
+        }
+        if let Ok(mut n) = self.network_by_id(&a.network_id)
+            && let Some(ipam) = n.ipam.as_mut()
+        {
+            ipam.release(ip);
+            let _ = self.db.update_network(&n.id, &n);
+        }
+    }
+
+    /// `POST /networks/{id}/connect`: joins a container to a network, at once when it runs.
+    pub async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        endpoint_config: &serde_json::Value,
+    ) -> Result<()> {
+        let n = self.resolve_network(network)?;
+        if n.driver != super::Driver::Bridge {
+            return Err(Error::forbidden(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
+        }
+        let id = self.resolve_container(container)?;
+        let live = self.live.get(&id);
+        let _guard = live.lock.lock().await;
+        let mut c = self.container_record(&id)?;
+        if mode(&c.host_config) != Mode::Networks
+            || c.networks.values().any(|a| {
+                self.network_by_id(&a.network_id)
+                    .is_ok_and(|n| n.driver != super::Driver::Bridge)
+            })
+        {
+            return Err(Error::forbidden(
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+            ));
+        }
+        if c.networks.contains_key(&n.name) {
+            return Err(Error::forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                c.name, n.name
+            )));
+        }
+        let aliases = endpoint_config["Aliases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        let requested_ip = endpoint_config["IPAMConfig"]["IPv4Address"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        c.networks.insert(
+            n.name.clone(),
+            Attachment {
+                network_id: n.id.clone(),
+                aliases,
+                requested_ip,
+                endpoint_id: ids::new_id(),
+                ..Default::default()
+            },
+        );
+        if c.state.running() {
+            self.allocate_addresses(&mut c).await?;
+            let pid = c.state.pid;
+            let interfaces = self.attach_endpoints(&mut c, pid).await?;
+            self.configure_container_network(&c, interfaces).await?;
+        }
+        self.db.update_container(&c.id, &c)?;
+        self.events.emit(
+            "network",
+            "connect",
+            &n.id,
+            crate::events::attrs(&[("container", &c.id), ("name", &n.name), ("type", "bridge")]),
+        );
+        Ok(())
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub async fn disconnect_network(&self, network: &str, container: &str) -> Result<()> {
+        let n = self.resolve_network(network)?;
+        let id = self.resolve_container(container)?;
+        let live = self.live.get(&id);
+        let _guard = live.lock.lock().await;
+        let mut c = self.container_record(&id)?;
+        let Some(mut a) = c.networks.remove(&n.name) else {
+            return Err(Error::forbidden(format!(
+                "container {} is not connected to network {}",
+                c.id, n.name
+            )));
+        };
+        {
+            let _net = self.net.lock.lock().await;
+            self.release_attachment(&mut a).await;
+        }
+        self.db.update_container(&c.id, &c)?;
+        self.events.emit(
+            "network",
+            "disconnect",
+            &n.id,
+            crate::events::attrs(&[("container", &c.id), ("name", &n.name), ("type", "bridge")]),
+        );
+        Ok(())
     }
 
     /// After a berthd restart: running containers keep their host ports and DNS names.

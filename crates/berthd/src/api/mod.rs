@@ -173,6 +173,14 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["networks", "prune"]) => networks::prune(&engine, &req).await,
         (&Method::GET, ["networks", id]) => networks::inspect(&engine, id),
         (&Method::DELETE, ["networks", id]) => networks::remove(&engine, id).await,
+        (&Method::POST, ["networks", id, "connect"]) => {
+            let id = id.to_string();
+            networks::connect(&engine, req, &id, true).await
+        }
+        (&Method::POST, ["networks", id, "disconnect"]) => {
+            let id = id.to_string();
+            networks::connect(&engine, req, &id, false).await
+        }
         (&Method::GET, ["volumes"]) => volumes::list(&engine, &req),
         (&Method::POST, ["volumes", "create"]) => volumes::create(&engine, req).await,
         (&Method::POST, ["volumes", "prune"]) => volumes::prune(&engine, &req).await,

@@ -36,3 +36,17 @@ pub async fn prune(engine: &Engine, req: &Request<Incoming>) -> Result {
         &engine.prune_networks(&filters).await?,
     ))
 }
+
+/// `POST /networks/{id}/connect` and `/disconnect`.
+pub async fn connect(engine: &Engine, req: Request<Incoming>, id: &str, connect: bool) -> Result {
+    let body = json_body(req).await?;
+    let container = body["Container"].as_str().unwrap_or("").to_string();
+    if connect {
+        engine
+            .connect_network(id, &container, &body["EndpointConfig"])
+            .await?;
+    } else {
+        engine.disconnect_network(id, &container).await?;
+    }
+    Ok(empty(StatusCode::OK))
+}
