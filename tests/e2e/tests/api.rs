@@ -82,10 +82,24 @@ fn errors_have_docker_codes_and_messages() {
         )
         .unwrap();
     assert_eq!(r.status, 400);
+    // A pull from a registry that does not answer (a closed port on loopback: tests never
+    // reach beyond this machine) is Docker's 500 with the reason.
     let r = d
-        .api("POST", "/images/create?fromImage=busybox&tag=latest", None)
+        .api(
+            "POST",
+            "/images/create?fromImage=127.0.0.1:9/nope&tag=latest",
+            None,
+        )
         .unwrap();
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:9"),
+        "{}",
+        r.text()
+    );
     let r = d.api("DELETE", "/images/nope", None).unwrap();
     assert_eq!(r.status, 404);
 }
