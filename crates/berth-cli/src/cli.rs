@@ -1,8 +1,10 @@
 //! The command line, as clap types only: docker's commands, aliases and flags. What each
 //! command does lives in `commands`.
 
+mod compose;
 mod container_flags;
 mod objects;
+mod registry;
 mod system;
 
 use std::path::PathBuf;
@@ -10,11 +12,16 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::opts::parse_label;
+pub use compose::{
+    ComposeArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs, ComposeLogsArgs,
+    ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
+};
 pub use container_flags::{HealthFlags, NetworkFlags, ResourceFlags, SecurityFlags, StorageFlags};
 pub use objects::{
     NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs,
     NetworkRmArgs, VolumeCommand, VolumeCreateArgs, VolumeLsArgs, VolumeRmArgs,
 };
+pub use registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryCommand, RegistryServeArgs};
 pub use system::{
     CommitArgs, CpArgs, DfArgs, DiffArgs, EventsArgs, ExportArgs, ImagePruneArgs, PortArgs,
     PruneArgs, StatsArgs, SystemCommand, SystemPruneArgs, VolumePruneArgs,
@@ -109,6 +116,14 @@ pub enum Command {
     Commit(CommitArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Authenticate to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -124,6 +139,11 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Run a registry
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Define and run multi-container applications
+    Compose(ComposeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +220,10 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Remove unused images
     Prune(ImagePruneArgs),
 }

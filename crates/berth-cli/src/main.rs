@@ -4,6 +4,7 @@ mod archive;
 mod cli;
 mod client;
 mod commands;
+mod credentials;
 mod error;
 mod format;
 mod gopath;

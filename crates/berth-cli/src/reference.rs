@@ -76,6 +76,19 @@ impl Reference {
     }
 }
 
+impl Reference {
+    /// The fully qualified repository name: `busybox` is `docker.io/library/busybox`.
+    pub fn canonical_name(&self) -> String {
+        match self.name.split_once('/') {
+            Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
+                self.name.clone()
+            }
+            Some(_) => format!("docker.io/{}", self.name),
+            None => format!("docker.io/library/{}", self.name),
+        }
+    }
+}
+
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)?;
@@ -182,6 +195,19 @@ mod tests {
             Some("v1")
         );
         assert_eq!(parse("localhost:5000/app").tag, None);
+    }
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(
+            parse("busybox").canonical_name(),
+            "docker.io/library/busybox"
+        );
+        assert_eq!(parse("a/b").canonical_name(), "docker.io/a/b");
+        assert_eq!(
+            parse("localhost:5000/a").canonical_name(),
+            "localhost:5000/a"
+        );
     }
 
     #[test]

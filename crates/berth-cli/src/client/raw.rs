@@ -67,11 +67,25 @@ pub async fn request(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<Response, String> {
+    request_with_headers(host, method, path, &[], body).await
+}
+
+/// `request`, with extra headers (`X-Registry-Auth` for a pull or push).
+pub async fn request_with_headers(
+    host: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> Result<Response, String> {
     let mut sender = handshake(host).await?;
     let mut request = hyper::Request::builder()
         .method(method)
         .uri(path)
         .header("Host", "berth");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if body.is_some() {
         request = request.header("Content-Type", "application/json");
     }

@@ -86,7 +86,8 @@ async fn pull(docker: &Docker, reference: &Reference, platform: String) -> Resul
         platform,
         ..Default::default()
     };
-    let mut progress = docker.create_image(Some(options), None, None);
+    let credentials = crate::credentials::for_image(&reference.name);
+    let mut progress = docker.create_image(Some(options), None, credentials);
     while let Some(message) = progress.next().await {
         let message = message?;
         if let Some(status) = message.status {

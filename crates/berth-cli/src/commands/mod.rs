@@ -3,6 +3,7 @@
 
 mod attach;
 mod commit;
+mod compose;
 mod cp;
 mod create;
 mod df;
@@ -18,12 +19,16 @@ mod info;
 mod inspect;
 mod kill;
 mod load;
+mod login;
 mod logs;
 mod network;
 mod pause;
 mod port;
+mod progress;
 mod prune;
 mod ps;
+mod pull;
+mod registry;
 mod rename;
 mod restart;
 mod rm;
@@ -47,8 +52,8 @@ use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
 use crate::cli::{
-    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, ObjectInspectArgs, SystemCommand,
-    VolumeCommand,
+    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, ObjectInspectArgs,
+    RegistryCommand, SystemCommand, VolumeCommand,
 };
 use crate::client::Connector;
 use crate::error::{CliError, open_error};
@@ -63,6 +68,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let Some(command) = cli.command else {
         return Ok(());
     };
+    // The registry handles its own signals, to shut down gracefully.
+    if let Command::Registry(RegistryCommand::Serve(args)) = command {
+        return registry::serve(args).await;
+    }
     let connector = &Connector::new(cli.host);
     if runs_session(&command) {
         dispatch(connector, command).await
@@ -85,6 +94,7 @@ fn runs_session(command: &Command) -> bool {
         Command::Start(args) | Command::Container(ContainerCommand::Start(args)) => {
             args.attach || args.interactive
         }
+        Command::Compose(args) => compose::handles_interrupts(args),
         _ => false,
     }
 }
@@ -233,6 +243,16 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
             import::run(connector, args).await
         }
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
+            pull::pull(connector, args).await
+        }
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
+            pull::push(connector, args).await
+        }
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
+        Command::Registry(RegistryCommand::Serve(args)) => registry::serve(args).await,
+        Command::Compose(args) => compose::run(connector, args).await,
         Command::Version(args) => version::run(connector, args).await,
         Command::Info(args) | Command::System(SystemCommand::Info(args)) => {
             info::run(connector, args).await

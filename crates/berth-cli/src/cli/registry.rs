@@ -1,0 +1,190 @@
+//! `pull`, `push`, `login`, `logout`, and `registry serve`: images to and from registries.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+
+    /// Push a platform-specific manifest as a single-platform image to the registry
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[arg(value_name = "NAME[:TAG]")]
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth login [OPTIONS] [SERVER]")]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short = 'u', long, value_name = "string")]
+    pub username: Option<String>,
+
+    /// Password or Personal Access Token (PAT)
+    #[arg(short = 'p', long, value_name = "string")]
+    pub password: Option<String>,
+
+    /// Take the Password or Personal Access Token (PAT) from stdin
+    #[arg(long = "password-stdin", conflicts_with = "password")]
+    pub password_stdin: bool,
+
+    /// The registry (Docker Hub when omitted)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth logout [SERVER]")]
+pub struct LogoutArgs {
+    /// The registry (Docker Hub when omitted)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Run an OCI distribution registry (no daemon needed)
+    Serve(RegistryServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on
+    #[arg(long, value_name = "host:port", default_value = "127.0.0.1:5000")]
+    pub addr: SocketAddr,
+
+    /// Directory the registry stores its blobs and manifests in
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/berth-registry")]
+    pub storage: PathBuf,
+
+    /// htpasswd file of bcrypt entries; every request then needs Basic credentials
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+
+    /// PEM certificate chain to serve HTTPS with (needs --tls-key)
+    #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert
+    #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command, ImageCommand};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn pull_and_push_flags() {
+        match parse(&["pull", "-q", "--platform", "linux/amd64", "busybox"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Pull(args)) => {
+                assert!(args.quiet && !args.all_tags);
+                assert_eq!(args.platform.as_deref(), Some("linux/amd64"));
+                assert_eq!(args.image, "busybox");
+            }
+            other => panic!("not pull: {other:?}"),
+        }
+        match parse(&["image", "push", "-a", "localhost:5000/app"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Image(ImageCommand::Push(args))) => {
+                assert!(args.all_tags);
+                assert_eq!(args.image, "localhost:5000/app");
+            }
+            other => panic!("not push: {other:?}"),
+        }
+        assert!(parse(&["pull"]).is_err());
+    }
+
+    #[test]
+    fn login_flags() {
+        match parse(&["login", "-u", "me", "--password-stdin", "example.com"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Login(args)) => {
+                assert_eq!(args.username.as_deref(), Some("me"));
+                assert!(args.password_stdin && args.password.is_none());
+                assert_eq!(args.server.as_deref(), Some("example.com"));
+            }
+            other => panic!("not login: {other:?}"),
+        }
+        assert!(parse(&["login", "-p", "x", "--password-stdin"]).is_err());
+        match parse(&["logout"]).unwrap().command {
+            Some(Command::Logout(args)) => assert!(args.server.is_none()),
+            other => panic!("not logout: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn registry_serve_flags() {
+        let serve = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Some(Command::Registry(RegistryCommand::Serve(args)))) => Ok(args),
+            Ok(other) => panic!("not registry serve: {other:?}"),
+            Err(error) => Err(error),
+        };
+        let defaults = serve(&["registry", "serve"]).unwrap();
+        assert_eq!(defaults.addr.to_string(), "127.0.0.1:5000");
+        assert_eq!(defaults.storage, PathBuf::from("/var/lib/berth-registry"));
+        assert!(defaults.htpasswd.is_none() && defaults.tls_cert.is_none());
+        let set = serve(&[
+            "registry",
+            "serve",
+            "--addr",
+            "0.0.0.0:5001",
+            "--storage",
+            "/s",
+            "--htpasswd",
+            "/h",
+            "--tls-cert",
+            "/c",
+            "--tls-key",
+            "/k",
+        ])
+        .unwrap();
+        assert_eq!(set.addr.to_string(), "0.0.0.0:5001");
+        assert_eq!(set.tls_key, Some(PathBuf::from("/k")));
+        assert!(serve(&["registry", "serve", "--tls-cert", "/c"]).is_err());
+        assert!(serve(&["registry", "serve", "--addr", "nonsense"]).is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! `login` and `logout`: credentials for a registry, kept in docker's `config.json`.
+//!
+//! The daemon has no `/auth` endpoint to check them with, so they are stored as given and
+//! first used by the next pull or push.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::{LoginArgs, LogoutArgs};
+use crate::credentials::{HUB_ADDRESS, Store, normalize_server};
+use crate::error::CliError;
+use crate::output;
+
+pub fn login(args: LoginArgs) -> Result<(), CliError> {
+    let server = normalize_server(args.server.as_deref().unwrap_or(HUB_ADDRESS));
+    if args.password.is_some() {
+        eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+    }
+    let password = match (args.password, args.password_stdin) {
+        (Some(password), _) => Some(password),
+        (None, true) => {
+            if args.username.is_none() {
+                return Err(CliError::Failed(
+                    "Must provide --username with --password-stdin".to_string(),
+                ));
+            }
+            let mut text = String::new();
+            std::io::stdin().read_line(&mut text)?;
+            Some(text.trim_end_matches(['\n', '\r']).to_string())
+        }
+        (None, false) => None,
+    };
+    let username = match args.username {
+        Some(username) => username,
+        None => prompt("Username: ")?,
+    };
+    if username.trim().is_empty() {
+        return Err(CliError::Failed(
+            "Error: Non-null Username Required".to_string(),
+        ));
+    }
+    let password = match password {
+        Some(password) => password,
+        None => prompt("Password: ")?,
+    };
+    if password.is_empty() {
+        return Err(CliError::Failed("Error: Password Required".to_string()));
+    }
+    let store = Store::open()?;
+    store
+        .save(&server, username.trim(), &password)
+        .map_err(|e| CliError::Failed(format!("Error saving credentials: {e}")))?;
+    eprintln!(
+        "WARNING! Your password will be stored unencrypted in {}.",
+        store.path().display()
+    );
+    output::line("Login Succeeded");
+    Ok(())
+}
+
+pub fn logout(args: LogoutArgs) -> Result<(), CliError> {
+    let server = normalize_server(args.server.as_deref().unwrap_or(HUB_ADDRESS));
+    let store = Store::open()?;
+    if store.remove(&server)? {
+        output::line(&format!("Removing login credentials for {server}"));
+    } else {
+        output::line(&format!("Not logged in to {server}"));
+    }
+    Ok(())
+}
+
+/// Asks for a value on the terminal (the password without echo).
+fn prompt(question: &str) -> Result<String, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Failed(
+            "Error: Cannot perform an interactive login from a non TTY device".to_string(),
+        ));
+    }
+    let mut stderr = std::io::stderr();
+    write!(stderr, "{question}")?;
+    stderr.flush()?;
+    let hidden = question.starts_with("Password");
+    let raw = if hidden { no_echo() } else { None };
+    let mut text = String::new();
+    let read = std::io::stdin().lock().read_line(&mut text);
+    if let Some(previous) = raw {
+        let _ = rustix::termios::tcsetattr(
+            rustix::stdio::stdin(),
+            rustix::termios::OptionalActions::Now,
+            &previous,
+        );
+        eprintln!();
+    }
+    read?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Turns our terminal's echo off; the settings to restore.
+fn no_echo() -> Option<rustix::termios::Termios> {
+    let stdin = rustix::stdio::stdin();
+    let previous = rustix::termios::tcgetattr(stdin).ok()?;
+    let mut quiet = previous.clone();
+    quiet.local_modes -= rustix::termios::LocalModes::ECHO;
+    rustix::termios::tcsetattr(stdin, rustix::termios::OptionalActions::Now, &quiet).ok()?;
+    Some(previous)
+}
