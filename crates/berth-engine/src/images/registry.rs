@@ -42,6 +42,17 @@ fn registry_error(e: berth_registry::Error) -> Error {
     Error::new(kind, e.to_string())
 }
 
+/// A blocking registry call's outcome: its error, or the panic of its task, as the engine's.
+fn outcome<T>(
+    joined: std::result::Result<berth_registry::Result<T>, tokio::task::JoinError>,
+) -> Result<T> {
+    match joined {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(registry_error(e)),
+        Err(e) => Err(Error::internal(e.to_string())),
+    }
+}
+
 fn parse_reference(s: &str) -> Result<Reference> {
     Reference::parse(s).map_err(|e| Error::invalid(e.to_string()))
 }
@@ -105,15 +116,9 @@ impl Engine {
                 })
             })
             .await;
-            let pulled = match pulled {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => return drop(tx.send(Transfer::Failed(registry_error(e))).await),
-                Err(e) => {
-                    return drop(
-                        tx.send(Transfer::Failed(Error::internal(e.to_string())))
-                            .await,
-                    );
-                }
+            let pulled = match outcome(pulled) {
+                Ok(p) => p,
+                Err(e) => return drop(tx.send(Transfer::Failed(e)).await),
             };
             let familiar = reference.familiar();
             let existed = engine
@@ -256,15 +261,9 @@ impl Engine {
                     })
                 })
                 .await;
-                let pushed = match pushed {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(e)) => return drop(tx.send(Transfer::Failed(registry_error(e))).await),
-                    Err(e) => {
-                        return drop(
-                            tx.send(Transfer::Failed(Error::internal(e.to_string())))
-                                .await,
-                        );
-                    }
+                let pushed = match outcome(pushed) {
+                    Ok(p) => p,
+                    Err(e) => return drop(tx.send(Transfer::Failed(e)).await),
                 };
                 let tag = r.tag().unwrap_or("latest").to_string();
                 if let Ok(row) = engine.resolve_image(&r.familiar()) {
