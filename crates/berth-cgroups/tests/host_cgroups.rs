@@ -236,7 +236,12 @@ fn a_process_over_its_memory_limit_is_oom_killed() {
     assert_eq!(memory.limit, Some(limit));
     // Both v1's memory.oom_control and v2's memory.events count kills by the OOM killer.
     let events = t.read(("memory", "memory.oom_control"), "memory.events");
-    assert!(events.lines().any(|l| l == "oom_kill 1"), "{events}");
+    // At least one kill: the OOM killer may take both ends of the pipe.
+    let kills = events
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(kills.is_some_and(|n| n >= 1), "{events}");
 }
 
 #[test]
