@@ -390,6 +390,16 @@ impl Db {
         Ok(())
     }
 
+    pub fn network<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>> {
+        let data: Option<String> = self
+            .conn()
+            .query_row("SELECT data FROM networks WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
     pub fn networks<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT data FROM networks ORDER BY name")?;

@@ -271,6 +271,14 @@ pub fn sysctls(hc: &Value, host_network: bool) -> Result<Value> {
         return Ok(json!({}));
     };
     for key in map.keys() {
+        // A key names a file under /proc/sys: no empty, `.` or `..` parts, whether written
+        // with dots or slashes.
+        if key
+            .split(['.', '/'])
+            .any(|part| part.is_empty() || part == "..")
+        {
+            return Err(Error::invalid(format!("sysctl '{key}' is not allowed")));
+        }
         let ipc = key.starts_with("kernel.shm")
             || key.starts_with("kernel.msg")
             || key == "kernel.sem"
@@ -391,6 +399,14 @@ mod tests {
         assert!(rlimits(&json!({"Ulimits": [{"Name": "nofile", "Soft": 2, "Hard": 1}]})).is_err());
         assert!(sysctls(&json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), false).is_ok());
         assert!(sysctls(&json!({"Sysctls": {"kernel.hostname": "x"}}), false).is_err());
+        assert!(
+            sysctls(
+                &json!({"Sysctls": {"net./../../kernel/core_pattern": "x"}}),
+                false
+            )
+            .is_err()
+        );
+        assert!(sysctls(&json!({"Sysctls": {"net..ipv4": "x"}}), false).is_err());
         assert!(sysctls(&json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), true).is_err());
         let o =
             security_options(&json!({"SecurityOpt": ["no-new-privileges", "seccomp=unconfined"]}))

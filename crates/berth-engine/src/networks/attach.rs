@@ -162,9 +162,8 @@ impl Engine {
     }
 
     fn network_by_id(&self, id: &str) -> Result<Network> {
-        self.network_records()?
-            .into_iter()
-            .find(|n| n.id == id)
+        self.db
+            .network(id)?
             .ok_or_else(|| Error::not_found(format!("network {id} not found")))
     }
 
