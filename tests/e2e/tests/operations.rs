@@ -171,6 +171,12 @@ fn pause_unpause_and_stats() {
     ]));
     std::thread::sleep(Duration::from_millis(300));
     ok(&d.docker(&["pause", "counter"]));
+    // Frozen for real: the counter, read from the host, stands still while paused.
+    let pid = ok(&d.docker(&["inspect", "-f", "{{.State.Pid}}", "counter"]));
+    let count = || std::fs::read_to_string(format!("/proc/{}/root/tmp/n", pid.trim())).unwrap();
+    let frozen = count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(), frozen, "a paused container does not run");
     assert_eq!(
         ok(&d.docker(&[
             "inspect",
@@ -184,6 +190,8 @@ fn pause_unpause_and_stats() {
     let out = d.docker(&["exec", "counter", "true"]);
     assert!(stderr(&out).contains("paused"), "{}", stderr(&out));
     ok(&d.docker(&["unpause", "counter"]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_ne!(count(), frozen, "it runs again once unpaused");
     assert_eq!(
         ok(&d.docker(&["inspect", "-f", "{{.State.Status}}", "counter"])).trim(),
         "running"
