@@ -22,7 +22,10 @@ fn load_dir(dir: &Path) -> Project {
 
 #[test]
 fn golden_web_service_as_a_create_request() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    let dir = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("tests/fixtures/golden");
     let p = load_dir(&dir);
     let web = &p.services["web"];
     let inst = Instance {

@@ -198,9 +198,11 @@ pub(crate) fn legacy_archive(config: &[u8], layer_tars: &[&[u8]], tags: &[&str])
 
 pub(crate) fn fixture(name: &str) -> Vec<u8> {
     fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
+        Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+        )
+        .join("tests/fixtures")
+        .join(name),
     )
     .unwrap()
 }

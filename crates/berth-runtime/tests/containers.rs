@@ -50,9 +50,9 @@ impl Bundle {
 
     /// Adds `/bin/syscall-probe` (`tests/fixtures/syscall-probe.c`, built static).
     fn with_syscall_probe(self) -> Self {
-        let source = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/syscall-probe.c"
+        let source = format!(
+            "{}/tests/fixtures/syscall-probe.c",
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
         );
         let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
         let built = Command::new(cc)

@@ -173,9 +173,9 @@ fn tag_history_and_rmi_rules() {
 #[test]
 fn real_docker_save_output_loads() {
     let Some(d) = daemon() else { return };
-    let archive = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/docker-20.10-save.tar"
+    let archive = std::fs::read(format!(
+        "{}/fixtures/docker-20.10-save.tar",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     let out = ok(&d.berth_with_stdin(&["load"], &archive));

@@ -101,7 +101,10 @@ mod tests {
 
     /// A plain directory tree laid out like a v1 host, holding the fixture files.
     fn fake_v1_host(root: &Path) -> Layout {
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
+        let fixtures = PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+        )
+        .join("tests/fixtures/v1");
         let controllers = ["cpu", "cpuacct", "memory", "pids", "blkio"];
         for controller in controllers {
             std::fs::create_dir_all(root.join(controller).join("berth/x")).unwrap();
