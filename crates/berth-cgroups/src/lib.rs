@@ -1,9 +1,10 @@
 //! Containers' cgroups on cgroup v1, v2 and hybrid hosts.
 //!
 //! [`Layout::detect`] finds the host's hierarchies; a [`Cgroup`] is one container's cgroup in
-//! all of them. The shim [creates](Cgroup::create) it, [applies](Cgroup::apply) the OCI
-//! resources and [adds](Cgroup::add_process) the container's init before it execs, then
-//! [removes](Cgroup::remove) it after exit; berthd reads [stats](Cgroup::stats),
+//! all of them. berthd [creates](Cgroup::create) it and [applies](Cgroup::apply) the OCI
+//! resources before the container's init exists (the init joins it itself, from the spec's
+//! `linux.cgroupsPath`), and [removes](Cgroup::remove) it after exit, reading the
+//! [OOM kills](Cgroup::oom_kills) first; it reads [stats](Cgroup::stats),
 //! [freezes](Cgroup::freeze) and [thaws](Cgroup::thaw) for pause/unpause, re-applies limits
 //! for `docker update`, and lists [pids](Cgroup::pids) for `docker top`.
 //!
@@ -29,6 +30,7 @@ mod error;
 mod freezer;
 mod kill;
 mod layout;
+mod oom;
 mod resources;
 mod stats;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
+use crate::error::SetupError;
 use crate::rootfs_plan::Step;
 
 /// Where the host mounts its cgroup hierarchies.
@@ -129,6 +130,33 @@ fn dir_in(h: &Hierarchy, cgroups: &[(String, PathBuf)]) -> Option<PathBuf> {
         .find(|(controllers, _)| *controllers == key)?;
     let below_root = path.strip_prefix(&h.root).ok()?;
     Some(h.mountpoint.join(below_root))
+}
+
+/// The host directories of the cgroup `path` (`linux.cgroupsPath`, absolute) in each hierarchy
+/// that has it: the hierarchies the caller did not create it in are left alone.
+pub(crate) fn dirs_of_path(hierarchies: &[Hierarchy], path: &Path) -> Vec<PathBuf> {
+    hierarchies
+        .iter()
+        .filter_map(|h| Some(h.mountpoint.join(path.strip_prefix(&h.root).ok()?)))
+        .filter(|dir| dir.is_dir())
+        .collect()
+}
+
+/// Moves the calling process into the cgroup `path` in every hierarchy that has it.
+pub(crate) fn join(path: &Path) -> Result<(), SetupError> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| SetupError::path("read", "/proc/self/mountinfo", e))?;
+    enter(&dirs_of_path(&host_hierarchies(&mountinfo), path))
+}
+
+/// Moves the calling process into the cgroup directories `dirs`.
+pub(crate) fn enter(dirs: &[PathBuf]) -> Result<(), SetupError> {
+    for dir in dirs {
+        let procs = dir.join("cgroup.procs");
+        // "0" is the writing process.
+        std::fs::write(&procs, "0").map_err(|e| SetupError::path("join cgroup", &procs, e))?;
+    }
+    Ok(())
 }
 
 /// The host directories of a process's cgroups, one per hierarchy it can be found in.

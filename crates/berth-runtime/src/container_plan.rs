@@ -1,6 +1,8 @@
 //! Everything the container init will do, decided from the spec in the caller before any
 //! process is cloned: an invalid or unsupported spec fails here, with nothing created.
 
+use std::path::{Component, PathBuf};
+
 use berth_shim_proto::OverlayMount;
 use oci_spec::runtime::Spec;
 
@@ -15,6 +17,8 @@ pub(crate) struct ContainerPlan {
     pub rootfs: RootfsPlan,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
+    /// `linux.cgroupsPath`: the cgroup the init joins in every hierarchy that has it.
+    pub cgroups_path: Option<PathBuf>,
     pub process: ProcessPlan,
 }
 
@@ -38,9 +42,24 @@ impl ContainerPlan {
             namespaces,
             hostname,
             domainname,
+            cgroups_path: cgroups_path(spec)?,
             process,
         })
     }
+}
+
+/// `linux.cgroupsPath`, which must be absolute and name no `..`: it is joined to each
+/// hierarchy's mount point.
+fn cgroups_path(spec: &Spec) -> Result<Option<PathBuf>, SpecError> {
+    let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
+        return Ok(None);
+    };
+    let mut components = path.components();
+    let absolute = components.next() == Some(Component::RootDir);
+    if !absolute || !components.all(|c| matches!(c, Component::Normal(_))) {
+        return Err(SpecError::CgroupsPath(path));
+    }
+    Ok(Some(path))
 }
 
 /// Settings this runtime cannot apply yet. Refusing them is safer than running a container
@@ -138,6 +157,27 @@ mod tests {
         );
         spec.set_hostname(None);
         assert!(ContainerPlan::new(&spec, &overlay()).is_ok());
+    }
+
+    #[test]
+    fn the_cgroups_path_must_stay_below_each_hierarchy() {
+        let with_path = |path: &str| {
+            let mut spec = spec();
+            let linux = spec.linux_mut().as_mut().unwrap();
+            linux.set_cgroups_path(Some(PathBuf::from(path)));
+            ContainerPlan::new(&spec, &overlay())
+        };
+        assert_eq!(
+            with_path("/berth/abc").unwrap().cgroups_path,
+            Some(PathBuf::from("/berth/abc"))
+        );
+        for bad in ["berth/abc", "/berth/../../etc"] {
+            assert_eq!(
+                with_path(bad),
+                Err(SpecError::CgroupsPath(PathBuf::from(bad))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub enum SpecError {
     Unsupported(String),
     #[error("{0} must be an absolute path")]
     RelativePath(PathBuf),
+    #[error("linux.cgroupsPath {} must be absolute, without ..", .0.display())]
+    CgroupsPath(PathBuf),
     #[error("namespace {0} is listed twice")]
     DuplicateNamespace(String),
     #[error("a hostname or domainname needs a private UTS namespace")]

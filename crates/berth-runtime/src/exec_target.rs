@@ -92,11 +92,7 @@ impl ExecTarget {
 
     /// Moves the calling process into the container's cgroups, then its namespaces.
     pub(crate) fn enter(&self) -> Result<(), SetupError> {
-        for dir in &self.cgroup_dirs {
-            let procs = dir.join("cgroup.procs");
-            // "0" is the writing process.
-            std::fs::write(&procs, "0").map_err(|e| SetupError::path("join cgroup", &procs, e))?;
-        }
+        cgroup_mounts::enter(&self.cgroup_dirs)?;
         for (flag, path, file) in &self.namespaces {
             nix::sched::setns(file, *flag).map_err(|e| SetupError::path("setns", path, e))?;
         }

@@ -1,6 +1,6 @@
 //! The container init: what the cloned child does between `clone` and `execve`, in order.
 //!
-//! Joined namespaces, the rootfs (overlay, mounts, `/dev`, `pivot_root`, masked and read-only
+//! Its cgroups, joined namespaces, a new cgroup namespace, the rootfs (overlay, mounts, `/dev`, `pivot_root`, masked and read-only
 //! paths), hostname, stdio (the caller's descriptors, or a pty in the container's devpts whose
 //! master goes to the caller), then the process setup shared with `exec`; then it reports
 //! ready, waits for `Start` and executes (loading the seccomp filter first, with
@@ -12,6 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use rustix::fs::Mode;
 
 use crate::Stdio;
+use crate::cgroup_mounts;
 use crate::container_plan::ContainerPlan;
 use crate::error::{EXIT_RUNTIME_FAILURE, SetupError};
 use crate::linux::LinuxKernel;
@@ -63,7 +64,13 @@ fn prepare<'p>(
     stdio: &Stdio<'_>,
 ) -> Result<(Command<'p>, Option<OwnedFd>), SetupError> {
     sys::reset_signals().map_err(|e| SetupError::sys("reset signals", e))?;
+    // Cgroups first: everything the init does from here on is accounted to the container, and
+    // its cgroup namespace is rooted at them.
+    if let Some(path) = &plan.cgroups_path {
+        cgroup_mounts::join(path)?;
+    }
     plan.namespaces.join()?;
+    plan.namespaces.unshare_cgroup()?;
     // Nodes are created with exactly the modes asked for; the command's umask is set last.
     rustix::process::umask(Mode::empty());
     let mut kernel = LinuxKernel::new().map_err(|e| SetupError::path("open", "/", e))?;

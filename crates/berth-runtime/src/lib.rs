@@ -13,7 +13,9 @@
 //! [`init_binary`] is the tiny init Docker's `--init` runs as pid 1.
 //!
 //! The caller must be single-threaded (processes are forked from it): berth-shim is.
-//! Cgroups are not applied here; an exec'd process joins the init's.
+//! Cgroup limits are not applied here: the caller creates the cgroup named by
+//! `linux.cgroupsPath`, and the init joins it in every hierarchy before anything else (before
+//! its cgroup namespace, which is then rooted there); an exec'd process joins the init's.
 //!
 //! The kernel boundary for the rootfs is a seam: the spec becomes a pure plan of steps
 //! (`rootfs_plan`), which a small executor (`rootfs_setup`) runs against the `Kernel` trait —
@@ -55,6 +57,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use crate::container_plan::ContainerPlan;
+use crate::namespaces::PidNamespaceForChildren;
 use crate::sync::{Report, SyncSocket};
 use crate::sys::Forked;
 
@@ -103,8 +106,16 @@ pub fn create(spec: &Spec, rootfs: &OverlayMount, stdio: Stdio<'_>) -> Result<Co
         return Err(Error::MultiThreaded { threads });
     }
     let (caller_end, init_end) = SyncSocket::pair().map_err(|e| Error::os("socketpair", e))?;
+    let pid_namespace = match plan.namespaces.joined_pid() {
+        Some(path) => Some(
+            PidNamespaceForChildren::enter(path)
+                .map_err(|e| Error::os("enter the pid namespace to join", e))?,
+        ),
+        None => None,
+    };
     // SAFETY: this process has exactly one thread, checked just above.
     let forked = unsafe { sys::clone_process(plan.namespaces.clone_flags()) };
+    drop(pid_namespace);
     match forked.map_err(|e| Error::os("clone", e))? {
         Forked::Child => {
             drop(caller_end);

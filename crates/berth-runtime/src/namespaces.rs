@@ -1,7 +1,14 @@
 //! Which namespaces the container init is cloned into, and which existing ones (a `path` in the
 //! spec, e.g. a network namespace prepared by the engine) it joins.
+//!
+//! Two kinds are special. A new cgroup namespace is not created by `clone` but unshared by the
+//! init once it is in its cgroups, so the namespace is rooted at the container's cgroup rather
+//! than the caller's. An existing pid namespace only applies to children forked after `setns`,
+//! so the caller enters it for the `clone` of the init (see [`PidNamespaceForChildren`]).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -37,7 +44,7 @@ impl NamespacePlan {
                 (LinuxNamespaceType::Time, _) => {
                     return Err(SpecError::Unsupported("a time namespace".into()));
                 }
-                (LinuxNamespaceType::Mount | LinuxNamespaceType::Pid, Some(_)) => {
+                (LinuxNamespaceType::Mount, Some(_)) => {
                     return Err(SpecError::Unsupported(format!(
                         "joining an existing {typ} namespace"
                     )));
@@ -68,21 +75,66 @@ impl NamespacePlan {
         self.creates(typ) || self.joined.iter().any(|(t, _)| *t == typ)
     }
 
-    /// The `CLONE_NEW*` flags for the namespaces to create.
+    /// The `CLONE_NEW*` flags for the namespaces `clone` creates: all but the cgroup namespace.
     pub(crate) fn clone_flags(&self) -> CloneFlags {
         self.created
             .iter()
+            .filter(|typ| **typ != LinuxNamespaceType::Cgroup)
             .fold(CloneFlags::empty(), |flags, typ| flags | clone_flag(*typ))
     }
 
-    /// Joins the existing namespaces; called in the container init before anything else.
+    /// The existing pid namespace the init is to be cloned into, if any.
+    pub(crate) fn joined_pid(&self) -> Option<&Path> {
+        self.joined
+            .iter()
+            .find(|(typ, _)| *typ == LinuxNamespaceType::Pid)
+            .map(|(_, path)| path.as_path())
+    }
+
+    /// Joins the existing namespaces but the pid one (the init was cloned into it); called in
+    /// the container init once it is in its cgroups.
     pub(crate) fn join(&self) -> Result<(), SetupError> {
         for (typ, path) in &self.joined {
+            if *typ == LinuxNamespaceType::Pid {
+                continue;
+            }
             let file = std::fs::File::open(path).map_err(|e| SetupError::path("open", path, e))?;
             nix::sched::setns(&file, clone_flag(*typ))
                 .map_err(|e| SetupError::path("setns", path, e))?;
         }
         Ok(())
+    }
+
+    /// Unshares the new cgroup namespace, if the spec asks for one: called by the init after
+    /// joining its cgroups, so they become the namespace's root.
+    pub(crate) fn unshare_cgroup(&self) -> Result<(), SetupError> {
+        if self.creates(LinuxNamespaceType::Cgroup) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| SetupError::sys("unshare the cgroup namespace", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The caller's children are forked into another pid namespace while this lives; dropping it
+/// returns to the caller's own (allowed: a process may always re-enter its active namespace).
+pub(crate) struct PidNamespaceForChildren {
+    own: File,
+}
+
+impl PidNamespaceForChildren {
+    pub(crate) fn enter(path: &Path) -> io::Result<Self> {
+        let own = File::open("/proc/self/ns/pid")?;
+        let target = File::open(path)?;
+        nix::sched::setns(&target, CloneFlags::CLONE_NEWPID)?;
+        Ok(Self { own })
+    }
+}
+
+impl Drop for PidNamespaceForChildren {
+    fn drop(&mut self) {
+        // Cannot fail: the caller's active namespace is always a valid target.
+        let _ = nix::sched::setns(&self.own, CloneFlags::CLONE_NEWPID);
     }
 }
 
@@ -127,6 +179,7 @@ mod tests {
     #[test]
     fn default_namespaces_become_clone_flags() {
         let plan = NamespacePlan::new(&Spec::default()).unwrap();
+        // The cgroup namespace is unshared later, by the init.
         assert_eq!(
             plan.clone_flags(),
             CloneFlags::CLONE_NEWPID
@@ -134,8 +187,8 @@ mod tests {
                 | CloneFlags::CLONE_NEWIPC
                 | CloneFlags::CLONE_NEWUTS
                 | CloneFlags::CLONE_NEWNS
-                | CloneFlags::CLONE_NEWCGROUP
         );
+        assert!(plan.creates(LinuxNamespaceType::Cgroup));
         assert!(plan.has_private_uts());
     }
 
@@ -153,6 +206,16 @@ mod tests {
             [(Network, PathBuf::from("/run/berth/netns/x"))]
         );
         assert!(!plan.has_private_uts());
+        assert_eq!(plan.joined_pid(), None);
+    }
+
+    #[test]
+    fn a_pid_namespace_can_be_joined() {
+        use LinuxNamespaceType::*;
+        let spec = spec_with(vec![ns(Mount, None), ns(Pid, Some("/proc/7/ns/pid"))]);
+        let plan = NamespacePlan::new(&spec).unwrap();
+        assert_eq!(plan.clone_flags(), CloneFlags::CLONE_NEWNS);
+        assert_eq!(plan.joined_pid(), Some(Path::new("/proc/7/ns/pid")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Resource usage of a cgroup: what `docker stats` and the Engine API's
 //! `/containers/{id}/stats` report.
 
-mod parse;
+pub(crate) mod parse;
 mod v1;
 mod v2;
 

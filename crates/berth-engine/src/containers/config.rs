@@ -144,10 +144,16 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
         None => image["User"].as_str().unwrap_or("").to_string(),
     };
     let c = config.as_object_mut().expect("config is an object");
+    let host_uts = body["HostConfig"]["UTSMode"].as_str() == Some("host");
+    if host_uts && c["Hostname"].as_str().is_some_and(|h| !h.is_empty()) {
+        return Err(Error::invalid(
+            "Conflicting options: hostname and the UTS mode",
+        ));
+    }
     if c["Hostname"].as_str().is_none_or(str::is_empty) {
-        // A container on the host's network has the host's name, as in Docker.
+        // A container on the host's network or UTS namespace has the host's name, as in Docker.
         let on_host_network = body["HostConfig"]["NetworkMode"].as_str() == Some("host");
-        let hostname = if on_host_network {
+        let hostname = if on_host_network || host_uts {
             std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .unwrap_or_default()
                 .trim()
@@ -206,6 +212,12 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
         .expect("host config is an object");
     if matches!(hc["NetworkMode"].as_str(), Some("" | "default")) {
         hc.insert("NetworkMode".into(), json!("bridge"));
+    }
+    // An empty mode is the daemon's default, which inspect shows by name.
+    for mode in ["IpcMode", "CgroupnsMode"] {
+        if hc[mode].as_str() == Some("") {
+            hc.insert(mode.into(), json!("private"));
+        }
     }
     // The default driver, keeping any options given with it (`--log-opt` alone); options are
     // an object even when none were given, as Docker shows them.

@@ -161,7 +161,7 @@ impl Engine {
                 &upper,
                 c.layers.iter().rev().map(|l| self.layer_diff_dir(l)),
             );
-            let u = user::resolve(&r.user, &files)?;
+            let u = user::resolve(&r.user, &super::group_add(&c.host_config), &files)?;
             let mut spec_user = process.user().clone();
             spec_user.set_uid(u.uid);
             spec_user.set_gid(u.gid);

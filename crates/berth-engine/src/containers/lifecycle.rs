@@ -2,6 +2,7 @@
 //! container's shim until it exits.
 
 use super::model::{Container, Status};
+use super::namespaces::Namespace;
 use super::{etc_files, spec, user};
 use crate::error::{Error, ErrorKind, Result};
 use crate::live::{Exits, PendingAttach};
@@ -73,13 +74,15 @@ impl Engine {
         }
         let exec_dir = self.exec_dir(&id);
         self.allocate_addresses(&mut c).await?;
-        let launched = match self.prepare_start(&c) {
+        // The cgroup exists, with its limits, before the init: the init joins it first thing.
+        let launched = match self.prepare_start(&c).and_then(|()| self.create_cgroup(&c)) {
             Ok(()) => shim::launch(&self.config.shim_binary, &exec_dir).await,
             Err(e) => Err(e),
         };
         let launched = match launched {
             Ok(l) => l,
             Err(e) => {
+                self.release_start_resources(&c);
                 self.release_endpoints(&mut c).await;
                 // A container that cannot start is removed when it asked for that, as in Docker.
                 if c.auto_remove() {
@@ -95,6 +98,7 @@ impl Engine {
                 .unwrap_or_else(|| "the shim failed without a reason".into());
             c.state.exit_code = launched.exit_code.unwrap_or(125);
             c.state.error = message.clone();
+            self.release_start_resources(&c);
             self.release_endpoints(&mut c).await;
             let _ = std::fs::remove_dir_all(&exec_dir);
             // A container that cannot start is removed when it asked for that, as in Docker.
@@ -117,7 +121,7 @@ impl Engine {
         if let Err(e) = self.set_up_launched(&mut c, init_pid).await {
             let _ = shim::kill(&exec_dir, libc::SIGKILL).await;
             self.release_endpoints(&mut c).await;
-            self.remove_cgroup(&c);
+            self.release_start_resources(&c);
             return Err(e);
         }
         // Attach streams requested before the start get every byte of output.
@@ -141,6 +145,7 @@ impl Engine {
             started_at: clock::now(),
             finished_at: c.state.finished_at.clone(),
             manually_stopped: false,
+            oom_killed: false,
             health: None,
         };
         self.save_container(&c)?;
@@ -151,9 +156,8 @@ impl Engine {
     }
 
     /// What happens between the launch and the start, while the init waits before its
-    /// execve: its cgroup (so everything the container runs is inside), then its networks.
+    /// execve: its networks.
     async fn set_up_launched(&self, c: &mut Container, init_pid: i32) -> Result<()> {
-        self.enter_cgroup(c, init_pid)?;
         let interfaces = self.attach_endpoints(c, init_pid).await?;
         self.configure_container_network(c, interfaces).await
     }
@@ -170,9 +174,9 @@ impl Engine {
                     etc_files::Resolver::HostFiltered,
                     etc_files::Resolver::Embedded,
                 );
-                (spec::NetNs::New, resolver)
+                (Namespace::New, resolver)
             }
-            crate::networks::Mode::Host => (spec::NetNs::Host, etc_files::Resolver::Host),
+            crate::networks::Mode::Host => (Namespace::Host, etc_files::Resolver::Host),
             crate::networks::Mode::Container(other) => {
                 let o = self.container_record(&self.resolve_container(&other)?)?;
                 if !o.state.running() {
@@ -181,9 +185,10 @@ impl Engine {
                     )));
                 }
                 let path = std::path::PathBuf::from(format!("/proc/{}/ns/net", o.state.pid));
-                (spec::NetNs::Join(path), etc_files::Resolver::HostFiltered)
+                (Namespace::Join(path), etc_files::Resolver::HostFiltered)
             }
         };
+        let namespaces = self.namespace_plan(c, netns)?;
         let hostname = c.config["Hostname"].as_str().unwrap_or_default();
         let etc = etc_files::write(
             &dir,
@@ -196,7 +201,11 @@ impl Engine {
             &upper,
             c.layers.iter().rev().map(|l| self.layer_diff_dir(l)),
         );
-        let process_user = user::resolve(c.config["User"].as_str().unwrap_or_default(), &files)?;
+        let process_user = user::resolve(
+            c.config["User"].as_str().unwrap_or_default(),
+            &super::group_add(&c.host_config),
+            &files,
+        )?;
         let rootfs = exec_dir.join(ROOTFS_DIR);
         let etc_spec = spec::EtcFiles {
             hostname: &etc.hostname,
@@ -205,13 +214,18 @@ impl Engine {
         };
         let user_mounts = self.prepare_mounts(c)?;
         let init_binary = self.config.exec_root.join(crate::INIT_BINARY);
+        let cgroups_path = self.cgroup_of(c).map(|(_, path)| path);
+        let placement = spec::Placement {
+            namespaces: &namespaces,
+            cgroups_path: cgroups_path.as_deref(),
+        };
         let runtime_spec = spec::build(
             c,
             &rootfs,
             &etc_spec,
             &process_user,
             &user_mounts,
-            &netns,
+            &placement,
             &init_binary,
         )?;
         let chain_ids = c
@@ -304,6 +318,7 @@ impl Engine {
             c.state.pid = 0;
             c.state.shim_pid = 0;
             c.state.exit_code = exit.exit_code;
+            c.state.oom_killed = self.oom_killed(&c);
             self.release_endpoints(&mut c).await;
             let ran = clock::parse(&c.state.started_at)
                 .zip(clock::parse(&exit.finished_at))
@@ -317,7 +332,7 @@ impl Engine {
             }
             self.save_container(&c)?;
             let _ = std::fs::remove_dir_all(self.exec_dir(id));
-            self.remove_cgroup(&c);
+            self.release_start_resources(&c);
             live.record_exit(exit.exit_code);
             self.container_event(&c, "die", &[("exitCode", &exit.exit_code.to_string())]);
             if let Err(e) = self.release_volumes() {
@@ -506,22 +521,35 @@ impl Engine {
         ))
     }
 
-    /// Creates the container's cgroup with its limits and moves its waiting init into it.
-    fn enter_cgroup(&self, c: &Container, init_pid: i32) -> Result<()> {
+    /// Creates the container's cgroup with its limits, for its init to join.
+    fn create_cgroup(&self, c: &Container) -> Result<()> {
         let Some((layout, path)) = self.cgroup_of(c) else {
             return Ok(());
         };
         let failed = |e: berth_cgroups::Error| Error::internal(format!("cgroup {path}: {e}"));
         let cgroup = berth_cgroups::Cgroup::create(layout, &path).map_err(failed)?;
         let resources = super::resources::from_host_config(&c.host_config)?;
-        let entered = cgroup
-            .apply(&resources)
-            .and_then(|()| cgroup.add_process(init_pid));
-        if let Err(e) = entered {
+        if let Err(e) = cgroup.apply(&resources) {
             let _ = cgroup.remove();
             return Err(failed(e));
         }
         Ok(())
+    }
+
+    /// What a start set up on the host for a container that is not running (any more): its
+    /// cgroup and a shareable `/dev/shm`.
+    fn release_start_resources(&self, c: &Container) {
+        self.remove_cgroup(c);
+        self.release_shared_shm(&c.id);
+    }
+
+    /// Whether the kernel's OOM killer killed a process of the container, read before its
+    /// cgroup goes.
+    fn oom_killed(&self, c: &Container) -> bool {
+        self.cgroup_of(c)
+            .and_then(|(layout, path)| berth_cgroups::Cgroup::open(layout, &path).ok())
+            .and_then(|cgroup| cgroup.oom_kills().ok().flatten())
+            .is_some_and(|kills| kills > 0)
     }
 
     fn remove_cgroup(&self, c: &Container) {

@@ -7,13 +7,16 @@ mod exec;
 mod filesystem;
 mod health;
 mod lifecycle;
+mod limits;
 mod logs;
 pub mod model;
 pub mod mounts;
+pub mod namespaces;
 mod resources;
 mod security;
 pub mod spec;
 mod top;
+mod update;
 mod user;
 mod views;
 
@@ -106,6 +109,8 @@ impl Engine {
         let image_config = self.image_config(&image.id)?;
         let id = ids::new_id();
         let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
+        limits::validate(&resolved.host_config)?;
+        namespaces::validate(&resolved.host_config)?;
         resources::from_host_config(&resolved.host_config)?;
         security::validate(&resolved.host_config)?;
         logs::max_size(&resolved.host_config)?;
@@ -378,4 +383,14 @@ impl Engine {
     pub fn image_count(&self) -> Result<usize> {
         Ok(self.db.images()?.len())
     }
+}
+
+/// `--group-add`: the groups every process of the container joins, by name or number.
+fn group_add(hc: &serde_json::Value) -> Vec<String> {
+    hc["GroupAdd"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect()
 }

@@ -47,6 +47,9 @@ pub struct State {
     /// Stopped or killed through the API: its restart policy does not bring it back.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The kernel's OOM killer killed a process of it during its last run.
+    #[serde(default)]
+    pub oom_killed: bool,
     /// The healthcheck's results, for containers that have one.
     #[serde(default)]
     pub health: Option<super::health::Health>,
@@ -60,6 +63,7 @@ impl Default for State {
             shim_pid: 0,
             exit_code: 0,
             error: String::new(),
+            oom_killed: false,
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
             manually_stopped: false,

@@ -39,6 +39,12 @@ pub fn from_host_config(hc: &Value) -> Result<oci_spec::runtime::LinuxResources>
     if let Some(reservation) = positive(&hc["MemoryReservation"]) {
         memory.insert("reservation".into(), json!(reservation));
     }
+    if hc["OomKillDisable"].as_bool() == Some(true) {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    if let Some(swappiness) = hc["MemorySwappiness"].as_i64().filter(|s| *s >= 0) {
+        memory.insert("swappiness".into(), json!(swappiness));
+    }
     let mut cpu = Map::new();
     if let Some(shares) = positive(&hc["CpuShares"]) {
         cpu.insert("shares".into(), json!(shares));
@@ -73,15 +79,86 @@ pub fn from_host_config(hc: &Value) -> Result<oci_spec::runtime::LinuxResources>
     if !cpu.is_empty() {
         resources["cpu"] = Value::Object(cpu);
     }
-    if let Some(limit) = positive(&hc["PidsLimit"]) {
-        resources["pids"] = json!({"limit": limit});
+    // A negative limit is "unlimited", written as such so an update can lift a limit.
+    match hc["PidsLimit"].as_i64() {
+        Some(limit) if limit > 0 => resources["pids"] = json!({"limit": limit}),
+        Some(limit) if limit < 0 => resources["pids"] = json!({"limit": -1}),
+        _ => {}
     }
-    if let Some(weight) = positive(&hc["BlkioWeight"]) {
-        resources["blockIO"] = json!({"weight": weight});
+    let block_io = block_io(hc)?;
+    if !block_io.is_empty() {
+        resources["blockIO"] = Value::Object(block_io);
     }
     let (_, device_rules) = super::security::devices(hc)?;
     resources["devices"] = json!(device_rules);
     serde_json::from_value(resources).map_err(|e| Error::invalid(format!("invalid resources: {e}")))
+}
+
+/// `--blkio-weight`, `--blkio-weight-device` and the `--device-{read,write}-{bps,iops}`
+/// throttles, per block device named by its host path.
+fn block_io(hc: &Value) -> Result<Map<String, Value>> {
+    let mut block_io = Map::new();
+    if let Some(weight) = positive(&hc["BlkioWeight"]) {
+        block_io.insert("weight".into(), json!(weight));
+    }
+    let lists = [
+        ("BlkioWeightDevice", "weightDevice", "Weight", "weight"),
+        (
+            "BlkioDeviceReadBps",
+            "throttleReadBpsDevice",
+            "Rate",
+            "rate",
+        ),
+        (
+            "BlkioDeviceWriteBps",
+            "throttleWriteBpsDevice",
+            "Rate",
+            "rate",
+        ),
+        (
+            "BlkioDeviceReadIOps",
+            "throttleReadIOPSDevice",
+            "Rate",
+            "rate",
+        ),
+        (
+            "BlkioDeviceWriteIOps",
+            "throttleWriteIOPSDevice",
+            "Rate",
+            "rate",
+        ),
+    ];
+    for (field, oci, value_field, oci_value) in lists {
+        let mut devices = Vec::new();
+        for entry in hc[field].as_array().into_iter().flatten() {
+            let path = entry["Path"].as_str().unwrap_or_default();
+            let (major, minor) = block_device(path)?;
+            let value = entry[value_field].as_u64().ok_or_else(|| {
+                Error::invalid(format!(
+                    "{field}: {path} needs a non-negative {value_field}"
+                ))
+            })?;
+            devices.push(json!({"major": major, "minor": minor, oci_value: value}));
+        }
+        if !devices.is_empty() {
+            block_io.insert(oci.into(), Value::Array(devices));
+        }
+    }
+    Ok(block_io)
+}
+
+/// The major and minor numbers of the block device at `path` on the host.
+fn block_device(path: &str) -> Result<(u64, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::invalid(format!("error getting device {path}: {e}")))?;
+    if !meta.file_type().is_block_device() {
+        return Err(Error::invalid(format!("{path} is not a block device")));
+    }
+    Ok((
+        libc::major(meta.rdev()).into(),
+        libc::minor(meta.rdev()).into(),
+    ))
 }
 
 /// `<cgroup parent>/<id>`: the container's own parent when it named one, else berthd's.
@@ -226,11 +303,16 @@ mod tests {
         assert!(from_host_config(&json!({"Memory": 1000, "MemorySwap": 500})).is_err());
         assert!(from_host_config(&json!({"NanoCpus": 1, "CpuQuota": 5})).is_err());
         let none =
-            serde_json::to_value(from_host_config(&json!({"PidsLimit": -1, "Memory": 0})).unwrap())
+            serde_json::to_value(from_host_config(&json!({"PidsLimit": 0, "Memory": 0})).unwrap())
                 .unwrap();
         assert!(
             none.get("memory").is_none() && none.get("pids").is_none(),
             "{none}"
+        );
+        let unlimited = from_host_config(&json!({"PidsLimit": -1})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&unlimited).unwrap()["pids"]["limit"],
+            -1
         );
     }
 }

@@ -265,8 +265,12 @@ pub fn rlimits(hc: &Value) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-/// Namespaced sysctls only, as Docker allows.
-pub fn sysctls(hc: &Value, host_network: bool) -> Result<Value> {
+/// Namespaced sysctls only, as Docker allows, and only for namespaces the container owns: not
+/// the host's or another container's.
+pub fn sysctls(hc: &Value) -> Result<Value> {
+    let shared = |mode: &str| mode == "host" || mode.starts_with("container:");
+    let shared_network = shared(hc["NetworkMode"].as_str().unwrap_or_default());
+    let shared_ipc = shared(hc["IpcMode"].as_str().unwrap_or_default());
     let Some(map) = hc["Sysctls"].as_object() else {
         return Ok(json!({}));
     };
@@ -287,9 +291,14 @@ pub fn sysctls(hc: &Value, host_network: bool) -> Result<Value> {
         if !(ipc || net) {
             return Err(Error::invalid(format!("sysctl '{key}' is not allowed")));
         }
-        if net && host_network {
+        if net && shared_network {
             return Err(Error::invalid(format!(
                 "sysctl '{key}' not allowed in host network namespace"
+            )));
+        }
+        if ipc && shared_ipc {
+            return Err(Error::invalid(format!(
+                "sysctl '{key}' not allowed in host IPC namespace"
             )));
         }
     }
@@ -331,7 +340,7 @@ pub fn validate(hc: &Value) -> Result<()> {
     capabilities(hc)?;
     devices(hc)?;
     rlimits(hc)?;
-    sysctls(hc, hc["NetworkMode"].as_str() == Some("host"))?;
+    sysctls(hc)?;
     security_options(hc)?;
     Ok(())
 }
@@ -397,17 +406,19 @@ mod tests {
         assert!(r.contains(&json!({"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200})));
         assert!(rlimits(&json!({"Ulimits": [{"Name": "bogus", "Soft": 1, "Hard": 1}]})).is_err());
         assert!(rlimits(&json!({"Ulimits": [{"Name": "nofile", "Soft": 2, "Hard": 1}]})).is_err());
-        assert!(sysctls(&json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), false).is_ok());
-        assert!(sysctls(&json!({"Sysctls": {"kernel.hostname": "x"}}), false).is_err());
-        assert!(
-            sysctls(
-                &json!({"Sysctls": {"net./../../kernel/core_pattern": "x"}}),
-                false
-            )
-            .is_err()
-        );
-        assert!(sysctls(&json!({"Sysctls": {"net..ipv4": "x"}}), false).is_err());
-        assert!(sysctls(&json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), true).is_err());
+        assert!(sysctls(&json!({"Sysctls": {"net.ipv4.ip_forward": "1"}})).is_ok());
+        assert!(sysctls(&json!({"Sysctls": {"kernel.hostname": "x"}})).is_err());
+        assert!(sysctls(&json!({"Sysctls": {"net./../../kernel/core_pattern": "x"}})).is_err());
+        assert!(sysctls(&json!({"Sysctls": {"net..ipv4": "x"}})).is_err());
+        for (mode, key) in [
+            ("NetworkMode", "net.ipv4.ip_forward"),
+            ("IpcMode", "kernel.shmmax"),
+        ] {
+            for shared in ["host", "container:db"] {
+                let hc = json!({"Sysctls": {key: "1"}, mode: shared});
+                assert!(sysctls(&hc).is_err(), "{hc}");
+            }
+        }
         let o =
             security_options(&json!({"SecurityOpt": ["no-new-privileges", "seccomp=unconfined"]}))
                 .unwrap();

@@ -2,6 +2,7 @@
 //! read-only paths, the standard mounts) plus what the container's config asks for.
 
 use super::model::Container;
+use super::namespaces::{Namespace, NamespacePlan, Shm};
 use super::security;
 use super::user::ProcessUser;
 use crate::error::{Error, Result};
@@ -136,14 +137,43 @@ fn seccomp_profile(
     )?))
 }
 
-/// Which network namespace the container's init gets.
-pub enum NetNs {
-    /// Its own (bridge networks, `none`).
-    New,
-    /// The host's (`--network host`).
-    Host,
-    /// Another container's (`--network container:<name>`), by path.
-    Join(std::path::PathBuf),
+/// The namespaces the init gets: a new mount namespace always, the others as planned.
+fn namespaces(plan: &NamespacePlan) -> Vec<serde_json::Value> {
+    let kinds = [
+        ("pid", &plan.pid),
+        ("network", &plan.network),
+        ("ipc", &plan.ipc),
+        ("uts", &plan.uts),
+        ("cgroup", &plan.cgroup),
+    ];
+    let mut out = vec![json!({"type": "mount"})];
+    out.extend(kinds.into_iter().filter_map(|(kind, ns)| match ns {
+        Namespace::New => Some(json!({"type": kind})),
+        Namespace::Join(path) => Some(json!({"type": kind, "path": path})),
+        Namespace::Host => None,
+    }));
+    out
+}
+
+/// `/dev/shm`, unless `--ipc none`.
+fn shm_mount(shm: &Shm) -> Option<serde_json::Value> {
+    match shm {
+        Shm::Private(size) => Some(json!({
+            "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={size}")]
+        })),
+        Shm::Bind(source) => Some(json!({
+            "destination": "/dev/shm", "type": "bind", "source": source, "options": ["rbind", "rprivate"]
+        })),
+        Shm::Unmounted => None,
+    }
+}
+
+/// Where the container's process runs: its namespaces and its cgroup (`None` on a host
+/// without cgroups).
+pub struct Placement<'a> {
+    pub namespaces: &'a NamespacePlan,
+    pub cgroups_path: Option<&'a str>,
 }
 
 /// `user_mounts` (volumes, binds, tmpfs) replace a default mount of the same destination.
@@ -153,7 +183,7 @@ pub fn build(
     etc: &EtcFiles<'_>,
     user: &ProcessUser,
     user_mounts: &[serde_json::Value],
-    netns: &NetNs,
+    placement: &Placement<'_>,
     init_binary: &Path,
 ) -> Result<oci_spec::runtime::Spec> {
     let hc = &c.host_config;
@@ -197,10 +227,6 @@ pub fn build(
         .chain(std::iter::once(c.path.as_str()))
         .chain(c.args.iter().map(String::as_str))
         .collect();
-    let shm_size = c.host_config["ShmSize"]
-        .as_u64()
-        .filter(|s| *s > 0)
-        .unwrap_or(64 << 20);
     let bind = |dest: &str, src: &Path| json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]});
     let spec = json!({
         "ociVersion": "1.2.0",
@@ -224,18 +250,18 @@ pub fn build(
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
             {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": if privileged { json!(["nosuid", "noexec", "nodev"]) } else { json!(["nosuid", "noexec", "nodev", "ro"]) }},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", if privileged { "rw" } else { "ro" }]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]},
             bind("/etc/resolv.conf", etc.resolv_conf),
             bind("/etc/hostname", etc.hostname),
             bind("/etc/hosts", etc.hosts)
         ],
         "linux": {
-            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}],
+            "namespaces": namespaces(placement.namespaces),
             "maskedPaths": if privileged { &[][..] } else { MASKED_PATHS },
             "readonlyPaths": if privileged { &[][..] } else { READONLY_PATHS },
             "devices": devices,
-            "sysctl": security::sysctls(hc, matches!(netns, NetNs::Host))?
+            "sysctl": security::sysctls(hc)?
         }
     });
     let mut spec = spec;
@@ -247,16 +273,17 @@ pub fn build(
             "destination": "/sbin/docker-init", "type": "bind", "source": init_binary, "options": ["bind", "ro"]
         }));
     }
-    let namespaces = spec["linux"]["namespaces"]
-        .as_array_mut()
-        .expect("namespaces literal");
-    match netns {
-        NetNs::New => {}
-        NetNs::Host => namespaces.retain(|n| n["type"] != "network"),
-        NetNs::Join(path) => {
-            namespaces.retain(|n| n["type"] != "network");
-            namespaces.push(json!({"type": "network", "path": path}));
-        }
+    let mounts = spec["mounts"].as_array_mut().expect("mounts literal");
+    mounts.extend(shm_mount(&placement.namespaces.shm));
+    if placement.namespaces.uts == Namespace::Host {
+        spec.as_object_mut()
+            .expect("spec literal")
+            .remove("hostname");
+    } else if let Some(domain) = c.config["Domainname"].as_str().filter(|d| !d.is_empty()) {
+        spec["domainname"] = json!(domain);
+    }
+    if let Some(path) = placement.cgroups_path {
+        spec["linux"]["cgroupsPath"] = json!(format!("/{path}"));
     }
     if let Some(defaults) = spec["mounts"].as_array_mut() {
         defaults.retain(|d| {

@@ -80,7 +80,9 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     })
 }
 
-pub fn resolve(spec: &str, files: &LayeredFiles) -> Result<ProcessUser> {
+/// `spec` is the `User`; `group_add` the `--group-add` groups (names or numbers), which join the
+/// user's supplementary groups.
+pub fn resolve(spec: &str, group_add: &[String], files: &LayeredFiles) -> Result<ProcessUser> {
     let passwd = files.read_etc("passwd").unwrap_or_default();
     let group = files.read_etc("group").unwrap_or_default();
     let (user_part, group_part) = match spec.split_once(':') {
@@ -115,13 +117,29 @@ pub fn resolve(spec: &str, files: &LayeredFiles) -> Result<ProcessUser> {
                 })?,
         };
     }
-    let additional_gids = match name {
+    let mut additional_gids: Vec<u32> = match name {
         Some(n) if group_part.is_none() => group_entries(&group)
             .filter(|(_, id, members)| members.contains(&n) && *id != gid)
             .map(|(_, id, _)| id)
             .collect(),
         _ => Vec::new(),
     };
+    for added in group_add {
+        let id = match added.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group_entries(&group)
+                .find(|(n, _, _)| n == added)
+                .map(|(_, id, _)| id)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Unable to find group {added}: no matching entries in group file"
+                    ))
+                })?,
+        };
+        if !additional_gids.contains(&id) {
+            additional_gids.push(id);
+        }
+    }
     Ok(ProcessUser {
         uid,
         gid,
@@ -163,15 +181,15 @@ mod tests {
     #[test]
     fn names_and_numbers() {
         let (_d, f) = files(PASSWD, GROUP);
-        let root = resolve("", &f).unwrap();
+        let root = resolve("", &[], &f).unwrap();
         assert_eq!((root.uid, root.gid, root.home.as_str()), (0, 0, "/root"));
-        let www = resolve("www", &f).unwrap();
+        let www = resolve("www", &[], &f).unwrap();
         assert_eq!(
             (www.uid, www.gid, www.additional_gids.clone()),
             (33, 33, vec![50])
         );
         assert_eq!(
-            resolve("1000:50", &f).unwrap(),
+            resolve("1000:50", &[], &f).unwrap(),
             ProcessUser {
                 uid: 1000,
                 gid: 50,
@@ -179,14 +197,30 @@ mod tests {
                 home: "/".into()
             }
         );
-        assert_eq!(resolve("www:staff", &f).unwrap().gid, 50);
+        assert_eq!(resolve("www:staff", &[], &f).unwrap().gid, 50);
         assert!(
-            resolve("nobody", &f)
+            resolve("nobody", &[], &f)
                 .unwrap_err()
                 .message
                 .contains("unable to find user nobody")
         );
-        assert!(resolve("www:nogroup", &f).is_err());
+        assert!(resolve("www:nogroup", &[], &f).is_err());
+    }
+
+    #[test]
+    fn added_groups_by_name_or_number() {
+        let (_d, f) = files(PASSWD, GROUP);
+        let groups = |added: &[&str]| {
+            let added: Vec<String> = added.iter().map(|g| g.to_string()).collect();
+            resolve("www", &added, &f).map(|u| u.additional_gids)
+        };
+        assert_eq!(groups(&["root", "777", "staff"]).unwrap(), vec![50, 0, 777]);
+        assert!(
+            groups(&["nosuch"])
+                .unwrap_err()
+                .message
+                .contains("Unable to find group nosuch")
+        );
     }
 
     #[test]
@@ -196,6 +230,9 @@ mod tests {
         let f = LayeredFiles {
             dirs: vec![d.path().to_path_buf()],
         };
-        assert!(resolve("root", &f).is_err(), "host /etc must not be read");
+        assert!(
+            resolve("root", &[], &f).is_err(),
+            "host /etc must not be read"
+        );
     }
 }

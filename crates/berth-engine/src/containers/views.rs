@@ -84,7 +84,7 @@ pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], related: &Relat
             "Running": s.running(),
             "Paused": s.status == Status::Paused,
             "Restarting": s.status == Status::Restarting,
-            "OOMKilled": false,
+            "OOMKilled": c.state.oom_killed,
             "Dead": s.status == Status::Dead,
             "Pid": s.pid,
             "ExitCode": s.exit_code,

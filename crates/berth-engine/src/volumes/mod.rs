@@ -2,7 +2,7 @@
 //! mount described by driver options (`type`, `device`, `o`), mounted while containers use it.
 
 mod copy_up;
-mod host_mount;
+pub(crate) mod host_mount;
 
 pub use copy_up::copy_image_content;
 pub(crate) use copy_up::is_opaque;

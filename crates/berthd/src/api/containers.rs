@@ -175,6 +175,13 @@ pub async fn restart(engine: &Arc<Engine>, req: &Request<Incoming>, id: &str) ->
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
+/// `POST /containers/{id}/update`.
+pub async fn update(engine: &Engine, req: Request<Incoming>, id: &str) -> Result {
+    let body = json_body(req).await?;
+    let warnings = engine.update_container(id, &body).await?;
+    Ok(json(StatusCode::OK, &json!({"Warnings": warnings})))
+}
+
 pub async fn rename(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
     let q = Query::of(req);
     let name = q

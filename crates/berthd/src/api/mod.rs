@@ -143,6 +143,7 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["containers", id, "restart"]) => {
             containers::restart(&engine, &req, id).await
         }
+        (&Method::POST, ["containers", id, "update"]) => containers::update(&engine, req, id).await,
         (&Method::POST, ["containers", id, "rename"]) => {
             containers::rename(&engine, &req, id).await
         }
