@@ -19,7 +19,7 @@
 //! | pids limit | `pids.max` | same |
 //! | block io weight, per device | `blkio.weight(_device)` or `blkio.bfq.*` | `io.bfq.weight`, else `io.weight` (converted) |
 //! | block io throttling | `blkio.throttle.{read,write}_{bps,iops}_device` | `io.max` |
-//! | devices | `devices.deny` / `devices.allow`, in order | **not applied**: needs an eBPF program ([`Cgroup::enforces_device_rules`]) |
+//! | devices | `devices.deny` / `devices.allow`, in order | an eBPF device filter attached to the cgroup, replacing the one before (see `devices`) |
 //! | hugepage limits | `hugetlb.<size>.limit_in_bytes` | `hugetlb.<size>.max` |
 //! | unified (raw v2 files) | refused | written as given, last |
 //!
@@ -41,6 +41,7 @@ use oci_spec::runtime::{
 
 use crate::cgroup::Cgroup;
 use crate::cgroup_file;
+use crate::devices::DeviceFilter;
 use crate::error::{Error, Result};
 use crate::layout::CGROUP_ROOT;
 
@@ -82,6 +83,10 @@ impl Cgroup {
     /// v2 directory on pure v2 hosts (see the module documentation for the mapping). Values are
     /// checked before anything is written; a value the kernel refuses stops the update with an
     /// error naming the file and the value, leaving the writes before it in place.
+    ///
+    /// On pure v2, device rules replace the cgroup's device filter first; no rules (an update
+    /// of other limits) leave it as it is. The filter applies to every later open or mknod by
+    /// the cgroup's processes, so apply before the container's process runs its own code.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         match self.v2_resource_dir() {
             Some(dir) => {
@@ -90,7 +95,15 @@ impl Cgroup {
                     bfq_weight: dir.join("io.bfq.weight").exists(),
                     memory_limit: None,
                 };
-                for write in v2_plan::plan(resources, &facts)? {
+                let device_filter = match resources.devices().as_deref() {
+                    None | Some([]) => None,
+                    Some(rules) => Some(DeviceFilter::compile(rules)?),
+                };
+                let writes = v2_plan::plan(resources, &facts)?;
+                if let Some(filter) = device_filter {
+                    filter.install(&dir)?;
+                }
+                for write in writes {
                     write_file(&dir, &write)?;
                 }
             }
