@@ -459,6 +459,11 @@ fn succeeding(t: &TestCgroup, tries: &[(&str, &str)]) -> Vec<String> {
     succeeded
 }
 
+/// A rule allowing character devices; `None` numbers are wildcards.
+fn allow_char(major: Option<u32>, minor: Option<u32>, access: &str) -> serde_json::Value {
+    json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": access})
+}
+
 /// The device filter on a v2 cgroup (on a hybrid host, the v2 tree's: the kernel runs it
 /// before the v1 controller, which allows everything at its root).
 #[test]
@@ -480,9 +485,8 @@ fn a_device_filter_allows_only_the_listed_devices_and_is_replaced_by_the_next() 
         ("mknod-null-1", m1.as_str()),
     ];
     let deny_all = json!({"allow": false, "access": "rwm"});
-    let char_device = |major: Option<u32>, minor: Option<u32>, access: &str| json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": access});
 
-    t.apply(json!({"devices": [deny_all, char_device(Some(1), Some(3), "rwm")]}))
+    t.apply(json!({"devices": [deny_all, allow_char(Some(1), Some(3), "rwm")]}))
         .unwrap();
     assert_eq!(
         succeeding(&t, &tries),
@@ -492,8 +496,8 @@ fn a_device_filter_allows_only_the_listed_devices_and_is_replaced_by_the_next() 
     // An update replaces the rules: /dev/zero opens too.
     t.apply(json!({"devices": [
         deny_all,
-        char_device(Some(1), Some(3), "rwm"),
-        char_device(Some(1), Some(5), "rwm")
+        allow_char(Some(1), Some(3), "rwm"),
+        allow_char(Some(1), Some(5), "rwm")
     ]}))
     .unwrap();
     let tries = [&tries[..4], &[("mknod-null-2", m2.as_str())]].concat();
@@ -509,7 +513,7 @@ fn a_device_filter_allows_only_the_listed_devices_and_is_replaced_by_the_next() 
     );
 
     // Wildcards: every minor of major 1 for reading and writing, but no mknod.
-    t.apply(json!({"devices": [deny_all, char_device(Some(1), None, "rw")]}))
+    t.apply(json!({"devices": [deny_all, allow_char(Some(1), None, "rw")]}))
         .unwrap();
     let tries = [&tries[..4], &[("mknod-null-3", m3.as_str())]].concat();
     assert_eq!(
@@ -517,7 +521,7 @@ fn a_device_filter_allows_only_the_listed_devices_and_is_replaced_by_the_next() 
         ["read-null", "write-null", "read-zero", "write-zero"]
     );
     // Minor 5 of any major, for reading only.
-    t.apply(json!({"devices": [deny_all, char_device(None, Some(5), "r")]}))
+    t.apply(json!({"devices": [deny_all, allow_char(None, Some(5), "r")]}))
         .unwrap();
     assert_eq!(succeeding(&t, &tries), ["read-zero"]);
 

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 pub(crate) use rule::DeviceRule;
 
 /// A device filter program for a cgroup v2 directory, checked and assembled but not loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct DeviceFilter {
     program: Vec<insn::Insn>,
 }

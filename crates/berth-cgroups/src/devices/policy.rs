@@ -174,7 +174,12 @@ mod tests {
         assert!(!p.permits(DeviceKind::Block, 8, 0, Access::READ.with(Access::WRITE)));
         assert!(p.permits(DeviceKind::Block, 8, 0, Access::READ));
 
-        let empty = policy(json!([{"allow": true}, {"allow": false, "type": "c", "major": 1, "minor": 3}, {"allow": true, "type": "c", "major": 1, "minor": 3}])).unwrap();
+        let empty = policy(json!([
+            {"allow": true},
+            {"allow": false, "type": "c", "major": 1, "minor": 3},
+            {"allow": true, "type": "c", "major": 1, "minor": 3}
+        ]))
+        .unwrap();
         assert!(empty.default_allow && empty.exceptions.is_empty());
     }
 
