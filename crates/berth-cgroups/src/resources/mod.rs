@@ -269,6 +269,7 @@ fn hugepage_size(limit: &LinuxHugepageLimit) -> Result<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::{Layout, V1Hierarchy};
 
     #[test]
     fn controller_of_a_file() {
@@ -292,5 +293,65 @@ mod tests {
         for bad in ["", "MB", "2mb", "2MB/../x", "../2MB", "2 MB"] {
             assert!(hugepage_size(&limit(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    /// Plain directories stand in for cgroupfs: v1 files are written as on a host, and a
+    /// device filter cannot be installed on a directory that is not a cgroup.
+    #[test]
+    fn device_rules_go_to_v1_files_on_hybrid_hosts_and_to_a_filter_on_pure_v2() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = |hierarchy: &str| tmp.path().join(hierarchy).join("ctr");
+        let files = [
+            ("devices", "devices.allow"),
+            ("devices", "devices.deny"),
+            ("pids", "pids.max"),
+            ("unified", "pids.max"),
+        ];
+        for (hierarchy, file) in files {
+            std::fs::create_dir_all(dir(hierarchy)).unwrap();
+            std::fs::write(dir(hierarchy).join(file), "").unwrap();
+        }
+        let read = |hierarchy: &str, file: &str| {
+            std::fs::read_to_string(dir(hierarchy).join(file)).unwrap()
+        };
+        let resources: LinuxResources = serde_json::from_value(serde_json::json!({
+            "devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+            ],
+            "pids": {"limit": 10}
+        }))
+        .unwrap();
+
+        let hybrid = Layout::Hybrid {
+            hierarchies: ["devices", "pids"]
+                .map(|controller| V1Hierarchy {
+                    mountpoint: tmp.path().join(controller),
+                    controllers: vec![controller.into()],
+                })
+                .into(),
+            unified: tmp.path().join("unified"),
+        };
+        Cgroup::open(&hybrid, "ctr")
+            .unwrap()
+            .apply(&resources)
+            .unwrap();
+        assert_eq!(read("devices", "devices.deny"), "a *:* rwm");
+        assert_eq!(read("devices", "devices.allow"), "c 1:3 rwm");
+        assert_eq!(read("pids", "pids.max"), "10");
+
+        let v2 = Layout::V2 {
+            root: tmp.path().join("unified"),
+        };
+        let err = Cgroup::open(&v2, "ctr")
+            .unwrap()
+            .apply(&resources)
+            .unwrap_err();
+        assert!(matches!(err, Error::DeviceFilter { .. }), "{err}");
+        assert_eq!(
+            read("unified", "pids.max"),
+            "",
+            "nothing is written before the filter is in place"
+        );
     }
 }
