@@ -20,8 +20,8 @@
 //!
 //! Nothing here spawns a process: it reads and writes files under `/sys/fs/cgroup`, makes and
 //! removes directories there, and on pure v2 loads and attaches device filter programs with
-//! `bpf(2)` (which needs `CAP_SYS_ADMIN`, or `CAP_BPF` with `CAP_NET_ADMIN`). Everything blocks (briefly; `freeze` up to 10 s), so
-//! async callers use a blocking thread.
+//! `bpf(2)` (which needs `CAP_SYS_ADMIN`, or `CAP_BPF` with `CAP_NET_ADMIN`). Everything
+//! blocks (briefly; `freeze` up to 10 s), so async callers use a blocking thread.
 
 mod cgroup;
 mod cgroup_file;

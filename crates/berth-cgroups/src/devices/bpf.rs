@@ -1,8 +1,8 @@
 //! The `bpf(2)` calls a device filter needs, on cgroup v2 directories. Every `unsafe` of the
 //! crate's eBPF support is here.
 //!
-//! Each command takes a `union bpf_attr`; a caller passes only the leading fields it uses, and
-//! the kernel reads the rest as zero. The layouts below are those of `include/uapi/linux/bpf.h`.
+//! Each command takes a `union bpf_attr`; a caller fills only the leading fields it uses. The
+//! layouts below are those of `include/uapi/linux/bpf.h`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -28,6 +28,10 @@ const BPF_F_ALLOW_MULTI: u32 = 2;
 /// The most programs the kernel attaches to one cgroup for one attach type
 /// (`BPF_CGROUP_MAX_PROGS`).
 const MAX_ATTACHED: usize = 64;
+/// Room for all of `union bpf_attr` (under 200 bytes in Linux 6.x). Every call passes this
+/// much, zeroed past the command's fields: the kernel writes some answers past the fields a
+/// caller fills (`query.revision` since Linux 6.15), which must land in memory of ours.
+const ATTR_SIZE: usize = 256;
 /// Room for the verifier's log; it is cut there.
 const VERIFIER_LOG_SIZE: usize = 64 * 1024;
 
@@ -38,7 +42,7 @@ const PROGRAM_NAME: &[u8] = b"berth_devices";
 
 /// The `BPF_PROG_LOAD` part of `union bpf_attr`.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct ProgLoadAttr {
     prog_type: u32,
     insn_cnt: u32,
@@ -54,7 +58,7 @@ struct ProgLoadAttr {
 
 /// The `BPF_PROG_ATTACH` / `BPF_PROG_DETACH` part.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct ProgAttachAttr {
     target_fd: u32,
     attach_bpf_fd: u32,
@@ -64,7 +68,7 @@ struct ProgAttachAttr {
 
 /// The `BPF_PROG_QUERY` part.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct ProgQueryAttr {
     target_fd: u32,
     attach_type: u32,
@@ -77,24 +81,32 @@ struct ProgQueryAttr {
 
 /// The `BPF_*_GET_FD_BY_ID` part.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct GetFdByIdAttr {
     prog_id: u32,
     next_id: u32,
     open_flags: u32,
 }
 
-/// Calls `bpf(cmd, attr, sizeof attr)`.
+/// Calls `bpf(cmd, attr)`, with `attr` at the start of a zeroed `union bpf_attr`, and copies
+/// back what the kernel wrote into `attr`'s fields.
 ///
 /// # Safety
 ///
-/// `attr` must be the leading fields of `union bpf_attr` for `cmd`, and every address in it must
-/// point to memory that is valid, of the size given beside it, for the call.
-unsafe fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+/// `attr` must be the leading fields of `union bpf_attr` for `cmd`, with no padding bytes, and
+/// every address in it must point to memory that is valid, of the size given beside it, for the
+/// call.
+unsafe fn bpf<T: Copy>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    const { assert!(size_of::<T>() <= ATTR_SIZE && align_of::<T>() <= align_of::<u64>()) };
+    let mut union = [0u64; ATTR_SIZE / 8];
+    let start = union.as_mut_ptr().cast::<T>();
+    // SAFETY: `union` is large and aligned enough for a `T` (checked above).
+    unsafe { start.write(*attr) };
     // SAFETY: the caller vouches for `attr`'s layout and the addresses in it; the kernel reads
-    // and writes at most `size_of::<T>()` bytes of it.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_bpf, cmd, std::ptr::from_mut(attr), size_of::<T>()) };
+    // and writes at most `ATTR_SIZE` bytes of `union`.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, start, ATTR_SIZE) };
+    // SAFETY: as for the write; the kernel stored only integers, valid for any `T` made of them.
+    *attr = unsafe { start.read() };
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {

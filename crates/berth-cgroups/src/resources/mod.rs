@@ -19,7 +19,7 @@
 //! | pids limit | `pids.max` | same |
 //! | block io weight, per device | `blkio.weight(_device)` or `blkio.bfq.*` | `io.bfq.weight`, else `io.weight` (converted) |
 //! | block io throttling | `blkio.throttle.{read,write}_{bps,iops}_device` | `io.max` |
-//! | devices | `devices.deny` / `devices.allow`, in order | an eBPF device filter attached to the cgroup, replacing the one before (see `devices`) |
+//! | devices | `devices.deny` / `devices.allow`, in order | an eBPF device filter with v1's verdicts, replacing the cgroup's earlier one (`crate::devices`) |
 //! | hugepage limits | `hugetlb.<size>.limit_in_bytes` | `hugetlb.<size>.max` |
 //! | unified (raw v2 files) | refused | written as given, last |
 //!
@@ -27,7 +27,11 @@
 //! the CFQ-only leaf weights, `network` (net_cls/net_prio) and `rdma`. Without swap accounting
 //! (no `memsw` / `memory.swap.max` file) the swap limit is skipped, as Docker does.
 //!
-//! As in the OCI runtimes, a 0 for a memory, swap, cpu or pids value means "not set".
+//! As in the OCI runtimes, a 0 for a memory, swap, cpu or pids value means "not set". An empty
+//! or absent device list leaves the device rules as they are. On pure v2 a device list is read
+//! as an allowlist (as runc does: without a leading `a` rule, everything else is denied), and
+//! a rule that would take access from part of an earlier, wider one is refused, where v1
+//! silently ignores it.
 
 mod convert;
 mod v1_plan;
