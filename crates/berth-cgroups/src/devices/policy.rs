@@ -34,7 +34,7 @@ impl DeviceMatch {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct DevicePolicy {
     pub default_allow: bool,
     /// Each with the access the exception covers; never empty. Sorted, so the same rules
