@@ -107,10 +107,10 @@ impl Cgroup {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Whether [`Cgroup::apply`] enforces `devices` rules: only a v1 devices hierarchy can. On
-    /// pure v2 device access is controlled by an eBPF program, which this crate does not load.
+    /// Whether [`Cgroup::apply`] enforces `devices` rules: with the v1 devices controller on v1
+    /// and hybrid hosts (not where it is not mounted), with an eBPF device filter on pure v2.
     pub fn enforces_device_rules(&self) -> bool {
-        self.v1_dir("devices").is_some()
+        self.v1_dir("devices").is_some() || self.v2_resource_dir().is_some()
     }
 
     /// The directory of the v1 hierarchy holding `controller`.
@@ -327,7 +327,7 @@ mod tests {
         };
         let v2 = Cgroup::open(&v2, "/parent/x").unwrap();
         assert_eq!(v2.dirs(), [Path::new("/sys/fs/cgroup/parent/x")]);
-        assert!(v2.v2_resource_dir().is_some() && !v2.enforces_device_rules());
+        assert!(v2.v2_resource_dir().is_some() && v2.enforces_device_rules());
     }
 
     #[test]

@@ -54,6 +54,23 @@ pub enum Error {
     #[error("invalid resources: {0}")]
     InvalidResources(String),
 
+    /// The kernel refused the device filter program; the verifier's log says why.
+    #[error("loading the eBPF device filter: {source}; verifier log:\n{verifier_log}")]
+    DeviceFilterLoad {
+        #[source]
+        source: io::Error,
+        verifier_log: String,
+    },
+
+    /// A `bpf(2)` call on a cgroup's device filters failed.
+    #[error("{operation} on {}: {source}", path.display())]
+    DeviceFilter {
+        operation: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("{} did not report {expected:?} within {waited:?}", path.display())]
     Timeout {
         path: PathBuf,

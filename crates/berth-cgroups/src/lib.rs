@@ -14,18 +14,20 @@
 //! | limits, stats | v1 files | v1 files | v2 files |
 //! | freezer | `freezer.state` | `freezer.state` | `cgroup.freeze` |
 //! | `SIGKILL` to all | freeze, signal each, thaw | `cgroup.kill` | `cgroup.kill` |
-//! | device rules | `devices.allow`/`deny` | `devices.allow`/`deny` | not enforced (needs eBPF) |
+//! | device rules | `devices.allow`/`deny` | `devices.allow`/`deny` | eBPF device filter |
 //!
 //! On a hybrid host every limit goes to the v1 hierarchies; a controller the host left to the
 //! v2 tree (not mounted as v1) is not used.
 //!
-//! Nothing here spawns a process: it only reads and writes files under `/sys/fs/cgroup` and
-//! makes and removes directories there. Everything blocks (briefly; `freeze` up to 10 s), so
-//! async callers use a blocking thread.
+//! Nothing here spawns a process: it reads and writes files under `/sys/fs/cgroup`, makes and
+//! removes directories there, and on pure v2 loads and attaches device filter programs with
+//! `bpf(2)` (which needs `CAP_SYS_ADMIN`, or `CAP_BPF` with `CAP_NET_ADMIN`). Everything
+//! blocks (briefly; `freeze` up to 10 s), so async callers use a blocking thread.
 
 mod cgroup;
 mod cgroup_file;
 mod cgroup_path;
+mod devices;
 mod error;
 mod freezer;
 mod kill;

@@ -19,7 +19,7 @@
 //! | pids limit | `pids.max` | same |
 //! | block io weight, per device | `blkio.weight(_device)` or `blkio.bfq.*` | `io.bfq.weight`, else `io.weight` (converted) |
 //! | block io throttling | `blkio.throttle.{read,write}_{bps,iops}_device` | `io.max` |
-//! | devices | `devices.deny` / `devices.allow`, in order | **not applied**: needs an eBPF program ([`Cgroup::enforces_device_rules`]) |
+//! | devices | `devices.deny` / `devices.allow`, in order | an eBPF device filter with v1's verdicts, replacing the cgroup's earlier one (`crate::devices`) |
 //! | hugepage limits | `hugetlb.<size>.limit_in_bytes` | `hugetlb.<size>.max` |
 //! | unified (raw v2 files) | refused | written as given, last |
 //!
@@ -27,7 +27,11 @@
 //! the CFQ-only leaf weights, `network` (net_cls/net_prio) and `rdma`. Without swap accounting
 //! (no `memsw` / `memory.swap.max` file) the swap limit is skipped, as Docker does.
 //!
-//! As in the OCI runtimes, a 0 for a memory, swap, cpu or pids value means "not set".
+//! As in the OCI runtimes, a 0 for a memory, swap, cpu or pids value means "not set". An empty
+//! or absent device list leaves the device rules as they are. On pure v2 a device list is read
+//! as an allowlist (as runc does: without a leading `a` rule, everything else is denied), and
+//! a rule that would take access from part of an earlier, wider one is refused, where v1
+//! silently ignores it.
 
 mod convert;
 mod v1_plan;
@@ -41,6 +45,7 @@ use oci_spec::runtime::{
 
 use crate::cgroup::Cgroup;
 use crate::cgroup_file;
+use crate::devices::DeviceFilter;
 use crate::error::{Error, Result};
 use crate::layout::CGROUP_ROOT;
 
@@ -82,6 +87,10 @@ impl Cgroup {
     /// v2 directory on pure v2 hosts (see the module documentation for the mapping). Values are
     /// checked before anything is written; a value the kernel refuses stops the update with an
     /// error naming the file and the value, leaving the writes before it in place.
+    ///
+    /// On pure v2, device rules replace the cgroup's device filter first; no rules (an update
+    /// of other limits) leave it as it is. The filter applies to every later open or mknod by
+    /// the cgroup's processes, so apply before the container's process runs its own code.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         match self.v2_resource_dir() {
             Some(dir) => {
@@ -90,7 +99,15 @@ impl Cgroup {
                     bfq_weight: dir.join("io.bfq.weight").exists(),
                     memory_limit: None,
                 };
-                for write in v2_plan::plan(resources, &facts)? {
+                let device_filter = match resources.devices().as_deref() {
+                    None | Some([]) => None,
+                    Some(rules) => Some(DeviceFilter::compile(rules)?),
+                };
+                let writes = v2_plan::plan(resources, &facts)?;
+                if let Some(filter) = device_filter {
+                    filter.install(&dir)?;
+                }
+                for write in writes {
                     write_file(&dir, &write)?;
                 }
             }
@@ -256,6 +273,7 @@ fn hugepage_size(limit: &LinuxHugepageLimit) -> Result<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::{Layout, V1Hierarchy};
 
     #[test]
     fn controller_of_a_file() {
@@ -279,5 +297,65 @@ mod tests {
         for bad in ["", "MB", "2mb", "2MB/../x", "../2MB", "2 MB"] {
             assert!(hugepage_size(&limit(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    /// Plain directories stand in for cgroupfs: v1 files are written as on a host, and a
+    /// device filter cannot be installed on a directory that is not a cgroup.
+    #[test]
+    fn device_rules_go_to_v1_files_on_hybrid_hosts_and_to_a_filter_on_pure_v2() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = |hierarchy: &str| tmp.path().join(hierarchy).join("ctr");
+        let files = [
+            ("devices", "devices.allow"),
+            ("devices", "devices.deny"),
+            ("pids", "pids.max"),
+            ("unified", "pids.max"),
+        ];
+        for (hierarchy, file) in files {
+            std::fs::create_dir_all(dir(hierarchy)).unwrap();
+            std::fs::write(dir(hierarchy).join(file), "").unwrap();
+        }
+        let read = |hierarchy: &str, file: &str| {
+            std::fs::read_to_string(dir(hierarchy).join(file)).unwrap()
+        };
+        let resources: LinuxResources = serde_json::from_value(serde_json::json!({
+            "devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+            ],
+            "pids": {"limit": 10}
+        }))
+        .unwrap();
+
+        let hybrid = Layout::Hybrid {
+            hierarchies: ["devices", "pids"]
+                .map(|controller| V1Hierarchy {
+                    mountpoint: tmp.path().join(controller),
+                    controllers: vec![controller.into()],
+                })
+                .into(),
+            unified: tmp.path().join("unified"),
+        };
+        Cgroup::open(&hybrid, "ctr")
+            .unwrap()
+            .apply(&resources)
+            .unwrap();
+        assert_eq!(read("devices", "devices.deny"), "a *:* rwm");
+        assert_eq!(read("devices", "devices.allow"), "c 1:3 rwm");
+        assert_eq!(read("pids", "pids.max"), "10");
+
+        let v2 = Layout::V2 {
+            root: tmp.path().join("unified"),
+        };
+        let err = Cgroup::open(&v2, "ctr")
+            .unwrap()
+            .apply(&resources)
+            .unwrap_err();
+        assert!(matches!(err, Error::DeviceFilter { .. }), "{err}");
+        assert_eq!(
+            read("unified", "pids.max"),
+            "",
+            "nothing is written before the filter is in place"
+        );
     }
 }

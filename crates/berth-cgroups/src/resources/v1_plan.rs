@@ -1,13 +1,12 @@
 //! The cgroup v1 files and values for a `LinuxResources`, in the order they must be written.
 
-use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources,
-};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources};
 
 use super::{
     FileWrite, HostFacts, block_throttles, checked_limit, cpuset, device_number, given,
     hugepage_size, pids_max,
 };
+use crate::devices::DeviceRule;
 use crate::error::{Error, Result};
 
 const MEMORY_LIMIT: &str = "memory.limit_in_bytes";
@@ -165,37 +164,13 @@ fn plan_block_io(
 
 /// A device rule as the devices controller reads it: `type major:minor access`.
 fn device_rule(rule: &LinuxDeviceCgroup) -> Result<FileWrite> {
-    let invalid = |reason: String| Error::InvalidResources(format!("device rule {rule}: {reason}"));
-    let kind = match rule.typ().unwrap_or_default() {
-        LinuxDeviceType::A => 'a',
-        LinuxDeviceType::B => 'b',
-        LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-        LinuxDeviceType::P => {
-            return Err(invalid(
-                "the devices controller has no rules for FIFOs".into(),
-            ));
-        }
-    };
-    let number = |n: Option<i64>| match n {
-        None => Ok("*".to_owned()),
-        Some(n) if n >= 0 => Ok(n.to_string()),
-        Some(n) => Err(invalid(format!("device number {n} is negative"))),
-    };
-    let access = rule.access().as_deref().unwrap_or("rwm");
-    if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-        return Err(invalid(format!("access {access:?} is not made of r, w, m")));
-    }
-    let file = if rule.allow() {
+    let rule = DeviceRule::parse(rule)?;
+    let file = if rule.allow {
         "devices.allow"
     } else {
         "devices.deny"
     };
-    let value = format!(
-        "{kind} {}:{} {access}",
-        number(rule.major())?,
-        number(rule.minor())?
-    );
-    Ok(FileWrite::new(file, value))
+    Ok(FileWrite::new(file, rule))
 }
 
 #[cfg(test)]

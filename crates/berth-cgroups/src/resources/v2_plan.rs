@@ -1,7 +1,7 @@
 //! The cgroup v2 files and values for a `LinuxResources`.
 //!
 //! Device rules are not part of it: v2 controls device access with an eBPF program attached to
-//! the cgroup, which this crate does not load.
+//! the cgroup (`crate::devices`).
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
