@@ -16,7 +16,9 @@ pub use compose::{
     ComposeArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs, ComposeLogsArgs,
     ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
 };
-pub use container_flags::{HealthFlags, NetworkFlags, ResourceFlags, SecurityFlags, StorageFlags};
+pub use container_flags::{
+    HealthFlags, NamespaceFlags, NetworkFlags, ResourceFlags, SecurityFlags, StorageFlags,
+};
 pub use objects::{
     NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs,
     NetworkRmArgs, VolumeCommand, VolumeCreateArgs, VolumeLsArgs, VolumeRmArgs,
@@ -80,6 +82,8 @@ pub enum Command {
     Unpause(PauseArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Fetch the logs of a container
@@ -173,6 +177,8 @@ pub enum ContainerCommand {
     Unpause(PauseArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Fetch the logs of a container
@@ -375,6 +381,9 @@ pub struct ContainerArgs {
 
     #[command(flatten)]
     pub security: SecurityFlags,
+
+    #[command(flatten)]
+    pub namespaces: NamespaceFlags,
 
     #[command(flatten)]
     pub health: HealthFlags,
@@ -587,6 +596,66 @@ pub struct KillArgs {
 /// `pause` and `unpause`.
 #[derive(Debug, Args)]
 pub struct PauseArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `update`: the resource flags of `run` that can change while a container lives.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long = "blkio-weight", value_name = "uint16")]
+    pub blkio_weight: Option<u16>,
+
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period", value_name = "int", allow_negative_numbers = true)]
+    pub cpu_period: Option<i64>,
+
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", value_name = "int", allow_negative_numbers = true)]
+    pub cpu_quota: Option<i64>,
+
+    /// CPU shares (relative weight)
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub cpu_shares: Option<i64>,
+
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal", value_parser = crate::opts::resources::parse_cpus)]
+    pub cpus: Option<i64>,
+
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "string")]
+    pub cpuset_mems: Option<String>,
+
+    /// Memory limit
+    #[arg(short = 'm', long, value_name = "bytes", value_parser = crate::opts::resources::ram_in_bytes)]
+    pub memory: Option<i64>,
+
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "bytes", value_parser = crate::opts::resources::ram_in_bytes)]
+    pub memory_reservation: Option<i64>,
+
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true, value_parser = crate::opts::resources::parse_memory_swap)]
+    pub memory_swap: Option<i64>,
+
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+
+    /// Restart policy to apply when a container exits
+    #[arg(long, value_name = "string")]
+    pub restart: Option<String>,
+
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }

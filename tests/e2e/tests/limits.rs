@@ -236,3 +236,65 @@ fn limits_out_of_range_create_nothing() {
     }
     assert_eq!(ok(&d.docker(&["ps", "-aq"])), "", "nothing created");
 }
+
+#[test]
+fn the_berth_cli_sends_the_same_flags() {
+    let Some(d) = daemon() else { return };
+    let (device, numbers) = block_device();
+    ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "flags",
+        "--pid",
+        "host",
+        "--cgroupns",
+        "host",
+        "--group-add",
+        "777",
+        "--domainname",
+        "example.org",
+        "--oom-kill-disable",
+        "-m",
+        "32m",
+        "--device-write-bps",
+        &format!("{device}:2mb"),
+        "busybox",
+        "sleep",
+        "60",
+    ]));
+    let inspect = ok(&d.berth(&[
+        "inspect", "-f",
+        "{{.HostConfig.PidMode}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.GroupAdd}} {{.Config.Domainname}} {{.HostConfig.OomKillDisable}} {{range .HostConfig.BlkioDeviceWriteBps}}{{.Path}}={{.Rate}}{{end}}",
+        "flags",
+    ]));
+    assert_eq!(
+        inspect,
+        format!("host host [777] example.org true {device}=2097152\n")
+    );
+    let throttle = ok(&d.berth(&[
+        "exec",
+        "flags",
+        "sh",
+        "-c",
+        &cgroup_file("blkio/blkio.throttle.write_bps_device", "io.max"),
+    ]));
+    assert!(throttle.contains(&numbers), "{throttle}");
+    assert_eq!(
+        ok(&d.berth(&["update", "-m", "64m", "--memory-swap", "-1", "flags"])),
+        "flags\n"
+    );
+    assert_eq!(
+        ok(&d.berth(&["inspect", "-f", "{{.HostConfig.Memory}}", "flags"])),
+        "67108864\n"
+    );
+    let nothing = d.berth(&["update", "flags"]);
+    assert!(stderr(&nothing).contains("you must provide one or more flags"));
+    let bad = d.berth(&["run", "--rm", "--cgroupns", "x", "busybox", "true"]);
+    assert!(
+        stderr(&bad).contains("--cgroupns: invalid CGROUP mode"),
+        "{}",
+        stderr(&bad)
+    );
+    ok(&d.berth(&["rm", "-f", "flags"]));
+}

@@ -1,7 +1,7 @@
 //! The container configuration flags of `run` and `create` beyond the basics, grouped as
 //! docker's help groups them: networking, storage, resources, security and health checks.
 
-use bollard::models::{Mount, ResourcesUlimits};
+use bollard::models::{Mount, ResourcesBlkioWeightDevice, ResourcesUlimits, ThrottleDevice};
 use clap::Args;
 use jiff::SignedDuration;
 
@@ -11,8 +11,8 @@ use crate::opts::network::{
     Attachment, parse_attachment, parse_dns_search, parse_extra_host, parse_ip_address,
 };
 use crate::opts::resources::{
-    parse_cpus, parse_device_cgroup_rule, parse_memory_swap, parse_sysctl, parse_ulimit,
-    ram_in_bytes,
+    parse_cpus, parse_device_cgroup_rule, parse_memory_swap, parse_sysctl, parse_throttle_bps,
+    parse_throttle_iops, parse_ulimit, parse_weight_device, ram_in_bytes,
 };
 
 #[derive(Debug, Args)]
@@ -159,6 +159,66 @@ pub struct ResourceFlags {
     /// Add a rule to the cgroup allowed devices list
     #[arg(long = "device-cgroup-rule", value_name = "list", value_parser = parse_device_cgroup_rule)]
     pub device_cgroup_rules: Vec<String>,
+
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+
+    /// Tune container memory swappiness (0 to 100) (default -1)
+    #[arg(
+        long = "memory-swappiness",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub memory_swappiness: Option<i64>,
+
+    /// Block IO weight (relative device weight)
+    #[arg(long = "blkio-weight-device", value_name = "list", value_parser = parse_weight_device)]
+    pub blkio_weight_device: Vec<ResourcesBlkioWeightDevice>,
+
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long = "device-read-bps", value_name = "list", value_parser = parse_throttle_bps)]
+    pub device_read_bps: Vec<ThrottleDevice>,
+
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long = "device-write-bps", value_name = "list", value_parser = parse_throttle_bps)]
+    pub device_write_bps: Vec<ThrottleDevice>,
+
+    /// Limit read rate (IO per second) from a device
+    #[arg(long = "device-read-iops", value_name = "list", value_parser = parse_throttle_iops)]
+    pub device_read_iops: Vec<ThrottleDevice>,
+
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops", value_name = "list", value_parser = parse_throttle_iops)]
+    pub device_write_iops: Vec<ThrottleDevice>,
+}
+
+/// Which namespaces the container shares, and its names and groups in them.
+#[derive(Debug, Args)]
+pub struct NamespaceFlags {
+    /// IPC mode to use
+    #[arg(long, value_name = "string")]
+    pub ipc: Option<String>,
+
+    /// PID namespace to use
+    #[arg(long, value_name = "string")]
+    pub pid: Option<String>,
+
+    /// UTS namespace to use
+    #[arg(long, value_name = "string")]
+    pub uts: Option<String>,
+
+    /// Cgroup namespace to use (host|private)
+    #[arg(long, value_name = "string")]
+    pub cgroupns: Option<String>,
+
+    /// Container NIS domain name
+    #[arg(long, value_name = "string")]
+    pub domainname: Option<String>,
+
+    /// Add additional groups to join
+    #[arg(long = "group-add", value_name = "list")]
+    pub group_add: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,8 @@
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, DeviceRequest, HealthConfig, HostConfig, HostConfigLogConfig,
-    NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceRequest, HealthConfig, HostConfig, HostConfigCgroupnsModeEnum,
+    HostConfigLogConfig, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{CreateContainerOptions, CreateImageOptions};
 use futures_util::StreamExt;
@@ -117,11 +117,12 @@ fn container_config(
     detach: bool,
     resolved: Resolved,
 ) -> Result<ContainerCreateBody, String> {
-    let (network, storage, resources, security) = (
+    let (network, storage, resources, security, namespaces) = (
         &args.network,
         &args.storage,
         &args.resources,
         &args.security,
+        &args.namespaces,
     );
     let ports = ports(&network.publish, &network.expose)?;
     let volumes = volumes(&storage.volumes)?;
@@ -160,6 +161,7 @@ fn container_config(
         labels,
         working_dir: args.workdir.clone(),
         hostname: args.hostname.clone(),
+        domainname: namespaces.domainname.clone(),
         user: args.user.clone(),
         attach_stdin: Some(attach_stdin),
         attach_stdout: Some(attach_output("stdout")),
@@ -220,12 +222,22 @@ fn container_config(
             cgroup_parent: resources.cgroup_parent.clone(),
             ulimits: Some(ulimits(&resources.ulimits)),
             devices: Some(devices.mappings),
-            // Docker sends the device limits it has no flags for here as empty lists.
-            blkio_weight_device: Some(Vec::new()),
-            blkio_device_read_bps: Some(Vec::new()),
-            blkio_device_write_bps: Some(Vec::new()),
-            blkio_device_read_iops: Some(Vec::new()),
-            blkio_device_write_iops: Some(Vec::new()),
+            blkio_weight_device: Some(resources.blkio_weight_device.clone()),
+            blkio_device_read_bps: Some(resources.device_read_bps.clone()),
+            blkio_device_write_bps: Some(resources.device_write_bps.clone()),
+            blkio_device_read_iops: Some(resources.device_read_iops.clone()),
+            blkio_device_write_iops: Some(resources.device_write_iops.clone()),
+            oom_kill_disable: resources.oom_kill_disable.then_some(true),
+            memory_swappiness: resources.memory_swappiness,
+            ipc_mode: namespaces.ipc.clone(),
+            pid_mode: namespaces.pid.clone(),
+            uts_mode: namespaces.uts.clone(),
+            cgroupns_mode: namespaces
+                .cgroupns
+                .as_deref()
+                .map(cgroupns_mode)
+                .transpose()?,
+            group_add: some(&namespaces.group_add),
             device_requests: (!devices.cdi.is_empty()).then(|| {
                 vec![DeviceRequest {
                     driver: Some("cdi".to_string()),
@@ -250,6 +262,16 @@ fn container_config(
         }),
         ..Default::default()
     })
+}
+
+/// `--cgroupns`, checked as docker checks it before sending.
+fn cgroupns_mode(mode: &str) -> Result<HostConfigCgroupnsModeEnum, String> {
+    match mode {
+        "" => Ok(HostConfigCgroupnsModeEnum::EMPTY),
+        "private" => Ok(HostConfigCgroupnsModeEnum::PRIVATE),
+        "host" => Ok(HostConfigCgroupnsModeEnum::HOST),
+        _ => Err("--cgroupns: invalid CGROUP mode".to_string()),
+    }
 }
 
 /// `--health-*` as the image's health check overridden, or `--no-healthcheck` as none;
@@ -309,7 +331,7 @@ fn healthcheck(flags: &HealthFlags) -> Result<Option<HealthConfig>, String> {
 
 /// `--restart`: `no`, `always`, `unless-stopped` or `on-failure`, the last with an optional
 /// `:MAX_RETRIES`; worded as docker and its daemon word what is wrong with it.
-fn restart_policy(policy: Option<&str>) -> Result<Option<RestartPolicy>, String> {
+pub(super) fn restart_policy(policy: Option<&str>) -> Result<Option<RestartPolicy>, String> {
     let Some(policy) = policy.filter(|policy| !policy.is_empty()) else {
         return Ok(None);
     };

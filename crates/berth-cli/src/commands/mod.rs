@@ -40,6 +40,7 @@ mod stats;
 mod stop;
 mod tag;
 mod top;
+mod update;
 mod version;
 mod volume;
 mod wait;
@@ -127,6 +128,9 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         }
         Command::Unpause(args) | Command::Container(ContainerCommand::Unpause(args)) => {
             pause::run(connector, args, false).await
+        }
+        Command::Update(args) | Command::Container(ContainerCommand::Update(args)) => {
+            update::run(connector, args).await
         }
         Command::Rename(args) | Command::Container(ContainerCommand::Rename(args)) => {
             rename::run(connector, args).await

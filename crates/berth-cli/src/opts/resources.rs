@@ -3,9 +3,11 @@
 
 use std::fs;
 
-use bollard::models::{DeviceMapping, ResourcesUlimits};
+use bollard::models::{
+    DeviceMapping, ResourcesBlkioWeightDevice, ResourcesUlimits, ThrottleDevice,
+};
 
-use super::{parse_int, strconv_error};
+use super::{parse_int, parse_uint, strconv_error};
 use crate::error::os_message;
 use crate::gopath::clean;
 
@@ -212,6 +214,59 @@ pub fn parse_device_cgroup_rule(text: &str) -> Result<String, String> {
     } else {
         Err(invalid())
     }
+}
+
+/// The device path of a `<device-path>:<value>` flag, which must be under /dev.
+fn device_and_value(text: &str) -> Result<(&str, &str), String> {
+    let (path, value) = text
+        .split_once(':')
+        .filter(|(_, value)| !value.contains(':'))
+        .ok_or_else(|| format!("bad format: {text}"))?;
+    if !path.starts_with("/dev/") {
+        return Err(format!("bad format for device path: {path}"));
+    }
+    Ok((path, value))
+}
+
+/// `--device-read-bps` and `--device-write-bps`: `<device-path>:<rate>[<unit>]`.
+pub fn parse_throttle_bps(text: &str) -> Result<ThrottleDevice, String> {
+    let (path, rate) = device_and_value(text)?;
+    let rate = ram_in_bytes(rate).map_err(|_| {
+        format!(
+            "invalid rate for device: {text}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb"
+        )
+    })?;
+    Ok(ThrottleDevice {
+        path: Some(path.to_string()),
+        rate: Some(rate),
+    })
+}
+
+/// `--device-read-iops` and `--device-write-iops`: `<device-path>:<number>`.
+pub fn parse_throttle_iops(text: &str) -> Result<ThrottleDevice, String> {
+    let (path, rate) = device_and_value(text)?;
+    let rate = parse_uint(rate, 64).map_err(|_| {
+        format!(
+            "invalid rate for device: {text}. The correct format is <device-path>:<number>. Number must be a positive integer"
+        )
+    })?;
+    Ok(ThrottleDevice {
+        path: Some(path.to_string()),
+        rate: i64::try_from(rate).ok(),
+    })
+}
+
+/// `--blkio-weight-device`: `<device-path>:<weight>`, the weight between 10 and 1000.
+pub fn parse_weight_device(text: &str) -> Result<ResourcesBlkioWeightDevice, String> {
+    let (path, weight) = device_and_value(text)?;
+    let weight = parse_uint(weight, 16)
+        .ok()
+        .filter(|w| (10..=1000).contains(w))
+        .ok_or_else(|| format!("invalid weight for device: {text}"))?;
+    Ok(ResourcesBlkioWeightDevice {
+        path: Some(path.to_string()),
+        weight: Some(weight as usize),
+    })
 }
 
 /// `--sysctl KEY=VALUE`: only the namespaced sysctls docker lets a container set.
