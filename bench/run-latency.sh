@@ -14,6 +14,8 @@ work=$(mktemp -d /tmp/berth-bench-XXXXXX)
 pid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  # berthd's mounts under its roots (the read-only shim binary, volumes).
+  grep -o "$work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

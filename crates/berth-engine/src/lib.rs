@@ -60,6 +60,10 @@ pub struct Engine {
 /// berth's small init for `--init`, written under the exec root at every berthd start.
 const INIT_BINARY: &str = "berth-init";
 
+/// The shim binary, as a read-only bind mount under the exec root (see
+/// [`shim::mount_read_only`]).
+const SHIM_BINARY: &str = "berth-shim";
+
 fn write_init_binary(path: &std::path::Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension("tmp");
@@ -81,6 +85,7 @@ impl Engine {
         std::fs::create_dir_all(config.data_root.join("volumes"))?;
         std::fs::create_dir_all(config.exec_root.join("containers"))?;
         write_init_binary(&config.exec_root.join(INIT_BINARY))?;
+        shim::mount_read_only(&config.shim_binary, &config.exec_root.join(SHIM_BINARY))?;
         let db = Db::open(&config.data_root.join("berth.db"))?;
         let store = Arc::new(ImageStore::open(&config.data_root)?);
         let engine = Arc::new(Engine {
@@ -124,6 +129,11 @@ impl Engine {
 
     fn container_dir(&self, id: &str) -> PathBuf {
         self.config.data_root.join("containers").join(id)
+    }
+
+    /// The shim binary containers are started with.
+    fn shim_binary(&self) -> PathBuf {
+        self.config.exec_root.join(SHIM_BINARY)
     }
 
     fn exec_dir(&self, id: &str) -> PathBuf {

@@ -13,6 +13,43 @@ use tokio::net::UnixStream;
 /// An attach stream: Docker-framed output until the container exits.
 pub type OutputStream = BufReader<UnixStream>;
 
+/// Makes `at` a read-only bind mount of the shim binary; shims are run from there.
+///
+/// An exec'd process is the shim's image inside the container's namespaces until its
+/// `execve`: a container process that reaches its `/proc/<pid>/exe` could reopen the binary
+/// for writing and replace what every later start runs as root (CVE-2019-5736). Through a
+/// read-only mount every such path is read-only. A mount left by an earlier berthd (perhaps
+/// of an older binary) is replaced; shims still running keep the one they started from.
+pub fn mount_read_only(binary: &Path, at: &Path) -> Result<()> {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    let failed = |what: &str, e: nix::Error| {
+        Error::internal(format!(
+            "{what} {} on {}: {e}",
+            binary.display(),
+            at.display()
+        ))
+    };
+    match umount2(at, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::Error::EINVAL | nix::Error::ENOENT) => {}
+        Err(e) => return Err(failed("unmounting the old", e)),
+    }
+    std::fs::File::create(at)?;
+    mount(
+        Some(binary),
+        at,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| failed("bind-mounting", e))?;
+    let read_only = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    if let Err(e) = mount(None::<&str>, at, None::<&str>, read_only, None::<&str>) {
+        let _ = umount2(at, MntFlags::MNT_DETACH);
+        return Err(failed("making read-only", e));
+    }
+    Ok(())
+}
+
 /// Runs `berth-shim <exec dir>` and reads its one-line report. The shim has daemonized by the
 /// time this returns; the container is created and waits for [`start`].
 pub async fn launch(shim_binary: &Path, exec_dir: &Path) -> Result<Launched> {

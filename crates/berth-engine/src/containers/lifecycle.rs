@@ -76,7 +76,7 @@ impl Engine {
         self.allocate_addresses(&mut c).await?;
         // The cgroup exists, with its limits, before the init: the init joins it first thing.
         let launched = match self.prepare_start(&c).and_then(|()| self.create_cgroup(&c)) {
-            Ok(()) => shim::launch(&self.config.shim_binary, &exec_dir).await,
+            Ok(()) => shim::launch(&self.shim_binary(), &exec_dir).await,
             Err(e) => Err(e),
         };
         let launched = match launched {
