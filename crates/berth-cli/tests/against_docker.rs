@@ -621,6 +621,117 @@ fn run_flags_match_the_docker_cli() {
     );
 }
 
+#[test]
+fn isolation_and_limit_flags_match_the_docker_cli() {
+    let Some(mut reference) = Reference::get() else {
+        return;
+    };
+    let image = reference.image.clone();
+    let disk = whole_disk();
+    let (read_bps, write_iops, weight) = (
+        format!("{disk}:1mb"),
+        format!("{disk}:100"),
+        format!("{disk}:300"),
+    );
+    let flags = [
+        "--ipc",
+        "shareable",
+        "--pid",
+        "host",
+        "--uts",
+        "host",
+        "--cgroupns",
+        "host",
+        "--group-add",
+        "777",
+        "--domainname",
+        "example.org",
+        "--oom-kill-disable",
+        "-m",
+        "32m",
+        "--memory-swappiness",
+        "10",
+        "--device-read-bps",
+        &read_bps,
+        "--device-write-iops",
+        &write_iops,
+        "--blkio-weight-device",
+        &weight,
+    ];
+    let template = "{{.HostConfig.IpcMode}} {{.HostConfig.PidMode}} {{.HostConfig.UTSMode}} \
+        {{.HostConfig.CgroupnsMode}} {{.HostConfig.GroupAdd}} {{.Config.Domainname}} \
+        {{.HostConfig.OomKillDisable}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwappiness}} \
+        {{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}} \
+        {{json .HostConfig.BlkioWeightDevice}}";
+    let configs: Vec<String> = [(BERTH, "iso-berth"), ("docker", "iso-docker")]
+        .iter()
+        .map(|(cli, suffix)| {
+            let name = reference.name(suffix);
+            let mut args = vec!["create", "--name", &name];
+            args.extend(flags);
+            args.push(&image);
+            let created = run(cli, &reference.host, &args, None);
+            assert!(created.status.success(), "{}", text(&created.stderr));
+            reference.inspect(template, &name)
+        })
+        .collect();
+    assert_eq!(configs[0], configs[1]);
+    assert!(
+        configs[0].starts_with("shareable host host host [777] example.org true 33554432 10"),
+        "{}",
+        configs[0]
+    );
+
+    // Refused the same way, before anything is created.
+    reference.same(&["create", "--cgroupns", "bogus", &image]);
+    reference.same(&["create", "-m", "1k", &image]);
+    reference.same(&["create", "--cpu-period", "10", &image]);
+    reference.same(&["create", "--uts", "host", "-h", "name", &image]);
+
+    // update: the names, then the same error for a limit out of range.
+    let busy = reference.running("upd", &["sleep", "300"]);
+    assert_eq!(
+        reference.same(&[
+            "update",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--pids-limit",
+            "20",
+            &busy
+        ]),
+        format!("{busy}\n")
+    );
+    assert_eq!(
+        reference.inspect("{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", &busy),
+        "67108864 20"
+    );
+    reference.same(&["update", "-m", "1k", &busy]);
+    reference.same(&["update", &busy]);
+    reference.same(&[
+        "update",
+        "--restart",
+        "always",
+        "-m",
+        "64m",
+        &busy,
+        "nosuchcontainer",
+    ]);
+}
+
+/// A whole disk of this host (not a partition, loop or ram device), as its /dev path.
+fn whole_disk() -> String {
+    let mut disks: Vec<String> = fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| Path::new(&format!("/dev/{n}")).exists())
+        .collect();
+    disks.sort_by_key(|n| (n.starts_with("loop") || n.starts_with("ram"), n.clone()));
+    format!("/dev/{}", disks.first().expect("a block device"))
+}
+
 /// A command started in the background, its output collected, to be signalled.
 struct Background {
     child: Child,

@@ -70,7 +70,7 @@ fn private_namespaces_by_default_and_the_hosts_on_request() {
     );
     let conflict = d.docker(&["run", "--rm", "--uts", "host", "-h", "x", "busybox", "true"]);
     assert!(
-        stderr(&conflict).contains("Conflicting options: hostname and the UTS mode"),
+        stderr(&conflict).contains("conflicting options: hostname and the UTS mode"),
         "{}",
         stderr(&conflict)
     );

@@ -147,7 +147,7 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
     let host_uts = body["HostConfig"]["UTSMode"].as_str() == Some("host");
     if host_uts && c["Hostname"].as_str().is_some_and(|h| !h.is_empty()) {
         return Err(Error::invalid(
-            "Conflicting options: hostname and the UTS mode",
+            "conflicting options: hostname and the UTS mode",
         ));
     }
     if c["Hostname"].as_str().is_none_or(str::is_empty) {

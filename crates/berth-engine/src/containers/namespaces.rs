@@ -148,7 +148,8 @@ impl Engine {
                 let d = self.running_donor(&donor, "IPC")?;
                 if ipc_mode(&d.host_config)? != IpcMode::Shareable {
                     return Err(Error::conflict(format!(
-                        "cannot join IPC of container {donor}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
+                        "can't join IPC of container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+                        d.id
                     )));
                 }
                 (
