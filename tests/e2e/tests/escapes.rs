@@ -94,3 +94,45 @@ fn the_shim_binary_cannot_be_opened_for_writing_through_proc_exe() {
         "{exe}"
     );
 }
+
+#[test]
+fn a_mount_target_symlinked_out_of_the_rootfs_stays_inside() {
+    let Some(d) = daemon() else { return };
+    let host = tempfile::tempdir().unwrap();
+    let outside = host.path().join("outside");
+    let source = host.path().join("source");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(source.join("file"), "from the bind").unwrap();
+    // An image whose /data and /scratch are absolute symlinks to a host directory.
+    let link = format!(
+        "ln -s {0}/data /data; ln -s {0}/scratch /scratch",
+        outside.display()
+    );
+    ok(&d.docker(&["run", "--name", "planted", "busybox", "sh", "-c", &link]));
+    ok(&d.docker(&["commit", "planted", "planted:latest"]));
+    let bind = format!("{}:/data", source.display());
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "--tmpfs",
+        "/scratch",
+        "planted",
+        "sh",
+        "-c",
+        "cat /data/file; echo; echo inside > /scratch/note; cat /scratch/note",
+    ]));
+    assert_eq!(out, "from the bind\ninside\n");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&outside.to_string_lossy().into_owned()),
+        "nothing is mounted on the host directory"
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "the host directory is untouched"
+    );
+}
