@@ -47,11 +47,24 @@ pub struct Daemon {
     dir: tempfile::TempDir,
     child: Child,
     network: network::TestNetwork,
+    cgroups: Cgroups,
 }
 
 impl Daemon {
     /// Starts berthd in a fresh directory and waits until it answers `/_ping`.
     pub fn start() -> Self {
+        Self::start_with(Cgroups::Host)
+    }
+
+    /// A daemon that sees a pure cgroup v2 host: it runs in a mount namespace of its own
+    /// where `/sys/fs/cgroup` is the unified hierarchy alone. On a hybrid host that hierarchy
+    /// has no controllers, so limits cannot be applied there; the rest of the v2 path (layout,
+    /// cgroup namespaces, freezer, kill, the eBPF device filter) runs for real.
+    pub fn start_on_cgroup_v2() -> Self {
+        Self::start_with(Cgroups::UnifiedOnly)
+    }
+
+    fn start_with(cgroups: Cgroups) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir_in("/tmp")
@@ -65,11 +78,12 @@ impl Daemon {
         let mut config = network.daemon_json();
         config["cgroup-parent"] = serde_json::json!(cgroup_parent_of(dir.path()));
         std::fs::write(dir.path().join("daemon.json"), config.to_string()).expect("daemon.json");
-        let child = spawn_berthd(dir.path());
+        let child = spawn_berthd(dir.path(), cgroups);
         let mut d = Daemon {
             dir,
             child,
             network,
+            cgroups,
         };
         d.wait_ready();
         d
@@ -192,7 +206,7 @@ impl Daemon {
 
     /// Starts a new berthd on the same directories (after [`Self::kill9`]).
     pub fn restart(&mut self) {
-        self.child = spawn_berthd(self.dir.path());
+        self.child = spawn_berthd(self.dir.path(), self.cgroups);
         self.wait_ready();
     }
 
@@ -243,14 +257,54 @@ fn unmount_below(dir: &Path) {
     }
 }
 
+/// Which cgroup hierarchies berthd sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cgroups {
+    Host,
+    UnifiedOnly,
+}
+
+/// In the child before exec: a mount namespace of its own whose `/sys/fs/cgroup` is a fresh
+/// cgroup2 mount, the host's hierarchies under it detached. Only system calls: this runs
+/// between fork and exec.
+fn see_only_cgroup_v2() -> std::io::Result<()> {
+    let check = |rc: libc::c_int| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    // SAFETY: plain system calls on NUL-terminated literals; nothing is allocated.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        ))?;
+        check(libc::umount2(c"/sys/fs/cgroup".as_ptr(), libc::MNT_DETACH))?;
+        check(libc::mount(
+            c"cgroup2".as_ptr(),
+            c"/sys/fs/cgroup".as_ptr(),
+            c"cgroup2".as_ptr(),
+            0,
+            std::ptr::null(),
+        ))
+    }
+}
+
 /// berthd with everything under `dir`, logging (appending) to `dir/berthd.log`.
-fn spawn_berthd(dir: &Path) -> Child {
+fn spawn_berthd(dir: &Path, cgroups: Cgroups) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("berthd.log"))
         .expect("log file");
-    Command::new(bin("berthd"))
+    let mut command = Command::new(bin("berthd"));
+    command
         .arg("--data-root")
         .arg(dir.join("data"))
         .arg("--exec-root")
@@ -263,9 +317,13 @@ fn spawn_berthd(dir: &Path) -> Child {
         .arg("debug")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log fd"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn berthd")
+        .stderr(log);
+    if cgroups == Cgroups::UnifiedOnly {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the hook only makes system calls (see `see_only_cgroup_v2`).
+        unsafe { command.pre_exec(see_only_cgroup_v2) };
+    }
+    command.spawn().expect("spawn berthd")
 }
 
 fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
