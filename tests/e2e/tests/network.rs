@@ -277,3 +277,128 @@ fn connect_and_disconnect_a_running_container() {
     ok(&d.docker(&["rm", "-f", "roamer"]));
     ok(&d.docker(&["network", "rm", "extra"]));
 }
+
+#[test]
+fn dns_flags_and_extra_hosts_shape_the_containers_files() {
+    let Some(d) = daemon() else { return };
+    let files = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.org",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "db:192.0.2.9",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; echo ---; cat /etc/hosts",
+    ]));
+    let (resolv, hosts) = files.split_once("---\n").unwrap();
+    assert_eq!(
+        resolv,
+        "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2\n"
+    );
+    let gateway = ok(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        "bridge",
+    ]));
+    assert!(hosts.contains("192.0.2.9\tdb\n"), "{hosts}");
+    assert!(
+        hosts.contains(&format!("{}\tgw\n", gateway.trim())),
+        "{hosts}"
+    );
+    let bad = d.docker(&["run", "--rm", "--add-host", "db:nowhere", "busybox", "true"]);
+    assert!(
+        stderr(&bad).contains("invalid IP address in add-host"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// A DNS server on `addr` (UDP) that answers every query with one A record, `answer`.
+fn stub_dns_server(addr: &str, answer: [u8; 4]) -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind(addr).expect("bind the stub DNS server");
+    let serving = socket.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((len, from)) = serving.recv_from(&mut buf) {
+            if len < 12 {
+                continue;
+            }
+            let mut reply = buf[..len].to_vec();
+            reply[2] |= 0x80; // a response
+            reply[3] = 0x80; // recursion available, no error
+            reply[6..8].copy_from_slice(&1u16.to_be_bytes()); // one answer
+            reply[8..12].fill(0); // no authority or additional records
+            // The question's name (a pointer to offset 12), A, IN, a TTL of 60, 4 bytes.
+            reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+            reply.extend_from_slice(&answer);
+            let _ = serving.send_to(&reply, from);
+        }
+    });
+    socket
+}
+
+#[test]
+fn dns_servers_of_a_container_on_a_user_network_answer_its_other_names() {
+    let Some(d) = daemon() else { return };
+    // A loopback address of its own, on port 53 as --dns implies; berthd forwards from the host.
+    let _stub = stub_dns_server("127.0.0.77:53", [192, 0, 2, 77]);
+    ok(&d.docker(&["network", "create", "named"]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "named",
+        "busybox",
+        "sleep",
+        "60",
+    ]));
+    let looked_up = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "named",
+        "--dns",
+        "127.0.0.77",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup example.test; nslookup peer",
+    ]));
+    assert!(
+        looked_up.contains("192.0.2.77"),
+        "forwarded to its own server: {looked_up}"
+    );
+    assert!(
+        looked_up.contains(ip_of(&d, "peer").trim()),
+        "its network's names still answer: {looked_up}"
+    );
+    let resolv = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "named",
+        "--dns",
+        "127.0.0.77",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]));
+    assert!(
+        !resolv.contains("127.0.0.77"),
+        "the embedded server stays the nameserver: {resolv}"
+    );
+    ok(&d.docker(&["rm", "-f", "peer"]));
+}

@@ -190,11 +190,13 @@ impl Engine {
         };
         let namespaces = self.namespace_plan(c, netns)?;
         let hostname = c.config["Hostname"].as_str().unwrap_or_default();
+        let names = etc_files::NameOptions::of(&c.host_config, self.host_gateway())?;
         let etc = etc_files::write(
             &dir,
             hostname,
             self.primary_address(c).as_deref(),
             &resolver,
+            &names,
         )?;
         let upper = dir.join("upper");
         let files = user::layered(

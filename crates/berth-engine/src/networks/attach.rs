@@ -233,18 +233,9 @@ impl Engine {
                     .await?;
                 a.ports = forwards;
             }
-            if let Some(records) = self.net.dns_records(&n.id) {
-                let short = c.id[..12].to_string();
-                let hostname = c.config["Hostname"].as_str().unwrap_or("").to_string();
-                records.insert(
-                    ip,
-                    std::iter::once(c.name.clone())
-                        .chain([short, hostname])
-                        .chain(a.aliases.iter().cloned()),
-                );
-            }
             interfaces.push(endpoint.container.clone());
             a.endpoint = Some(endpoint);
+            self.register_in_dns(c, name, ip);
         }
         Ok(interfaces)
     }
@@ -401,7 +392,7 @@ impl Engine {
             if !c.state.running() {
                 continue;
             }
-            for a in c.networks.values() {
+            for (name, a) in &c.networks {
                 let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
                 for f in &a.ports {
                     let exact = PortRequest {
@@ -415,16 +406,8 @@ impl Engine {
                     }
                 }
                 drop(ports);
-                if let (Some(records), Some(ip)) = (
-                    self.net.dns_records(&a.network_id),
-                    a.ip.as_deref().and_then(|ip| ip.parse().ok()),
-                ) {
-                    records.insert(
-                        ip,
-                        std::iter::once(c.name.clone())
-                            .chain([c.id[..12].to_string()])
-                            .chain(a.aliases.iter().cloned()),
-                    );
+                if let Some(ip) = a.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+                    self.register_in_dns(&c, name, ip);
                 }
             }
         }
@@ -445,6 +428,37 @@ impl Engine {
         crate::shim::request(&self.exec_dir(&c.id), request)
             .await
             .map(drop)
+    }
+
+    /// Tells the DNS server of the container's network `network` (if it has one) about its
+    /// address `ip` there: its name, short id, hostname and aliases, and its `--dns` servers
+    /// as its own upstreams.
+    fn register_in_dns(&self, c: &Container, network: &str, ip: Ipv4Addr) {
+        let a = &c.networks[network];
+        let Some(records) = self.net.dns_records(&a.network_id) else {
+            return;
+        };
+        let hostname = c.config["Hostname"].as_str().unwrap_or("").to_string();
+        records.insert(
+            ip,
+            std::iter::once(c.name.clone())
+                .chain([c.id[..12].to_string(), hostname])
+                .chain(a.aliases.iter().cloned()),
+        );
+        let servers = c.host_config["Dns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str()?.parse::<IpAddr>().ok())
+            .map(|ip| std::net::SocketAddr::new(ip, 53))
+            .collect();
+        records.set_upstreams(ip, servers);
+    }
+
+    /// What `--add-host name:host-gateway` names: the default bridge's gateway, as in Docker.
+    pub(crate) fn host_gateway(&self) -> Option<IpAddr> {
+        let bridge = self.resolve_network("bridge").ok()?;
+        bridge.ipam.as_ref().map(|ipam| IpAddr::V4(ipam.gateway()))
     }
 
     /// The DNS server containers on a user network use: its gateway (None elsewhere).

@@ -1,7 +1,8 @@
-//! The names a network's DNS server answers for: each container's name and aliases.
+//! What a network's DNS server knows of its containers: each one's name and aliases, and the
+//! upstream servers of those started with `--dns`.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// The containers of one network by address, shared between berthd's network service (which
@@ -9,6 +10,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 #[derive(Debug, Clone, Default)]
 pub struct DnsRecords {
     by_ip: Arc<RwLock<BTreeMap<Ipv4Addr, Vec<String>>>>,
+    /// `--dns` of a container: where its queries for other names go, instead of the
+    /// network's upstreams (Docker's "external servers" of the embedded resolver).
+    upstreams: Arc<RwLock<BTreeMap<Ipv4Addr, Vec<SocketAddr>>>>,
 }
 
 fn normalize(name: &str) -> String {
@@ -42,6 +46,29 @@ impl DnsRecords {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&ip);
+        self.set_upstreams(ip, Vec::new());
+    }
+
+    /// Sets the container's own upstream servers; none means the network's.
+    pub fn set_upstreams(&self, ip: Ipv4Addr, servers: Vec<SocketAddr>) {
+        let mut upstreams = self
+            .upstreams
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if servers.is_empty() {
+            upstreams.remove(&ip);
+        } else {
+            upstreams.insert(ip, servers);
+        }
+    }
+
+    /// The upstream servers of the container at `ip`, if it has its own.
+    pub fn upstreams_of(&self, ip: Ipv4Addr) -> Option<Vec<SocketAddr>> {
+        self.upstreams
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&ip)
+            .cloned()
     }
 
     /// Every address that carries `name` (several containers may share an alias).
@@ -84,5 +111,17 @@ mod tests {
         assert_eq!(records.lookup("web"), vec![b]);
         records.insert(b, Vec::<String>::new());
         assert!(records.lookup("web").is_empty());
+    }
+
+    #[test]
+    fn a_container_may_have_its_own_upstreams() {
+        let records = DnsRecords::new();
+        let a = Ipv4Addr::new(10, 0, 0, 2);
+        let server: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+        assert_eq!(records.upstreams_of(a), None);
+        records.set_upstreams(a, vec![server]);
+        assert_eq!(records.upstreams_of(a), Some(vec![server]));
+        records.remove(a);
+        assert_eq!(records.upstreams_of(a), None);
     }
 }

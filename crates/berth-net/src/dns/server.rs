@@ -84,7 +84,7 @@ async fn serve(socket: Arc<UdpSocket>, config: Arc<DnsConfig>, records: DnsRecor
         let packet = buf[..len].to_vec();
         let (socket, config, records) = (Arc::clone(&socket), Arc::clone(&config), records.clone());
         tokio::spawn(async move {
-            if let Some(reply) = answer(&packet, &config, &records).await
+            if let Some(reply) = answer(&packet, client, &config, &records).await
                 && let Err(error) = socket.send_to(&reply, client).await
             {
                 tracing::debug!(%error, %client, "DNS reply");
@@ -94,8 +94,13 @@ async fn serve(socket: Arc<UdpSocket>, config: Arc<DnsConfig>, records: DnsRecor
     }
 }
 
-/// The reply to one datagram, or `None` to stay silent.
-async fn answer(packet: &[u8], config: &DnsConfig, records: &DnsRecords) -> Option<Vec<u8>> {
+/// The reply to one datagram from `client`, or `None` to stay silent.
+async fn answer(
+    packet: &[u8],
+    client: SocketAddr,
+    config: &DnsConfig,
+    records: &DnsRecords,
+) -> Option<Vec<u8>> {
     let query = match wire::parse_query(packet) {
         Ok(query) => query,
         Err(Rejection::Drop) => return None,
@@ -106,10 +111,17 @@ async fn answer(packet: &[u8], config: &DnsConfig, records: &DnsRecords) -> Opti
     if let Some(reply) = answer_locally(&query, records) {
         return Some(reply);
     }
-    Some(match forward(packet, config).await {
-        Some(reply) => reply,
-        None => wire::response(&query, RCODE_SERVFAIL, &[], UDP_LIMIT),
-    })
+    let own = match client.ip() {
+        IpAddr::V4(ip) => records.upstreams_of(ip),
+        IpAddr::V6(_) => None,
+    };
+    let upstreams = own.as_deref().unwrap_or(&config.upstreams);
+    Some(
+        match forward(packet, upstreams, config.upstream_timeout).await {
+            Some(reply) => reply,
+            None => wire::response(&query, RCODE_SERVFAIL, &[], UDP_LIMIT),
+        },
+    )
 }
 
 /// Answers for the network's containers: A records for names, PTR for their addresses, and
@@ -143,10 +155,10 @@ fn answer_locally(query: &Query<'_>, records: &DnsRecords) -> Option<Vec<u8>> {
 
 /// Sends the query as it came to each upstream in turn, from a fresh socket (a random source
 /// port per query), and returns the first matching response.
-async fn forward(packet: &[u8], config: &DnsConfig) -> Option<Vec<u8>> {
+async fn forward(packet: &[u8], upstreams: &[SocketAddr], wait: Duration) -> Option<Vec<u8>> {
     let id = wire::message_id(packet)?;
-    for upstream in &config.upstreams {
-        match ask(packet, *upstream, config.upstream_timeout).await {
+    for upstream in upstreams {
+        match ask(packet, *upstream, wait).await {
             Ok(reply) if wire::is_response(&reply) && wire::message_id(&reply) == Some(id) => {
                 return Some(reply);
             }
@@ -233,8 +245,52 @@ mod tests {
             upstream_timeout: Duration::from_millis(100),
         };
         let query = build_query(77, "nowhere.test", TYPE_A);
-        let reply = answer(&query, &config, &DnsRecords::new()).await.unwrap();
+        let client: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let reply = answer(&query, client, &config, &DnsRecords::new())
+            .await
+            .unwrap();
         assert_eq!(wire::message_id(&reply), Some(77));
         assert_eq!(reply[3] & 0x0f, RCODE_SERVFAIL);
+    }
+
+    /// A stub upstream on loopback that answers every A query with `ip`.
+    async fn stub_upstream(ip: Ipv4Addr) -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((len, from)) = socket.recv_from(&mut buf).await {
+                let query = wire::parse_query(&buf[..len]).unwrap();
+                let reply = wire::response(&query, RCODE_NOERROR, &[Rdata::A(ip)], UDP_LIMIT);
+                let _ = socket.send_to(&reply, from).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_container_with_its_own_servers_is_forwarded_to_them() {
+        let network_upstream = stub_upstream(Ipv4Addr::new(192, 0, 2, 1)).await;
+        let own_upstream = stub_upstream(Ipv4Addr::new(192, 0, 2, 2)).await;
+        let config = DnsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstreams: vec![network_upstream],
+            upstream_timeout: Duration::from_secs(2),
+        };
+        let records = DnsRecords::new();
+        let with_dns = Ipv4Addr::new(10, 0, 0, 2);
+        records.set_upstreams(with_dns, vec![own_upstream]);
+        let query = build_query(9, "example.test", TYPE_A);
+        let answer_for = |ip: Ipv4Addr| {
+            let (query, config, records) = (query.clone(), config.clone(), records.clone());
+            async move {
+                let reply = answer(&query, (ip, 5000).into(), &config, &records)
+                    .await
+                    .unwrap();
+                reply[reply.len() - 4..].to_vec()
+            }
+        };
+        assert_eq!(answer_for(with_dns).await, [192, 0, 2, 2]);
+        assert_eq!(answer_for(Ipv4Addr::new(10, 0, 0, 3)).await, [192, 0, 2, 1]);
     }
 }
