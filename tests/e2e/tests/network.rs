@@ -402,3 +402,43 @@ fn dns_servers_of_a_container_on_a_user_network_answer_its_other_names() {
     );
     ok(&d.docker(&["rm", "-f", "peer"]));
 }
+
+#[test]
+fn a_requested_mac_address_is_the_containers() {
+    let Some(d) = daemon() else { return };
+    let mac = "02:42:ac:11:00:99";
+    assert_eq!(
+        ok(&d.docker(&[
+            "run",
+            "--rm",
+            "--mac-address",
+            mac,
+            "busybox",
+            "cat",
+            "/sys/class/net/eth0/address"
+        ])),
+        format!("{mac}\n")
+    );
+    ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "macd",
+        "--mac-address",
+        "02:42:ac:11:00:9a",
+        "busybox",
+        "sleep",
+        "60",
+    ]));
+    assert_eq!(
+        ok(&d.docker(&["inspect", "-f", "{{.NetworkSettings.MacAddress}}", "macd"])),
+        "02:42:ac:11:00:9a\n"
+    );
+    let multicast = d.docker(&["create", "--mac-address", "01:00:5e:00:00:01", "busybox"]);
+    assert!(
+        stderr(&multicast).contains("multicast"),
+        "{}",
+        stderr(&multicast)
+    );
+    ok(&d.docker(&["rm", "-f", "macd"]));
+}

@@ -9,6 +9,7 @@ use crate::format::time::parse_go_duration;
 use crate::opts::mounts::parse_mount;
 use crate::opts::network::{
     Attachment, parse_attachment, parse_dns_search, parse_extra_host, parse_ip_address,
+    parse_mac_address,
 };
 use crate::opts::resources::{
     parse_cpus, parse_device_cgroup_rule, parse_memory_swap, parse_sysctl, parse_throttle_bps,
@@ -32,6 +33,10 @@ pub struct NetworkFlags {
     /// IPv6 address (e.g., 2001:db8::33)
     #[arg(long = "ip6", value_name = "string")]
     pub ipv6: Option<String>,
+
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string", value_parser = parse_mac_address)]
+    pub mac_address: Option<String>,
 
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish", value_name = "list")]

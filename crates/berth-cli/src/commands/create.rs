@@ -144,6 +144,7 @@ fn container_config(
             aliases: &network.aliases,
             ipv4: network.ipv4.as_deref(),
             ipv6: network.ipv6.as_deref(),
+            mac_address: network.mac_address.as_deref(),
         },
     )?;
     let some = |list: &[String]| (!list.is_empty()).then(|| list.to_vec());

@@ -96,6 +96,7 @@ pub struct EndpointFlags<'a> {
     pub aliases: &'a [String],
     pub ipv4: Option<&'a str>,
     pub ipv6: Option<&'a str>,
+    pub mac_address: Option<&'a str>,
 }
 
 /// The network mode (the first network, "default" without one) and the endpoint settings
@@ -166,8 +167,17 @@ fn apply_flags(network: &mut Attachment, flags: &EndpointFlags<'_>) -> Result<()
                 .to_string(),
         );
     }
+    if !network.mac_address.is_empty() && flags.mac_address.is_some() {
+        return Err(
+            "conflicting options: cannot specify both --mac-address and per-network MAC address"
+                .to_string(),
+        );
+    }
     if !flags.aliases.is_empty() {
         network.aliases = flags.aliases.to_vec();
+    }
+    if let Some(mac) = flags.mac_address {
+        network.mac_address = mac.to_string();
     }
     if let Some(ip) = flags.ipv4 {
         network.ipv4 = ip.to_string();
@@ -204,6 +214,20 @@ fn endpoint(network: &Attachment) -> Result<EndpointSettings, String> {
         mac_address: non_empty(&network.mac_address),
         ..Default::default()
     })
+}
+
+/// `--mac-address`: six two-digit hex bytes separated by colons or dashes.
+pub fn parse_mac_address(text: &str) -> Result<String, String> {
+    let bytes: Vec<&str> = text.split([':', '-']).collect();
+    let valid = bytes.len() == 6
+        && bytes
+            .iter()
+            .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text} is not a valid mac address"))
+    }
 }
 
 /// `--dns`: an IP address, sent in its canonical form.
@@ -355,6 +379,7 @@ mod tests {
         let flags = EndpointFlags {
             aliases: &aliases,
             ipv4: Some("10.1.0.5"),
+            mac_address: None,
             ipv6: None,
         };
         let (_, map) = endpoints(std::slice::from_ref(&front), &flags).unwrap();

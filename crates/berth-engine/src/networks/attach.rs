@@ -34,6 +34,19 @@ pub fn mode(host_config: &Value) -> Mode {
     }
 }
 
+/// A `--mac-address`: a unicast Ethernet address, as text the way it is shown.
+fn requested_mac(text: &str) -> Result<String> {
+    let mac: berth_net::MacAddr = text
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid MAC address: {text}")))?;
+    if mac.octets()[0] & 1 == 1 {
+        return Err(Error::invalid(format!(
+            "invalid MAC address: {text} is a multicast address"
+        )));
+    }
+    Ok(mac.to_string())
+}
+
 /// `PortBindings` (and, with `PublishAllPorts`, every exposed port) as port requests.
 fn port_requests(c: &Container) -> Result<Vec<PortRequest>> {
     let mut requests = Vec::new();
@@ -127,12 +140,14 @@ impl Engine {
         }
         let name = host_config["NetworkMode"].as_str().unwrap_or("bridge");
         let n = self.resolve_network(name)?;
-        let endpoint = &networking["EndpointsConfig"][&n.name];
-        let endpoint = if endpoint.is_null() {
-            &networking["EndpointsConfig"][name]
-        } else {
-            endpoint
-        };
+        // The client may key the settings by the network's name, by what it asked for, or
+        // (the docker CLI, without --network) by "default".
+        let configs = &networking["EndpointsConfig"];
+        let endpoint = [n.name.as_str(), name, "default"]
+            .into_iter()
+            .map(|key| &configs[key])
+            .find(|e| !e.is_null())
+            .unwrap_or(&Value::Null);
         let aliases = endpoint["Aliases"]
             .as_array()
             .into_iter()
@@ -148,12 +163,18 @@ impl Engine {
                 "user specified IP address is supported on user defined networks only",
             ));
         }
+        let requested_mac = endpoint["MacAddress"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(requested_mac)
+            .transpose()?;
         out.insert(
             n.name.clone(),
             Attachment {
                 network_id: n.id,
                 aliases,
                 requested_ip,
+                requested_mac,
                 endpoint_id: ids::new_id(),
                 ..Default::default()
             },
@@ -220,7 +241,13 @@ impl Engine {
                     .map_err(|_| Error::internal("no address allocated"))?;
             let bridge = Bridge::ensure(bridge_name, ipam.gateway_cidr(), super::MTU).await?;
             use std::os::fd::AsFd;
-            let mut endpoint = berth_net::attach(&bridge, netns.as_fd(), ip, None).await?;
+            let mac = a
+                .requested_mac
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| Error::invalid(format!("{e}")))?;
+            let mut endpoint = berth_net::attach(&bridge, netns.as_fd(), ip, mac).await?;
             endpoint.container.name = format!("eth{index}");
             if index > 0 || n.internal {
                 endpoint.container.gateway = None;

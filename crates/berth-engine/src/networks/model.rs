@@ -55,6 +55,9 @@ pub struct Attachment {
     pub aliases: Vec<String>,
     /// `--ip`, when the user asked for an address.
     pub requested_ip: Option<String>,
+    /// `--mac-address`, when the user asked for one (else a random one per start).
+    #[serde(default)]
+    pub requested_mac: Option<String>,
     /// Docker's EndpointID: fixed for the attachment's life.
     pub endpoint_id: String,
     /// While running: the address it holds, and the veth pair.
