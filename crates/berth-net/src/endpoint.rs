@@ -112,12 +112,17 @@ pub async fn attach(
     .await
 }
 
+/// Seven random hex digits: with a four-letter prefix, a unique and valid interface name.
+pub(crate) fn random_suffix() -> String {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the kernel's random source is available");
+    format!("{:07x}", u32::from_be_bytes(bytes) >> 4)
+}
+
 fn create_pair(rtnl: &mut Rtnl, mtu: u32, netns: &OwnedFd) -> Result<(String, String)> {
     let mut attempt = 0;
     loop {
-        let mut bytes = [0u8; 4];
-        getrandom::fill(&mut bytes).expect("the kernel's random source is available");
-        let hex = format!("{:07x}", u32::from_be_bytes(bytes) >> 4);
+        let hex = random_suffix();
         let host = format!("veth{hex}");
         let peer = format!("vpeer{hex}");
         match rtnl.create_veth(&host, &peer, mtu, netns.as_fd()) {

@@ -34,6 +34,8 @@ mod host_ports;
 #[cfg(feature = "host")]
 mod host_routes;
 #[cfg(feature = "host")]
+pub mod macvlan;
+#[cfg(feature = "host")]
 pub mod nftables;
 #[cfg(feature = "host")]
 mod sysctl;

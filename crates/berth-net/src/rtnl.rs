@@ -38,6 +38,13 @@ const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 #[cfg(feature = "host")]
 const VETH_INFO_PEER: u16 = 1;
+#[cfg(feature = "host")]
+const IFLA_LINK: u16 = 5;
+#[cfg(feature = "host")]
+const IFLA_MACVLAN_MODE: u16 = 1;
+/// Children of one parent reach each other directly (Docker's default macvlan mode).
+#[cfg(feature = "host")]
+const MACVLAN_MODE_BRIDGE: u32 = 4;
 
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -247,6 +254,32 @@ impl Rtnl {
         msg.end_nested(info);
         self.socket
             .request(msg, &format!("create veth pair {host_name}"))?;
+        Ok(())
+    }
+
+    /// Creates a macvlan link on the parent `parent_index` (bridge mode), born inside
+    /// `netns` as `name`, with the parent's MTU.
+    pub(crate) fn create_macvlan(
+        &mut self,
+        name: &str,
+        parent_index: u32,
+        netns: BorrowedFd<'_>,
+    ) -> Result<()> {
+        validate_ifname(name)?;
+        let netns_fd = u32::try_from(netns.as_raw_fd()).expect("descriptors are not negative");
+        let mut msg = MessageBuilder::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+        msg.fixed(&ifinfomsg(0, 0, 0))
+            .attr_str(IFLA_IFNAME, name)
+            .attr_u32(IFLA_LINK, parent_index)
+            .attr_u32(IFLA_NET_NS_FD, netns_fd);
+        let info = msg.begin_nested(IFLA_LINKINFO);
+        msg.attr_str(IFLA_INFO_KIND, "macvlan");
+        let data = msg.begin_nested(IFLA_INFO_DATA);
+        msg.attr_u32(IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE);
+        msg.end_nested(data);
+        msg.end_nested(info);
+        self.socket
+            .request(msg, &format!("create macvlan link {name}"))?;
         Ok(())
     }
 

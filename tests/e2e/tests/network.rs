@@ -442,3 +442,124 @@ fn a_requested_mac_address_is_the_containers() {
     );
     ok(&d.docker(&["rm", "-f", "macd"]));
 }
+
+/// A veth pair on the host, one end the parent of a test's macvlan network (the `dummy`
+/// module is not in every kernel); deleted on drop.
+struct ParentLink(String);
+
+impl ParentLink {
+    fn new() -> Self {
+        let name = format!("btmv{}", std::process::id() % 100_000);
+        let peer = format!("{name}p");
+        let ip = |args: &[&str]| {
+            let status = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "ip {args:?}");
+        };
+        ip(&["link", "add", &name, "type", "veth", "peer", "name", &peer]);
+        ip(&["link", "set", &name, "up"]);
+        ip(&["link", "set", &peer, "up"]);
+        ParentLink(name)
+    }
+}
+
+impl Drop for ParentLink {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .status();
+    }
+}
+
+fn host_link_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+#[test]
+fn macvlan_networks_put_containers_on_the_parents_segment() {
+    let Some(d) = daemon() else { return };
+    let parent = ParentLink::new();
+    let parent_option = format!("parent={}", parent.0);
+    ok(&d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "--subnet",
+        "10.231.5.0/24",
+        "-o",
+        &parent_option,
+        "mv",
+    ]));
+    assert_eq!(
+        ok(&d.docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Driver}} {{.Options.parent}}",
+            "mv"
+        ])),
+        format!("macvlan {}\n", parent.0)
+    );
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "server",
+        "--network",
+        "mv",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo over-macvlan | nc -l -p 80; done",
+    ]));
+    let server_ip = ip_of(&d, "server");
+    assert!(server_ip.starts_with("10.231.5."), "{server_ip}");
+    let got = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "mv",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("until nc {server_ip} 80; do sleep 0.1; done"),
+    ]));
+    assert_eq!(got, "over-macvlan\n");
+    let connect = d.docker(&["network", "connect", "mv", "server"]);
+    assert!(!connect.status.success());
+    let bad = d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        "parent=nosuch0",
+        "mv-bad",
+    ]);
+    assert!(
+        stderr(&bad).contains("parent interface was not found on the host: nosuch0"),
+        "{}",
+        stderr(&bad)
+    );
+    ok(&d.docker(&["rm", "-f", "server"]));
+    ok(&d.docker(&["network", "rm", "mv"]));
+    assert!(host_link_exists(&parent.0), "a parent the user gave stays");
+
+    // Without a parent: a link of the network's own, removed with it.
+    let id = ok(&d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "--subnet",
+        "10.231.6.0/24",
+        "internal-mv",
+    ]));
+    let dummy = format!("dm-{}", &id.trim()[..12]);
+    assert!(host_link_exists(&dummy), "{dummy}");
+    ok(&d.docker(&["network", "rm", "internal-mv"]));
+    assert!(!host_link_exists(&dummy), "{dummy} removed");
+}

@@ -230,7 +230,7 @@ impl Engine {
         for (offset, name) in names.iter().enumerate() {
             let index = attached + offset;
             let n = self.network_by_id(&c.networks[name].network_id)?;
-            let (Some(bridge_name), Some(ipam)) = (&n.bridge, &n.ipam) else {
+            let Some(ipam) = &n.ipam else {
                 continue;
             };
             let a = c.networks.get_mut(name).expect("listed above");
@@ -239,7 +239,6 @@ impl Engine {
                     .unwrap_or_default()
                     .parse()
                     .map_err(|_| Error::internal("no address allocated"))?;
-            let bridge = Bridge::ensure(bridge_name, ipam.gateway_cidr(), super::MTU).await?;
             use std::os::fd::AsFd;
             let mac = a
                 .requested_mac
@@ -247,7 +246,26 @@ impl Engine {
                 .map(str::parse)
                 .transpose()
                 .map_err(|e| Error::invalid(format!("{e}")))?;
-            let mut endpoint = berth_net::attach(&bridge, netns.as_fd(), ip, mac).await?;
+            let mut endpoint = match (&n.bridge, &n.parent) {
+                (Some(bridge_name), _) => {
+                    let bridge =
+                        Bridge::ensure(bridge_name, ipam.gateway_cidr(), super::MTU).await?;
+                    berth_net::attach(&bridge, netns.as_fd(), ip, mac).await?
+                }
+                (None, Some(parent)) => {
+                    let gateway = Some(ipam.gateway());
+                    berth_net::macvlan::attach_macvlan(
+                        &parent.name,
+                        netns.as_fd(),
+                        ipam.gateway_cidr(),
+                        ip,
+                        gateway,
+                        mac,
+                    )
+                    .await?
+                }
+                (None, None) => continue,
+            };
             endpoint.container.name = format!("eth{index}");
             if index > 0 || n.internal {
                 endpoint.container.gateway = None;
@@ -325,6 +343,11 @@ impl Engine {
         endpoint_config: &serde_json::Value,
     ) -> Result<()> {
         let n = self.resolve_network(network)?;
+        if n.driver == super::Driver::Macvlan {
+            return Err(Error::forbidden(
+                "connecting a container to a macvlan network after its creation is not supported yet: create it with --network",
+            ));
+        }
         if n.driver != super::Driver::Bridge {
             return Err(Error::forbidden(
                 "container cannot be disconnected from host network or connected to host network",
@@ -336,8 +359,9 @@ impl Engine {
         let mut c = self.container_record(&id)?;
         if mode(&c.host_config) != Mode::Networks
             || c.networks.values().any(|a| {
-                self.network_by_id(&a.network_id)
-                    .is_ok_and(|n| n.driver != super::Driver::Bridge)
+                self.network_by_id(&a.network_id).is_ok_and(|n| {
+                    !matches!(n.driver, super::Driver::Bridge | super::Driver::Macvlan)
+                })
             })
         {
             return Err(Error::forbidden(
@@ -381,7 +405,11 @@ impl Engine {
             "network",
             "connect",
             &n.id,
-            crate::events::attrs(&[("container", &c.id), ("name", &n.name), ("type", "bridge")]),
+            crate::events::attrs(&[
+                ("container", &c.id),
+                ("name", &n.name),
+                ("type", n.driver.as_str()),
+            ]),
         );
         Ok(())
     }
@@ -393,6 +421,12 @@ impl Engine {
         let live = self.live.get(&id);
         let _guard = live.lock.lock().await;
         let mut c = self.container_record(&id)?;
+        // A macvlan link lives in the container's namespace, which berthd does not enter.
+        if n.driver == super::Driver::Macvlan && c.state.running() {
+            return Err(Error::forbidden(
+                "disconnecting a running container from a macvlan network is not supported yet: stop it first",
+            ));
+        }
         let Some(mut a) = c.networks.remove(&n.name) else {
             return Err(Error::forbidden(format!(
                 "container {} is not connected to network {}",
@@ -408,7 +442,11 @@ impl Engine {
             "network",
             "disconnect",
             &n.id,
-            crate::events::attrs(&[("container", &c.id), ("name", &n.name), ("type", "bridge")]),
+            crate::events::attrs(&[
+                ("container", &c.id),
+                ("name", &n.name),
+                ("type", n.driver.as_str()),
+            ]),
         );
         Ok(())
     }

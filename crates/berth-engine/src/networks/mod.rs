@@ -6,14 +6,14 @@ pub mod model;
 mod views;
 
 pub use attach::{Mode, mode};
-pub use model::{Attachment, Driver, Network};
+pub use model::{Attachment, Driver, MacvlanParent, Network};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::filters::Filters;
 use crate::{Engine, clock, ids};
 use berth_net::dns::{DnsConfig, DnsRecords, DnsServer};
 use berth_net::ipam::{AddressAllocator, AddressPool};
-use berth_net::{Bridge, Firewall, HostPortAllocator, Ipv4Cidr};
+use berth_net::{Bridge, Firewall, HostPortAllocator, Ipv4Cidr, macvlan};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -103,6 +103,44 @@ fn predefined(
         labels: Map::new(),
         options: Map::new(),
         predefined: true,
+        parent: None,
+    }
+}
+
+/// A macvlan network's parent: `-o parent=<host interface>` (which must exist), else an
+/// internal link of its own, named after the network as Docker names its dummy link.
+async fn macvlan_parent(options: &Map<String, Value>, id: &str) -> Result<MacvlanParent> {
+    match options
+        .get("parent")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+    {
+        Some(name) => {
+            // An invalid interface name is a missing one.
+            if !macvlan::link_exists(name).await.unwrap_or(false) {
+                return Err(Error::invalid(format!(
+                    "-o parent interface was not found on the host: {name}"
+                )));
+            }
+            Ok(MacvlanParent {
+                name: name.to_string(),
+                dummy: false,
+            })
+        }
+        None => Ok(MacvlanParent {
+            name: format!("dm-{}", &id[..12]),
+            dummy: true,
+        }),
+    }
+}
+
+/// Deletes the host links a network owns: its bridge, or its internal macvlan parent.
+async fn tear_down(n: &Network) {
+    if let Some(bridge) = &n.bridge {
+        let _ = Bridge::delete(bridge).await;
+    }
+    if let Some(parent) = n.parent.as_ref().filter(|p| p.dummy) {
+        let _ = macvlan::delete_parent(&parent.name).await;
     }
 }
 
@@ -158,8 +196,14 @@ impl Engine {
         Ok(())
     }
 
-    /// The bridge, its firewall rules and (user networks) its DNS server.
+    /// The bridge, its firewall rules and (user networks) its DNS server; a macvlan
+    /// network's dummy parent.
     async fn bring_up(&self, n: &Network) -> Result<()> {
+        if let Some(parent) = n.parent.as_ref().filter(|p| p.dummy)
+            && !macvlan::link_exists(&parent.name).await?
+        {
+            macvlan::create_internal_parent(&parent.name).await?;
+        }
         let (Some(bridge), Some(ipam)) = (&n.bridge, &n.ipam) else {
             return Ok(());
         };
@@ -198,56 +242,64 @@ impl Engine {
             .as_str()
             .filter(|d| !d.is_empty())
             .unwrap_or("bridge");
-        match driver {
-            "bridge" => {}
+        let driver = match driver {
+            "bridge" => Driver::Bridge,
+            "macvlan" => Driver::Macvlan,
             "host" | "null" => {
                 return Err(Error::forbidden(format!(
                     "only one instance of \"{driver}\" network is allowed"
                 )));
             }
             other => return Err(Error::not_found(format!("plugin \"{other}\" not found"))),
-        }
+        };
+        let options = body["Options"].as_object().cloned().unwrap_or_default();
         let _guard = self.net.lock.lock().await;
         if self.network_records()?.iter().any(|n| n.name == name) {
             return Err(Error::conflict(format!(
                 "network with name {name} already exists"
             )));
         }
-        let ipam = self.network_ipam(&body["IPAM"]).await?;
+        // A macvlan network usually shares the parent's routed LAN subnet.
+        let ipam = self
+            .network_ipam(&body["IPAM"], driver == Driver::Bridge)
+            .await?;
         let id = ids::new_id();
+        let parent = match driver {
+            Driver::Macvlan => Some(macvlan_parent(&options, &id).await?),
+            _ => None,
+        };
         let n = Network {
-            bridge: Some(format!("br-{}", &id[..12])),
+            bridge: (driver == Driver::Bridge).then(|| format!("br-{}", &id[..12])),
             id,
             name: name.to_string(),
-            driver: Driver::Bridge,
+            driver,
             created: clock::now(),
             ipam: Some(ipam),
             internal: body["Internal"].as_bool().unwrap_or(false),
             attachable: body["Attachable"].as_bool().unwrap_or(false),
             labels: body["Labels"].as_object().cloned().unwrap_or_default(),
-            options: body["Options"].as_object().cloned().unwrap_or_default(),
+            options,
             predefined: false,
+            parent,
         };
         self.db.insert_network(&n.id, &n.name, &n)?;
         if let Err(e) = self.bring_up(&n).await {
             self.db.delete_network(&n.id)?;
-            if let Some(bridge) = &n.bridge {
-                let _ = Bridge::delete(bridge).await;
-            }
+            tear_down(&n).await;
             return Err(e);
         }
         self.events.emit(
             "network",
             "create",
             &n.id,
-            crate::events::attrs(&[("name", &n.name), ("type", "bridge")]),
+            crate::events::attrs(&[("name", &n.name), ("type", n.driver.as_str())]),
         );
         Ok(json!({"Id": n.id, "Warning": ""}))
     }
 
     /// The subnet of a new network: the one asked for (checked against the others), or the
     /// next free one from the address pools.
-    async fn network_ipam(&self, ipam: &Value) -> Result<AddressAllocator> {
+    async fn network_ipam(&self, ipam: &Value, avoid_routes: bool) -> Result<AddressAllocator> {
         let config = ipam["Config"]
             .as_array()
             .and_then(|c| c.first())
@@ -272,8 +324,13 @@ impl Engine {
             .network_records()?
             .iter()
             .filter_map(|n| n.ipam.as_ref().map(|i| i.subnet()))
-            .chain(berth_net::routed_subnets().await?)
             .collect();
+        let routed = if avoid_routes {
+            berth_net::routed_subnets().await?
+        } else {
+            Vec::new()
+        };
+        let in_use: Vec<Ipv4Cidr> = in_use.into_iter().chain(routed).collect();
         let subnet = match parse("Subnet")? {
             Some(s) => {
                 if let Some(clash) = in_use.iter().find(|u| u.overlaps(&s)) {
@@ -404,13 +461,13 @@ impl Engine {
             .remove(&n.id);
         if let Some(bridge) = &n.bridge {
             self.net.firewall()?.remove_network(bridge).await?;
-            Bridge::delete(bridge).await?;
         }
+        tear_down(&n).await;
         self.events.emit(
             "network",
             "destroy",
             &n.id,
-            crate::events::attrs(&[("name", &n.name), ("type", "bridge")]),
+            crate::events::attrs(&[("name", &n.name), ("type", n.driver.as_str())]),
         );
         Ok(())
     }

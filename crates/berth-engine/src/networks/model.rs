@@ -11,6 +11,7 @@ pub enum Driver {
     Bridge,
     Host,
     Null,
+    Macvlan,
 }
 
 impl Driver {
@@ -19,6 +20,7 @@ impl Driver {
             Driver::Bridge => "bridge",
             Driver::Host => "host",
             Driver::Null => "null",
+            Driver::Macvlan => "macvlan",
         }
     }
 }
@@ -39,6 +41,17 @@ pub struct Network {
     pub options: Map<String, Value>,
     /// `bridge`, `host` and `none`: made by berthd, never removed.
     pub predefined: bool,
+    /// A macvlan network's parent interface on the host.
+    #[serde(default)]
+    pub parent: Option<MacvlanParent>,
+}
+
+/// The host interface a macvlan network's containers hang off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MacvlanParent {
+    pub name: String,
+    /// A link berthd made (no `-o parent`): made again at start, removed with the network.
+    pub dummy: bool,
 }
 
 impl Network {
