@@ -72,7 +72,41 @@ fn default_bridge_gives_an_address_and_publishes_ports() {
     );
     let ps = ok(&d.docker(&["ps", "--format", "{{.Ports}}"]));
     assert!(ps.contains("->80/tcp"), "{ps}");
-    ok(&d.docker(&["rm", "-f", "web"]));
+
+    // Published on every address: reached through the host's own (non-loopback) address on
+    // the bridge, and through loopback.
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "everywhere",
+        "--hostname",
+        "allhost",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let mapping = ok(&d.docker(&["port", "everywhere", "80"]));
+    let port = mapping
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    assert_eq!(
+        read_from(&format!("{gateway}:{port}")),
+        "served-by-allhost\n"
+    );
+    assert_eq!(
+        read_from(&format!("127.0.0.1:{port}")),
+        "served-by-allhost\n"
+    );
+    ok(&d.docker(&["rm", "-f", "web", "everywhere"]));
     assert!(
         std::net::TcpStream::connect(&host_addr).is_err(),
         "the port is closed after the container went"
