@@ -1,8 +1,9 @@
-//! Address types shared by every part of the crate: an IPv4 address with its prefix length
-//! (`172.18.0.1/16`) and a MAC address. Both serialize as the text form docker uses.
+//! Address types shared by every part of the crate: IPv4 and IPv6 addresses with their prefix
+//! length (`172.18.0.1/16`, `fd00:1::1/64`) and a MAC address. They serialize as the text form
+//! docker uses.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -110,6 +111,91 @@ impl FromStr for Ipv4Cidr {
     }
 }
 
+/// An IPv6 address and prefix length (`fd00:1::1/64`), host or network, as [`Ipv4Cidr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ipv6Cidr {
+    addr: Ipv6Addr,
+    prefix: u8,
+}
+
+impl Ipv6Cidr {
+    pub fn new(addr: Ipv6Addr, prefix: u8) -> Result<Self, AddrParseError> {
+        if prefix > 128 {
+            return Err(AddrParseError {
+                what: "IPv6 prefix length",
+                input: prefix.to_string(),
+            });
+        }
+        Ok(Self { addr, prefix })
+    }
+
+    pub fn addr(&self) -> Ipv6Addr {
+        self.addr
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    fn mask(&self) -> u128 {
+        u128::MAX
+            .checked_shl(128 - u32::from(self.prefix))
+            .unwrap_or(0)
+    }
+
+    /// The network itself: the address with its host bits cleared.
+    pub fn network(&self) -> Self {
+        Self {
+            addr: Ipv6Addr::from(u128::from(self.addr) & self.mask()),
+            prefix: self.prefix,
+        }
+    }
+
+    pub fn is_network(&self) -> bool {
+        self.network().addr == self.addr
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & self.mask() == u128::from(self.addr) & self.mask()
+    }
+
+    pub fn overlaps(&self, other: &Self) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
+
+    /// `ip` with this prefix length.
+    pub fn with_addr(&self, ip: Ipv6Addr) -> Self {
+        Self {
+            addr: ip,
+            prefix: self.prefix,
+        }
+    }
+}
+
+impl fmt::Display for Ipv6Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Ipv6Cidr {
+    type Err = AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || AddrParseError {
+            what: "IPv6 CIDR",
+            input: s.to_owned(),
+        };
+        let (addr, prefix) = s.split_once('/').ok_or_else(invalid)?;
+        let addr = addr.parse().map_err(|_| invalid())?;
+        if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let prefix = prefix.parse().map_err(|_| invalid())?;
+        Self::new(addr, prefix).map_err(|_| invalid())
+    }
+}
+
 /// A 48-bit Ethernet address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MacAddr(pub [u8; 6]);
@@ -179,6 +265,7 @@ macro_rules! serde_as_string {
 }
 
 serde_as_string!(Ipv4Cidr);
+serde_as_string!(Ipv6Cidr);
 serde_as_string!(MacAddr);
 
 #[cfg(test)]
@@ -198,6 +285,20 @@ mod tests {
         assert!(all.contains(Ipv4Addr::new(8, 8, 8, 8)));
         assert!(all.overlaps(&gw));
         assert!(all.covers(&gw) && !gw.covers(&all));
+    }
+
+    #[test]
+    fn ipv6_cidr_parts() {
+        let gw: Ipv6Cidr = "fd00:db8:1::1/64".parse().unwrap();
+        assert_eq!(gw.network().to_string(), "fd00:db8:1::/64");
+        assert!(!gw.is_network() && gw.network().is_network());
+        assert!(gw.contains("fd00:db8:1::ffff".parse().unwrap()));
+        assert!(!gw.contains("fd00:db8:2::1".parse().unwrap()));
+        let all: Ipv6Cidr = "::/0".parse().unwrap();
+        assert!(all.overlaps(&gw));
+        for bad in ["fd00::", "fd00::/129", "fd00::/", "x/64", "10.0.0.0/8"] {
+            assert!(bad.parse::<Ipv6Cidr>().is_err(), "{bad}");
+        }
     }
 
     #[test]

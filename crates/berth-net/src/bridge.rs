@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::{Ipv4Cidr, MacAddr};
+use crate::addr::{Ipv4Cidr, Ipv6Cidr, MacAddr};
 use crate::blocking;
 use crate::error::{Error, Result};
 use crate::rtnl::{LinkChange, Rtnl, validate_ifname};
@@ -58,6 +58,18 @@ impl Bridge {
         })
         .await?;
         Ok(bridge)
+    }
+
+    /// Puts a dual-stack network's IPv6 gateway (`fd00:1::1/64`) on the bridge; an address
+    /// already there is left as it is.
+    pub async fn add_gateway6(&self, gateway: Ipv6Cidr) -> Result<()> {
+        let name = self.name.clone();
+        blocking::run(move || {
+            let mut rtnl = Rtnl::open()?;
+            let index = rtnl.require_link(&name)?;
+            rtnl.add_address6(index, gateway)
+        })
+        .await
     }
 
     /// Deletes a bridge (its ports are released, not deleted); false if there was none.

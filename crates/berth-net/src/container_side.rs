@@ -5,11 +5,11 @@
 //! to the container's init as JSON; init, single-threaded and before exec, calls [`configure`].
 //! This module is plain blocking netlink: no async runtime, no threads, no processes.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::{Ipv4Cidr, MacAddr};
+use crate::addr::{Ipv4Cidr, Ipv6Cidr, MacAddr};
 use crate::error::Result;
 use crate::rtnl::{LinkChange, Rtnl};
 
@@ -27,6 +27,11 @@ pub struct ContainerInterface {
     /// The default route's next hop; `None` for an internal network or a second attachment
     /// that must not take over the default route.
     pub gateway: Option<Ipv4Addr>,
+    /// On a dual-stack network: its IPv6 addresses, and the IPv6 default route's next hop.
+    #[serde(default)]
+    pub addresses6: Vec<Ipv6Cidr>,
+    #[serde(default)]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// Renames the link to its final name, sets its MAC and MTU, adds its addresses, brings it
@@ -50,6 +55,9 @@ pub fn configure(interface: &ContainerInterface) -> Result<()> {
     for addr in &interface.addresses {
         rtnl.add_address(index, *addr)?;
     }
+    for addr in &interface.addresses6 {
+        rtnl.add_address6(index, *addr)?;
+    }
     let up = LinkChange {
         up: true,
         ..LinkChange::default()
@@ -58,6 +66,9 @@ pub fn configure(interface: &ContainerInterface) -> Result<()> {
     loopback_up_with(&mut rtnl)?;
     if let Some(gateway) = interface.gateway {
         rtnl.set_default_route(gateway, index)?;
+    }
+    if let Some(gateway) = interface.gateway6 {
+        rtnl.set_default_route6(gateway, index)?;
     }
     Ok(())
 }
@@ -92,6 +103,8 @@ mod tests {
             mtu: 1500,
             addresses: vec!["172.18.0.2/16".parse().unwrap()],
             gateway: Some(Ipv4Addr::new(172, 18, 0, 1)),
+            addresses6: vec!["fd00:1::2/64".parse().unwrap()],
+            gateway6: Some("fd00:1::1".parse().unwrap()),
         };
         let json = serde_json::to_value(&interface).unwrap();
         assert_eq!(
@@ -103,9 +116,16 @@ mod tests {
                 "mtu": 1500,
                 "addresses": ["172.18.0.2/16"],
                 "gateway": "172.18.0.1",
+                "addresses6": ["fd00:1::2/64"],
+                "gateway6": "fd00:1::1",
             })
         );
         let back: ContainerInterface = serde_json::from_value(json).unwrap();
         assert_eq!(back, interface);
+        // What an older berthd sent (no IPv6 fields) still reads.
+        let old = serde_json::json!({"tempName": "vp1", "name": "eth0", "mac": "02:42:ac:12:00:02",
+            "mtu": 1500, "addresses": [], "gateway": null});
+        let old: ContainerInterface = serde_json::from_value(old).unwrap();
+        assert!(old.addresses6.is_empty() && old.gateway6.is_none());
     }
 }

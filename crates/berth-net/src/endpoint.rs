@@ -106,6 +106,8 @@ pub async fn attach(
                 mtu,
                 addresses: vec![gateway.with_addr(ip)],
                 gateway: Some(gateway.addr()),
+                addresses6: Vec::new(),
+                gateway6: None,
             },
         })
     })

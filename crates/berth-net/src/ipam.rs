@@ -6,11 +6,11 @@
 //! and loads it back on start.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::Ipv4Cidr;
+use crate::addr::{Ipv4Cidr, Ipv6Cidr};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IpamError {
@@ -34,6 +34,18 @@ pub enum IpamError {
     InvalidPool { base: Ipv4Cidr, size: u8 },
     #[error("all predefined address pools have been fully subnetted")]
     PoolsExhausted,
+    #[error(
+        "invalid subnet {0}: it must be an IPv6 network address with a prefix of /126 or shorter"
+    )]
+    InvalidSubnet6(Ipv6Cidr),
+    #[error("no matching subnet for gateway {gateway}: it is not a host address of {subnet}")]
+    GatewayOutsideSubnet6 { gateway: Ipv6Addr, subnet: Ipv6Cidr },
+    #[error("no available IPv6 addresses on this network's address pools: {0}")]
+    Exhausted6(Ipv6Cidr),
+    #[error("invalid address {ip}: it does not belong to any of this network's subnets ({subnet})")]
+    OutsideSubnet6 { ip: Ipv6Addr, subnet: Ipv6Cidr },
+    #[error("Address already in use")]
+    InUse6(Ipv6Addr),
 }
 
 /// The addresses handed out in one network's subnet. The gateway is reserved; so are the

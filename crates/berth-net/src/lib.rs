@@ -15,6 +15,7 @@ mod addr;
 pub mod container_side;
 mod error;
 pub mod ipam;
+pub mod ipam6;
 mod netlink;
 pub mod port_spec;
 mod rtnl;
@@ -40,7 +41,7 @@ pub mod nftables;
 #[cfg(feature = "host")]
 mod sysctl;
 
-pub use addr::{Ipv4Cidr, MacAddr};
+pub use addr::{Ipv4Cidr, Ipv6Cidr, MacAddr};
 pub use error::{AddrParseError, Error, NetlinkError, Result};
 
 #[cfg(feature = "host")]

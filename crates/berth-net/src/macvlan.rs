@@ -88,6 +88,8 @@ pub async fn attach_macvlan(
                 mtu,
                 addresses: vec![subnet.with_addr(ip)],
                 gateway,
+                addresses6: Vec::new(),
+                gateway6: None,
             },
         })
     })

@@ -1,11 +1,11 @@
 //! Route netlink (links, addresses, routes) over a blocking socket, in the namespace of the
 //! thread that opened it (`man 7 rtnetlink`).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 #[cfg(feature = "host")]
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::addr::{Ipv4Cidr, MacAddr};
+use crate::addr::{Ipv4Cidr, Ipv6Cidr, MacAddr};
 use crate::error::{Error, Result};
 #[cfg(feature = "host")]
 use crate::netlink::message::{Attrs, NLM_F_EXCL, parse_u32_ne};
@@ -49,6 +49,8 @@ const MACVLAN_MODE_BRIDGE: u32 = 4;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_BROADCAST: u16 = 4;
+/// `ifa_flags`: no duplicate address detection.
+const IFA_F_NODAD: u8 = 0x02;
 
 #[cfg(feature = "host")]
 const RTA_DST: u16 = 1;
@@ -104,9 +106,14 @@ fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; 16] {
 }
 
 fn ifaddrmsg(prefix: u8, index: u32) -> [u8; 8] {
+    ifaddrmsg_of(libc::AF_INET, prefix, 0, index)
+}
+
+fn ifaddrmsg_of(family: libc::c_int, prefix: u8, flags: u8, index: u32) -> [u8; 8] {
     let mut msg = [0u8; 8];
-    msg[0] = libc::AF_INET as u8;
+    msg[0] = family as u8;
     msg[1] = prefix;
+    msg[2] = flags;
     msg[3] = RT_SCOPE_UNIVERSE;
     msg[4..8].copy_from_slice(&index.to_ne_bytes());
     msg
@@ -117,8 +124,12 @@ const RTMSG_LEN: usize = 12;
 
 /// An IPv4 `rtmsg` for a default route (or a dump request, all zero but the family).
 fn rtmsg(table: u8, protocol: u8, route_type: u8) -> [u8; RTMSG_LEN] {
+    rtmsg_of(libc::AF_INET, table, protocol, route_type)
+}
+
+fn rtmsg_of(family: libc::c_int, table: u8, protocol: u8, route_type: u8) -> [u8; RTMSG_LEN] {
     let mut msg = [0u8; RTMSG_LEN];
-    msg[0] = libc::AF_INET as u8;
+    msg[0] = family as u8;
     msg[4] = table;
     msg[5] = protocol;
     msg[6] = RT_SCOPE_UNIVERSE;
@@ -193,6 +204,36 @@ impl Rtnl {
         }
         self.socket
             .request(msg, &format!("add address {addr} to link #{index}"))?;
+        Ok(())
+    }
+
+    /// Adds an IPv6 `addr` to a link, usable at once: without duplicate address detection,
+    /// which would hold it "tentative" for a second or more (the subnet is berth's own, its
+    /// addresses handed out by its IPAM).
+    pub(crate) fn add_address6(&mut self, index: u32, addr: Ipv6Cidr) -> Result<()> {
+        let mut msg = MessageBuilder::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+        msg.fixed(&ifaddrmsg_of(
+            libc::AF_INET6,
+            addr.prefix(),
+            IFA_F_NODAD,
+            index,
+        ))
+        .attr(IFA_LOCAL, &addr.addr().octets())
+        .attr(IFA_ADDRESS, &addr.addr().octets());
+        self.socket
+            .request(msg, &format!("add address {addr} to link #{index}"))?;
+        Ok(())
+    }
+
+    /// Sets the IPv6 default route via `gateway` on link `index`, replacing any.
+    pub(crate) fn set_default_route6(&mut self, gateway: Ipv6Addr, index: u32) -> Result<()> {
+        let rtmsg = rtmsg_of(libc::AF_INET6, RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST);
+        let mut msg = MessageBuilder::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+        msg.fixed(&rtmsg)
+            .attr(RTA_GATEWAY, &gateway.octets())
+            .attr_u32(RTA_OIF, index);
+        self.socket
+            .request(msg, &format!("add IPv6 default route via {gateway}"))?;
         Ok(())
     }
 

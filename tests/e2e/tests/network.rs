@@ -597,3 +597,97 @@ fn macvlan_networks_put_containers_on_the_parents_segment() {
     ok(&d.docker(&["network", "rm", "internal-mv"]));
     assert!(!host_link_exists(&dummy), "{dummy} removed");
 }
+
+#[test]
+fn dual_stack_networks_give_containers_ipv6_addresses() {
+    let Some(d) = daemon() else { return };
+    ok(&d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.232.7.0/24",
+        "--subnet",
+        "fd00:b17:1::/64",
+        "dual",
+    ]));
+    assert_eq!(
+        ok(&d.docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.EnableIPv6}}{{range .IPAM.Config}} {{.Subnet}}/{{.Gateway}}{{end}}",
+            "dual",
+        ])),
+        "true 10.232.7.0/24/10.232.7.1 fd00:b17:1::/64/fd00:b17:1::1\n"
+    );
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "six",
+        "--network",
+        "dual",
+        "--ip6",
+        "fd00:b17:1::66",
+        "--hostname",
+        "sixhost",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    assert_eq!(
+        ok(&d.docker(&[
+            "inspect", "-f",
+            "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} via {{.IPv6Gateway}}{{end}}",
+            "six",
+        ])),
+        "fd00:b17:1::66/64 via fd00:b17:1::1\n"
+    );
+    // Container to container, and the host (the bridge's gateway) to the container, over IPv6.
+    let got = ok(&d.docker(&[
+        "run", "--rm", "--network", "dual", "busybox", "sh", "-c",
+        "ip -6 route | grep -o 'default via fd00:b17:1::1'; until nc fd00:b17:1::66 80; do sleep 0.1; done",
+    ]));
+    assert_eq!(got, "default via fd00:b17:1::1\nserved-by-sixhost\n");
+    assert_eq!(read_from("[fd00:b17:1::66]:80"), "served-by-sixhost\n");
+
+    // Without a subnet: a unique local /64 of its own.
+    ok(&d.docker(&["network", "create", "--ipv6", "ula"]));
+    let subnets = ok(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        "ula",
+    ]));
+    assert!(
+        subnets
+            .trim_end()
+            .split(' ')
+            .any(|s| s.starts_with("fd") && s.ends_with("::/64")),
+        "{subnets}"
+    );
+    let refused = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "ula",
+        "--ip6",
+        "fd00:dead::1",
+        "busybox",
+        "true",
+    ]);
+    assert!(!refused.status.success());
+    let v4_only = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "fd00:b17:2::/64",
+        "v6-without-flag",
+    ]);
+    assert!(stderr(&v4_only).contains("--ipv6"), "{}", stderr(&v4_only));
+    ok(&d.docker(&["rm", "-f", "six"]));
+    ok(&d.docker(&["network", "rm", "dual", "ula"]));
+}

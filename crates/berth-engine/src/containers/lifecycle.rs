@@ -73,9 +73,12 @@ impl Engine {
             ));
         }
         let exec_dir = self.exec_dir(&id);
-        self.allocate_addresses(&mut c).await?;
         // The cgroup exists, with its limits, before the init: the init joins it first thing.
-        let launched = match self.prepare_start(&c).and_then(|()| self.create_cgroup(&c)) {
+        let prepared = match self.allocate_addresses(&mut c).await {
+            Ok(()) => self.prepare_start(&c).and_then(|()| self.create_cgroup(&c)),
+            Err(e) => Err(e),
+        };
+        let launched = match prepared {
             Ok(()) => shim::launch(&self.shim_binary(), &exec_dir).await,
             Err(e) => Err(e),
         };

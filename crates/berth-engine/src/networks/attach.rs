@@ -163,6 +163,16 @@ impl Engine {
                 "user specified IP address is supported on user defined networks only",
             ));
         }
+        let requested_ip6 = endpoint["IPAMConfig"]["IPv6Address"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        if requested_ip6.is_some() && n.ipam6.is_none() {
+            return Err(Error::invalid(format!(
+                "network {} has no IPv6 subnet for --ip6: create it with --ipv6",
+                n.name
+            )));
+        }
         let requested_mac = endpoint["MacAddress"]
             .as_str()
             .filter(|s| !s.is_empty())
@@ -174,6 +184,7 @@ impl Engine {
                 network_id: n.id,
                 aliases,
                 requested_ip,
+                requested_ip6,
                 requested_mac,
                 endpoint_id: ids::new_id(),
                 ..Default::default()
@@ -203,6 +214,20 @@ impl Engine {
                 )?,
                 None => ipam.allocate()?,
             };
+            if let Some(ipam6) = n.ipam6.as_mut() {
+                let ip6 = match &a.requested_ip6 {
+                    Some(ip) => ipam6.request(
+                        ip.parse()
+                            .map_err(|_| Error::invalid(format!("invalid IPv6 address {ip}")))?,
+                    ),
+                    None => ipam6.allocate(),
+                };
+                let ip6 = ip6.map_err(|e| {
+                    ipam.release(ip);
+                    Error::invalid(e.to_string())
+                })?;
+                a.ip6 = Some(ip6.to_string());
+            }
             self.db.update_network(&n.id, &n)?;
             a.ip = Some(ip.to_string());
         }
@@ -267,8 +292,16 @@ impl Engine {
                 (None, None) => continue,
             };
             endpoint.container.name = format!("eth{index}");
+            if let (Some(ipam6), Some(ip6)) = (&n.ipam6, a.ip6.as_deref()) {
+                let ip6 = ip6
+                    .parse()
+                    .map_err(|_| Error::internal("bad IPv6 address allocated"))?;
+                endpoint.container.addresses6 = vec![ipam6.subnet().with_addr(ip6)];
+                endpoint.container.gateway6 = Some(ipam6.gateway());
+            }
             if index > 0 || n.internal {
                 endpoint.container.gateway = None;
+                endpoint.container.gateway6 = None;
             }
             if index == 0 && !requests.is_empty() {
                 let forwards = self.reserve_ports(&requests, ip)?;
@@ -331,6 +364,12 @@ impl Engine {
             && let Some(ipam) = n.ipam.as_mut()
         {
             ipam.release(ip);
+            if let (Some(ipam6), Some(ip6)) = (
+                n.ipam6.as_mut(),
+                a.ip6.take().and_then(|ip6| ip6.parse().ok()),
+            ) {
+                ipam6.release(ip6);
+            }
             let _ = self.db.update_network(&n.id, &n);
         }
     }

@@ -13,7 +13,8 @@ use crate::filters::Filters;
 use crate::{Engine, clock, ids};
 use berth_net::dns::{DnsConfig, DnsRecords, DnsServer};
 use berth_net::ipam::{AddressAllocator, AddressPool};
-use berth_net::{Bridge, Firewall, HostPortAllocator, Ipv4Cidr, macvlan};
+use berth_net::ipam6::Ipv6Allocator;
+use berth_net::{Bridge, Firewall, HostPortAllocator, Ipv4Cidr, Ipv6Cidr, macvlan};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -104,6 +105,7 @@ fn predefined(
         options: Map::new(),
         predefined: true,
         parent: None,
+        ipam6: None,
     }
 }
 
@@ -132,6 +134,27 @@ async fn macvlan_parent(options: &Map<String, Value>, id: &str) -> Result<Macvla
             dummy: true,
         }),
     }
+}
+
+/// The first entry of an IPAM `Config` list of one address family (IPv6 subnets have colons).
+fn ipam_config(ipam: &Value, ipv6: bool) -> Value {
+    ipam["Config"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["Subnet"].as_str().unwrap_or_default().contains(':') == ipv6)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// `fdXX:XXXX:XXXX::/64` with 40 random bits: a unique local subnet (RFC 4193).
+fn unique_local_subnet() -> Ipv6Cidr {
+    let mut global_id = [0u8; 5];
+    getrandom::fill(&mut global_id).expect("the kernel's random source is available");
+    let mut bytes = [0u8; 16];
+    bytes[0] = 0xfd;
+    bytes[1..6].copy_from_slice(&global_id);
+    Ipv6Cidr::new(std::net::Ipv6Addr::from(bytes), 64).expect("/64 is a valid prefix")
 }
 
 /// Deletes the host links a network owns: its bridge, or its internal macvlan parent.
@@ -207,7 +230,10 @@ impl Engine {
         let (Some(bridge), Some(ipam)) = (&n.bridge, &n.ipam) else {
             return Ok(());
         };
-        Bridge::ensure(bridge, ipam.gateway_cidr(), MTU).await?;
+        let ensured = Bridge::ensure(bridge, ipam.gateway_cidr(), MTU).await?;
+        if let Some(ipam6) = &n.ipam6 {
+            ensured.add_gateway6(ipam6.gateway_cidr()).await?;
+        }
         self.net
             .firewall()?
             .add_network(bridge, ipam.subnet())
@@ -263,6 +289,7 @@ impl Engine {
         let ipam = self
             .network_ipam(&body["IPAM"], driver == Driver::Bridge)
             .await?;
+        let ipam6 = self.network_ipam6(body)?;
         let id = ids::new_id();
         let parent = match driver {
             Driver::Macvlan => Some(macvlan_parent(&options, &id).await?),
@@ -275,6 +302,7 @@ impl Engine {
             driver,
             created: clock::now(),
             ipam: Some(ipam),
+            ipam6,
             internal: body["Internal"].as_bool().unwrap_or(false),
             attachable: body["Attachable"].as_bool().unwrap_or(false),
             labels: body["Labels"].as_object().cloned().unwrap_or_default(),
@@ -300,11 +328,7 @@ impl Engine {
     /// The subnet of a new network: the one asked for (checked against the others), or the
     /// next free one from the address pools.
     async fn network_ipam(&self, ipam: &Value, avoid_routes: bool) -> Result<AddressAllocator> {
-        let config = ipam["Config"]
-            .as_array()
-            .and_then(|c| c.first())
-            .cloned()
-            .unwrap_or(Value::Null);
+        let config = ipam_config(ipam, false);
         let parse = |key: &str| -> Result<Option<Ipv4Cidr>> {
             config[key]
                 .as_str()
@@ -349,6 +373,54 @@ impl Engine {
             gateway,
             parse("IPRange")?,
         )?)
+    }
+
+    /// The IPv6 addresses of a network created with `EnableIPv6`: its IPv6 subnet (checked
+    /// against the other networks'), or a random unique local /64 (RFC 4193) without one.
+    fn network_ipam6(&self, body: &Value) -> Result<Option<Ipv6Allocator>> {
+        let config = ipam_config(&body["IPAM"], true);
+        let enabled = body["EnableIPv6"].as_bool().unwrap_or(false);
+        if !enabled {
+            if !config.is_null() {
+                return Err(Error::invalid(
+                    "an IPv6 subnet needs IPv6 enabled on the network (--ipv6)",
+                ));
+            }
+            return Ok(None);
+        }
+        let parse = |key: &str| -> Result<Option<Ipv6Cidr>> {
+            config[key]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    let s = if s.contains('/') {
+                        s.to_string()
+                    } else {
+                        format!("{s}/128")
+                    };
+                    s.parse::<Ipv6Cidr>()
+                        .map_err(|e| Error::invalid(format!("invalid {key} {s}: {e}")))
+                })
+                .transpose()
+        };
+        let subnet = match parse("Subnet")? {
+            Some(subnet) => subnet,
+            None => unique_local_subnet(),
+        };
+        if let Some(clash) = self
+            .network_records()?
+            .iter()
+            .filter_map(|n| n.ipam6.as_ref().map(|i| i.subnet()))
+            .find(|used| used.overlaps(&subnet))
+        {
+            return Err(Error::forbidden(format!(
+                "Pool overlaps with other one on this address space ({clash})"
+            )));
+        }
+        let gateway = parse("Gateway")?.map(|g| g.addr());
+        Ipv6Allocator::new(subnet, gateway)
+            .map(Some)
+            .map_err(|e| Error::invalid(e.to_string()))
     }
 
     pub fn list_networks(&self, filters: &Filters) -> Result<Vec<Value>> {

@@ -1,6 +1,7 @@
 //! Networks and containers' attachments to them, as the state database keeps them.
 
 use berth_net::ipam::AddressAllocator;
+use berth_net::ipam6::Ipv6Allocator;
 use berth_net::{Endpoint, PortForward};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -35,6 +36,9 @@ pub struct Network {
     pub bridge: Option<String>,
     /// Addresses of a bridge network (subnet, gateway, what is handed out).
     pub ipam: Option<AddressAllocator>,
+    /// IPv6 addresses of a dual-stack network (`--ipv6`).
+    #[serde(default)]
+    pub ipam6: Option<Ipv6Allocator>,
     pub internal: bool,
     pub attachable: bool,
     pub labels: Map<String, Value>,
@@ -71,10 +75,16 @@ pub struct Attachment {
     /// `--mac-address`, when the user asked for one (else a random one per start).
     #[serde(default)]
     pub requested_mac: Option<String>,
+    /// `--ip6`, when the user asked for an IPv6 address on a dual-stack network.
+    #[serde(default)]
+    pub requested_ip6: Option<String>,
     /// Docker's EndpointID: fixed for the attachment's life.
     pub endpoint_id: String,
     /// While running: the address it holds, and the veth pair.
     pub ip: Option<String>,
+    /// While running, on a dual-stack network: its IPv6 address.
+    #[serde(default)]
+    pub ip6: Option<String>,
     pub endpoint: Option<Endpoint>,
     /// While running: the published ports of this attachment.
     #[serde(default)]

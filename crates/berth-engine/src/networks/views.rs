@@ -6,11 +6,15 @@ use serde_json::{Map, Value, json};
 
 /// Docker's network object; `members` fill `Containers` (inspect only).
 pub fn network_json(n: &Network, members: &[(Container, Attachment)]) -> Value {
-    let ipam_config: Vec<Value> = n
-        .ipam
-        .iter()
-        .map(|i| json!({"Subnet": i.subnet().to_string(), "Gateway": i.gateway().to_string()}))
-        .collect();
+    let ipam_config: Vec<Value> =
+        n.ipam
+            .iter()
+            .map(|i| json!({"Subnet": i.subnet().to_string(), "Gateway": i.gateway().to_string()}))
+            .chain(n.ipam6.iter().map(
+                |i| json!({"Subnet": i.subnet().to_string(), "Gateway": i.gateway().to_string()}),
+            ))
+            .collect();
+    let prefix6 = n.ipam6.as_ref().map_or(128, |i| i.subnet().prefix());
     let mut options = n.options.clone();
     if let (Some(bridge), true) = (&n.bridge, n.predefined) {
         options.insert("com.docker.network.bridge.name".into(), json!(bridge));
@@ -26,7 +30,7 @@ pub fn network_json(n: &Network, members: &[(Container, Attachment)]) -> Value {
                     "EndpointID": a.endpoint_id,
                     "MacAddress": a.endpoint.as_ref().map(|e| e.mac().to_string()).unwrap_or_default(),
                     "IPv4Address": a.ip.as_ref().map(|ip| format!("{ip}/{prefix}")).unwrap_or_default(),
-                    "IPv6Address": ""
+                    "IPv6Address": a.ip6.as_ref().map(|ip| format!("{ip}/{prefix6}")).unwrap_or_default()
                 }),
             )
         })
@@ -37,7 +41,7 @@ pub fn network_json(n: &Network, members: &[(Container, Attachment)]) -> Value {
         "Created": n.created,
         "Scope": "local",
         "Driver": n.driver.as_str(),
-        "EnableIPv6": false,
+        "EnableIPv6": n.ipam6.is_some(),
         "IPAM": {"Driver": "default", "Options": null, "Config": ipam_config},
         "Internal": n.internal,
         "Attachable": n.attachable,
@@ -50,12 +54,29 @@ pub fn network_json(n: &Network, members: &[(Container, Attachment)]) -> Value {
     })
 }
 
+/// The addresses the container asked for (`--ip`, `--ip6`), only those given; null for none.
+fn ipam_request_json(a: &Attachment) -> Value {
+    let mut requested = Map::new();
+    if let Some(ip) = &a.requested_ip {
+        requested.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = &a.requested_ip6 {
+        requested.insert("IPv6Address".into(), json!(ip));
+    }
+    if requested.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(requested)
+    }
+}
+
 /// One attachment in a container's NetworkSettings.Networks.
 pub fn endpoint_json(n: Option<&Network>, a: &Attachment) -> Value {
     let ipam = n.and_then(|n| n.ipam.as_ref());
+    let ipam6 = n.and_then(|n| n.ipam6.as_ref());
     let running = a.ip.is_some();
     json!({
-        "IPAMConfig": a.requested_ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
+        "IPAMConfig": ipam_request_json(a),
         "Links": null,
         "Aliases": if a.aliases.is_empty() { Value::Null } else { json!(a.aliases) },
         "MacAddress": a.endpoint.as_ref().map(|e| e.mac().to_string()).unwrap_or_default(),
@@ -65,9 +86,9 @@ pub fn endpoint_json(n: Option<&Network>, a: &Attachment) -> Value {
         "Gateway": ipam.filter(|_| running).map(|i| i.gateway().to_string()).unwrap_or_default(),
         "IPAddress": a.ip.clone().unwrap_or_default(),
         "IPPrefixLen": ipam.filter(|_| running).map_or(0, |i| i.subnet().prefix()),
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": ipam6.filter(|_| running).map(|i| i.gateway().to_string()).unwrap_or_default(),
+        "GlobalIPv6Address": a.ip6.clone().unwrap_or_default(),
+        "GlobalIPv6PrefixLen": ipam6.filter(|_| running).map_or(0, |i| i.subnet().prefix()),
         "DNSNames": null
     })
 }
