@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Each entry moves the schema from its index to the next version, in one transaction.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const SCHEMA_V1: &str = "
@@ -35,6 +35,28 @@ const SCHEMA_V4: &str = "
 CREATE TABLE digests (
     name     TEXT PRIMARY KEY,          -- familiar repo@sha256:..., as RepoDigests shows
     image_id TEXT NOT NULL REFERENCES images(id)
+);
+";
+
+/// Builds: a RUN step's container starts from a layer chain whose image exists only in the
+/// build cache, so a container's `image_id` may now be NULL (its layers still pin it: they are
+/// in its record, which garbage collection reads). SQLite cannot relax a column constraint in
+/// place, hence the copy. And the build cache itself.
+const SCHEMA_V5: &str = "
+CREATE TABLE containers_v5 (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    image_id TEXT REFERENCES images(id), -- NULL for a build step's container
+    data     TEXT NOT NULL
+);
+INSERT INTO containers_v5 (id, name, image_id, data) SELECT id, name, image_id, data FROM containers;
+DROP TABLE containers;
+ALTER TABLE containers_v5 RENAME TO containers;
+CREATE TABLE build_cache (
+    key       TEXT PRIMARY KEY,         -- berth_build::CacheKey
+    step      TEXT NOT NULL,            -- berth_build::CachedStep as JSON
+    layers    TEXT NOT NULL,            -- JSON array of its chain ids, for garbage collection
+    last_used INTEGER NOT NULL          -- unix seconds
 );
 ";
 
@@ -250,12 +272,13 @@ impl Db {
         }
     }
 
-    /// Inserts a new container; a taken name is Docker's 409 conflict.
+    /// Inserts a new container; a taken name is Docker's 409 conflict. `image_id` is the image
+    /// record it pins, None for a build step's container.
     pub fn insert_container<T: Serialize>(
         &self,
         id: &str,
         name: &str,
-        image_id: &str,
+        image_id: Option<&str>,
         data: &T,
     ) -> Result<()> {
         let conn = self.conn();
@@ -422,6 +445,78 @@ impl Db {
     }
 }
 
+/// A build cache entry as `system df` and `build prune` see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildCacheRow {
+    pub key: String,
+    /// Chain ids of the step's image, bottom first.
+    pub layers: Vec<String>,
+    pub last_used: i64,
+}
+
+impl Db {
+    // ---- build cache ----
+
+    /// The step recorded under `key` (as JSON), marking it used at `now`.
+    pub fn build_cache_get(&self, key: &str, now: i64) -> Result<Option<String>> {
+        let conn = self.conn();
+        let step = conn
+            .query_row("SELECT step FROM build_cache WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if step.is_some() {
+            conn.execute(
+                "UPDATE build_cache SET last_used = ?2 WHERE key = ?1",
+                params![key, now],
+            )?;
+        }
+        Ok(step)
+    }
+
+    pub fn build_cache_put(
+        &self,
+        key: &str,
+        step_json: &str,
+        layers: &[String],
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO build_cache (key, step, layers, last_used) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(key) DO UPDATE SET step = excluded.step, layers = excluded.layers,
+                 last_used = excluded.last_used",
+            params![key, step_json, to_json(layers), now],
+        )?;
+        Ok(())
+    }
+
+    pub fn build_cache_delete(&self, key: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM build_cache WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    pub fn build_cache_entries(&self) -> Result<Vec<BuildCacheRow>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT key, layers, last_used FROM build_cache ORDER BY last_used")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(key, layers, last_used)| {
+                Ok(BuildCacheRow {
+                    key,
+                    layers: from_json(&layers)?,
+                    last_used,
+                })
+            })
+            .collect()
+    }
+}
+
 fn image_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
     let layers: String = r.get(1)?;
     Ok(ImageRow {
@@ -488,10 +583,10 @@ mod tests {
     fn container_names_are_unique() {
         let (_d, db) = db();
         db.put_image(&image("sha256:aa"), &[]).unwrap();
-        db.insert_container("c1", "web", "sha256:aa", &serde_json::json!({"n": 1}))
+        db.insert_container("c1", "web", Some("sha256:aa"), &serde_json::json!({"n": 1}))
             .unwrap();
         let err = db
-            .insert_container("c2", "web", "sha256:aa", &serde_json::json!({}))
+            .insert_container("c2", "web", None, &serde_json::json!({}))
             .unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Conflict);
         assert!(
@@ -504,6 +599,26 @@ mod tests {
             db.containers_using("sha256:aa").unwrap(),
             vec!["c1".to_string()]
         );
+    }
+
+    #[test]
+    fn build_cache_entries_are_replaced_and_touched() {
+        let (_d, db) = db();
+        db.build_cache_put("k", "{}", &["sha256:l1".into()], 1)
+            .unwrap();
+        db.build_cache_put("k", "{\"a\":1}", &["sha256:l2".into()], 2)
+            .unwrap();
+        assert_eq!(
+            db.build_cache_get("k", 3).unwrap().as_deref(),
+            Some("{\"a\":1}")
+        );
+        let rows = db.build_cache_entries().unwrap();
+        assert_eq!(
+            (rows[0].layers.clone(), rows[0].last_used),
+            (vec!["sha256:l2".to_string()], 3)
+        );
+        db.build_cache_delete("k").unwrap();
+        assert_eq!(db.build_cache_get("k", 4).unwrap(), None);
     }
 
     #[test]
