@@ -1,0 +1,409 @@
+//! `POST /build` (Docker's classic builder) end to end: real RUN containers, the layer cache
+//! in the state database, whiteouts, multi-stage builds, the docker CLI with
+//! DOCKER_BUILDKIT=0 and `berth build`, and bad contexts that must store nothing.
+
+use berth_testkit::{ApiResponse, Daemon, Requirement::*, ok, require, stderr, stdout, tar_of};
+use std::path::Path;
+use std::process::Output;
+
+fn daemon() -> Option<Daemon> {
+    require(&[Root, Busybox]).then(|| {
+        let d = Daemon::start();
+        d.load_busybox();
+        d
+    })
+}
+
+/// A context tar from (path, contents) files.
+fn context(files: &[(&str, &str)]) -> Vec<u8> {
+    let files: Vec<(&str, u32, &[u8])> = files
+        .iter()
+        .map(|(p, c)| (*p, 0o644, c.as_bytes()))
+        .collect();
+    tar_of(&files, &[])
+}
+
+/// The messages of a build reply, and the image id its `aux` message names.
+struct Build {
+    reply: ApiResponse,
+    messages: Vec<serde_json::Value>,
+}
+
+impl Build {
+    fn output(&self) -> String {
+        self.messages
+            .iter()
+            .filter_map(|m| m["stream"].as_str())
+            .collect()
+    }
+
+    fn id(&self) -> Option<String> {
+        self.messages
+            .iter()
+            .find_map(|m| m["aux"]["ID"].as_str().map(str::to_string))
+    }
+
+    fn error(&self) -> Option<String> {
+        self.messages
+            .iter()
+            .find_map(|m| m["errorDetail"]["message"].as_str().map(str::to_string))
+    }
+}
+
+fn build(d: &Daemon, query: &str, context: &[u8]) -> Build {
+    let reply = d
+        .api("POST", &format!("/build?{query}"), Some(context))
+        .expect("berthd answers");
+    let messages = reply
+        .text()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    Build { reply, messages }
+}
+
+/// The id of a build that must have succeeded; otherwise the output and berthd's log.
+fn built(d: &Daemon, b: &Build) -> String {
+    match b.id() {
+        Some(id) => id,
+        None => panic!(
+            "build failed: {}\n{}\nberthd log:\n{}",
+            b.reply.text(),
+            b.output(),
+            d.log()
+        ),
+    }
+}
+
+fn image_ids(d: &Daemon) -> Vec<String> {
+    let mut ids: Vec<String> = d
+        .api("GET", "/images/json?all=1", None)
+        .unwrap()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["Id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+const APP_DOCKERFILE: &str = r#"FROM busybox
+ENV GREETING=hello
+WORKDIR /app
+COPY msg.txt .
+RUN echo "$GREETING from run in $(pwd)" > run.txt && cat msg.txt
+CMD ["sh", "-c", "cat /app/msg.txt /app/run.txt"]
+"#;
+
+#[test]
+fn build_runs_each_step_and_the_image_runs() {
+    let Some(d) = daemon() else { return };
+    let ctx = context(&[("Dockerfile", APP_DOCKERFILE), ("msg.txt", "first\n")]);
+    let first = build(&d, "t=app", &ctx);
+    let id = built(&d, &first);
+    let out = first.output();
+    assert!(out.starts_with("Step 1/6 : FROM busybox\n"), "{out}");
+    assert!(out.contains(" ---> Running in "), "{out}");
+    // The RUN's own output, relayed while it ran.
+    assert!(out.contains("first\n"), "{out}");
+    assert!(out.contains("Successfully tagged app:latest\n"), "{out}");
+    assert!(
+        out.contains(&format!("Successfully built {}\n", &id[7..19])),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "app"])),
+        "first\nhello from run in /app\n"
+    );
+    // The step containers were removed (rm defaults to true).
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+    let config = d.api("GET", "/images/app/json", None).unwrap().json();
+    assert_eq!(config["Config"]["WorkingDir"], "/app");
+    // busybox's, then WORKDIR's (it creates /app, as Docker's does), COPY's and RUN's.
+    assert_eq!(config["RootFS"]["Layers"].as_array().unwrap().len(), 4);
+
+    let again = build(&d, "t=app", &ctx);
+    built(&d, &again);
+    let out = again.output();
+    assert_eq!(out.matches(" ---> Using cache").count(), 5, "{out}");
+    assert!(!out.contains("Running in"), "{out}");
+    assert_eq!(again.id(), Some(id.clone()));
+
+    // A changed file reruns COPY and what follows it, and only that.
+    let edited = context(&[("Dockerfile", APP_DOCKERFILE), ("msg.txt", "second\n")]);
+    let third = build(&d, "t=app", &edited);
+    built(&d, &third);
+    let out = third.output();
+    assert_eq!(out.matches(" ---> Using cache").count(), 2, "{out}");
+    assert_eq!(out.matches(" ---> Running in").count(), 1, "{out}");
+    assert_ne!(third.id(), Some(id));
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "app"])),
+        "second\nhello from run in /app\n"
+    );
+
+    // The cache shows in `system df` and goes with `build prune`.
+    let df = d.api("GET", "/system/df", None).unwrap().json();
+    assert!(!df["BuildCache"].as_array().unwrap().is_empty(), "{df}");
+    let pruned = d.api("POST", "/build/prune", None).unwrap();
+    assert_eq!(pruned.status, 200, "{}", pruned.text());
+    assert!(
+        !pruned.json()["CachesDeleted"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let after = build(&d, "t=app", &edited);
+    assert_eq!(after.output().matches("Using cache").count(), 0);
+    built(&d, &after);
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "app"])),
+        "second\nhello from run in /app\n"
+    );
+}
+
+#[test]
+fn a_failing_run_is_dockers_error_and_stores_no_image() {
+    let Some(d) = daemon() else { return };
+    let before = image_ids(&d);
+    let b = build(
+        &d,
+        "t=broken",
+        &context(&[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo partial > /x\nRUN false\n",
+        )]),
+    );
+    assert_eq!(b.reply.status, 200);
+    assert_eq!(
+        b.error().as_deref(),
+        Some("The command '/bin/sh -c false' returned a non-zero code: 1"),
+        "{}",
+        b.reply.text()
+    );
+    assert_eq!(b.id(), None);
+    assert_eq!(image_ids(&d), before);
+    assert!(!d.berth(&["image", "inspect", "broken"]).status.success());
+}
+
+/// Every entry name of every layer in `docker save` output for `image`.
+fn layer_entries(d: &Daemon, image: &str) -> Vec<Vec<String>> {
+    let saved = d.berth(&["save", image]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let mut archive = tar::Archive::new(&saved.stdout[..]);
+    let mut layers = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        let mut inner = tar::Archive::new(&data[..]);
+        let Ok(entries) = inner.entries() else {
+            continue;
+        };
+        let names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| {
+                let path = e.path().unwrap().display().to_string();
+                path.trim_end_matches('/').to_string()
+            })
+            .collect();
+        if !names.is_empty() {
+            layers.push(names);
+        }
+    }
+    layers
+}
+
+#[test]
+fn a_run_that_deletes_a_base_file_leaves_a_whiteout() {
+    let Some(d) = daemon() else { return };
+    let b = build(
+        &d,
+        "t=nopasswd",
+        &context(&[("Dockerfile", "FROM busybox\nRUN rm /etc/passwd\n")]),
+    );
+    built(&d, &b);
+    assert_eq!(
+        ok(&d.berth(&[
+            "run",
+            "--rm",
+            "nopasswd",
+            "sh",
+            "-c",
+            "test -e /etc/passwd && echo present || echo gone",
+        ])),
+        "gone\n"
+    );
+    // The step's layer holds the whiteout and nothing else: not the mount points the
+    // runtime made (/proc, /dev, /etc/hosts...), which Docker keeps in its init layer.
+    let layers = layer_entries(&d, "nopasswd");
+    assert!(
+        layers.iter().any(|l| *l == ["etc", "etc/.wh.passwd"]),
+        "{layers:?}"
+    );
+}
+
+#[test]
+fn multi_stage_builds_copy_from_an_earlier_stage() {
+    let Some(d) = daemon() else { return };
+    let dockerfile = "FROM busybox AS builder\n\
+                      RUN mkdir /out && echo built-in-stage-one > /out/artifact\n\
+                      FROM busybox\n\
+                      COPY --from=builder /out/artifact /artifact\n\
+                      CMD [\"cat\", \"/artifact\"]\n";
+    let b = build(&d, "t=staged", &context(&[("Dockerfile", dockerfile)]));
+    built(&d, &b);
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "staged"])),
+        "built-in-stage-one\n"
+    );
+    // The final image has the copied file's layer, not the first stage's RUN layer.
+    let config = d.api("GET", "/images/staged/json", None).unwrap().json();
+    assert_eq!(config["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_contexts_are_refused_and_store_nothing() {
+    let Some(d) = daemon() else { return };
+    let before = image_ids(&d);
+    let escaping = tar_of(
+        &[
+            ("Dockerfile", 0o644, b"FROM busybox\nCOPY . /\n"),
+            ("../evil", 0o644, b"x"),
+        ],
+        &[],
+    );
+    let b = build(&d, "t=evil", &escaping);
+    assert_eq!(b.reply.status, 400, "{}", b.reply.text());
+    assert!(
+        b.reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("leads outside the context"),
+        "{}",
+        b.reply.text()
+    );
+
+    let linked = tar_of(&[], &[("Dockerfile", "/etc/passwd")]);
+    let b = build(&d, "t=evil", &linked);
+    assert_eq!(b.reply.status, 400, "{}", b.reply.text());
+    assert!(
+        b.reply
+            .text()
+            .contains("symlink that leads outside the context"),
+        "{}",
+        b.reply.text()
+    );
+
+    let missing = context(&[("README", "no Dockerfile here")]);
+    let b = build(&d, "t=evil", &missing);
+    assert_eq!(b.reply.status, 400, "{}", b.reply.text());
+    assert_eq!(
+        b.reply.json()["message"],
+        "Cannot locate specified Dockerfile: Dockerfile"
+    );
+
+    // A symlink to a host path is followed inside the context, never on the host.
+    let copy_out = tar_of(
+        &[(
+            "Dockerfile",
+            0o644,
+            b"FROM busybox\nCOPY hostetc/passwd /stolen\n",
+        )],
+        &[("hostetc", "/etc")],
+    );
+    let b = build(&d, "t=evil", &copy_out);
+    assert!(b.error().is_some(), "{}", b.reply.text());
+    assert_eq!(image_ids(&d), before);
+    assert!(!d.berth(&["image", "inspect", "evil"]).status.success());
+}
+
+fn write_context(dir: &Path, files: &[(&str, &str)]) {
+    for (path, contents) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+}
+
+const CLI_DOCKERFILE: &str = "FROM busybox\n\
+                              ARG WHO=nobody\n\
+                              COPY . /ctx/\n\
+                              RUN echo \"built for $WHO\" > /ctx/who && ls /ctx\n\
+                              LABEL stage=cli\n\
+                              CMD [\"sh\", \"-c\", \"cat /ctx/data.txt /ctx/who; ls /ctx\"]\n";
+
+fn cli_context() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_context(
+        dir.path(),
+        &[
+            ("Dockerfile", CLI_DOCKERFILE),
+            ("data.txt", "data\n"),
+            ("secret.key", "must stay out\n"),
+            (".dockerignore", "secret.key\n"),
+        ],
+    );
+    dir
+}
+
+fn assert_cli_image(d: &Daemon, image: &str) {
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", image])),
+        "data\nbuilt for you\nDockerfile\ndata.txt\nwho\n"
+    );
+}
+
+#[test]
+fn docker_build_with_the_classic_builder() {
+    if !require(&[DockerCli]) {
+        return;
+    }
+    let Some(d) = daemon() else { return };
+    let ctx = cli_context();
+    let outside = tempfile::tempdir().unwrap();
+    let iid = outside.path().join("iid");
+    let run = |args: &[&str]| -> Output {
+        d.docker_command()
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(ctx.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "build",
+        "-t",
+        "viacli",
+        "-t",
+        "viacli:v2",
+        "--build-arg",
+        "WHO=you",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        ".",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Successfully tagged viacli:latest"), "{text}");
+    assert!(text.contains("Successfully tagged viacli:v2"), "{text}");
+    let id = ok(&d.berth(&["image", "inspect", "-f", "{{.Id}}", "viacli:v2"]));
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id.trim());
+    assert_cli_image(&d, "viacli");
+
+    let out = run(&["build", "-q", "--build-arg", "WHO=you", "."]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), id);
+
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nRUN false\n").unwrap();
+    let out = run(&["build", "-t", "broken", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("The command '/bin/sh -c false' returned a non-zero code: 1"),
+        "{}",
+        stderr(&out)
+    );
+}
