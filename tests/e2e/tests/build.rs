@@ -407,3 +407,95 @@ fn docker_build_with_the_classic_builder() {
         stderr(&out)
     );
 }
+
+#[test]
+fn berth_build_sends_the_context_without_ignored_files() {
+    let Some(d) = daemon() else { return };
+    let ctx = cli_context();
+    let outside = tempfile::tempdir().unwrap();
+    let iid = outside.path().join("iid");
+    let dir = ctx.path().to_str().unwrap();
+    let out = d.berth(&[
+        "build",
+        "-t",
+        "viaberth",
+        "--build-arg",
+        "WHO=you",
+        "--label",
+        "built.by=berth",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        dir,
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("Sending build context to Docker daemon"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Successfully tagged viaberth:latest"),
+        "{text}"
+    );
+    let id = ok(&d.berth(&["image", "inspect", "-f", "{{.Id}}", "viaberth"]));
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id.trim());
+    assert_cli_image(&d, "viaberth");
+    let labels = ok(&d.berth(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        "viaberth",
+    ]));
+    assert_eq!(labels.trim(), r#"{"built.by":"berth","stage":"cli"}"#);
+
+    // The same context from stdin, quietly: fully cached, so the same image.
+    let tar = std::process::Command::new("tar")
+        .args(["-C", dir, "-c", "--exclude=secret.key", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out = d.berth_with_stdin(
+        &[
+            "build",
+            "-q",
+            "--build-arg",
+            "WHO=you",
+            "--label",
+            "built.by=berth",
+            "-",
+        ],
+        &tar.stdout,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), id);
+
+    // A Dockerfile outside the context, named with -f.
+    let dockerfile = outside.path().join("Dockerfile.other");
+    std::fs::write(
+        &dockerfile,
+        "FROM busybox\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n",
+    )
+    .unwrap();
+    let out = d.berth(&[
+        "build",
+        "-q",
+        "-t",
+        "other",
+        "-f",
+        dockerfile.to_str().unwrap(),
+        dir,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ok(&d.berth(&["run", "--rm", "other"])), "data\n");
+
+    let failing = outside.path().join("Dockerfile.fail");
+    std::fs::write(&failing, "FROM busybox\nRUN exit 3\n").unwrap();
+    let out = d.berth(&["build", "-f", failing.to_str().unwrap(), dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -2,6 +2,7 @@
 //! the connector and connects when it is ready to (after checking its own arguments).
 
 mod attach;
+mod build;
 mod commit;
 mod compose;
 mod cp;
@@ -197,6 +198,9 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         }
         Command::Export(args) | Command::Container(ContainerCommand::Export(args)) => {
             export::run(connector, args).await
+        }
+        Command::Build(args) | Command::Image(ImageCommand::Build(args)) => {
+            build::run(connector, args).await
         }
         Command::Commit(args) | Command::Container(ContainerCommand::Commit(args)) => {
             commit::run(connector, args).await
