@@ -398,6 +398,18 @@ fn docker_build_with_the_classic_builder() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), id);
 
+    // The cache as docker shows and prunes it.
+    let df = ok(&d.docker(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]));
+    assert!(
+        df.lines()
+            .any(|l| l.starts_with("Build Cache ") && l != "Build Cache 0"),
+        "{df}"
+    );
+    let pruned = ok(&d.docker(&["builder", "prune", "-f"]));
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+    let df = ok(&d.docker(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]));
+    assert!(df.contains("Build Cache 0"), "{df}");
+
     std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nRUN false\n").unwrap();
     let out = run(&["build", "-t", "broken", "."]);
     assert_eq!(out.status.code(), Some(1));
