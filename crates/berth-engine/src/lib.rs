@@ -106,6 +106,7 @@ impl Engine {
             events: Default::default(),
         });
         engine.remove_orphan_containers()?;
+        engine.remove_stale_build_mounts()?;
         engine.collect_garbage().await?;
         engine.init_networks().await?;
         engine.reconnect_running().await?;

@@ -187,6 +187,23 @@ fn a_failing_run_is_dockers_error_and_stores_no_image() {
     assert_eq!(b.id(), None);
     assert_eq!(image_ids(&d), before);
     assert!(!d.berth(&["image", "inspect", "broken"]).status.success());
+    // As in Docker, the failed step's container stays (for a look inside) unless forcerm.
+    let left = ok(&d.berth(&["ps", "-aq"]));
+    assert_eq!(left.lines().count(), 1, "{left}");
+    ok(&d.berth(&["rm", left.trim()]));
+    let b = build(
+        &d,
+        "forcerm=1&networkmode=none",
+        &context(&[("Dockerfile", "FROM busybox\nRUN ip link show eth0\n")]),
+    );
+    // No network at all: busybox's ip finds no eth0 and exits 2.
+    assert_eq!(
+        b.error().as_deref(),
+        Some("The command '/bin/sh -c ip link show eth0' returned a non-zero code: 2"),
+        "{}",
+        b.reply.text()
+    );
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
 }
 
 /// Every entry name of every layer in `docker save` output for `image`.

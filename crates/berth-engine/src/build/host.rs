@@ -147,10 +147,10 @@ impl BuildHost for EngineHost {
     }
 
     fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
-        let base = self.engine.config.data_root.join("tmp");
+        let base = self.engine.build_mounts_dir();
         let name = &crate::ids::new_id()[..16];
-        let target = base.join(format!("build-{name}"));
-        let empty = base.join(format!("build-{name}-empty"));
+        let target = base.join(name);
+        let empty = base.join(format!("{name}-empty"));
         std::fs::create_dir_all(&target)?;
         std::fs::create_dir_all(&empty)?;
         let mount = ReadOnlyMount { target, empty };

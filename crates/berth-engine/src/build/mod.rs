@@ -48,6 +48,29 @@ fn build_error(e: BuildError) -> Error {
 }
 
 impl Engine {
+    /// Where builds mount image layers read-only (COPY --from, users for --chown).
+    fn build_mounts_dir(&self) -> std::path::PathBuf {
+        self.config.exec_root.join("build-mounts")
+    }
+
+    /// Unmounts and removes what builds that were running when berthd died left mounted.
+    pub(crate) fn remove_stale_build_mounts(&self) -> Result<()> {
+        let dir = self.build_mounts_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
+            if let Err(e) = std::fs::remove_dir(&path) {
+                tracing::warn!(dir = %path.display(), error = %e, "stale build mount left in place");
+            }
+        }
+        Ok(())
+    }
+
     /// Builds from `context` (the request body). Tags are checked first, so a bad one is a
     /// plain 400 and nothing runs.
     pub fn build_image<R>(
