@@ -53,10 +53,13 @@ INSERT INTO containers_v5 (id, name, image_id, data) SELECT id, name, image_id, 
 DROP TABLE containers;
 ALTER TABLE containers_v5 RENAME TO containers;
 CREATE TABLE build_cache (
-    key       TEXT PRIMARY KEY,         -- berth_build::CacheKey
-    step      TEXT NOT NULL,            -- berth_build::CachedStep as JSON
-    layers    TEXT NOT NULL,            -- JSON array of its chain ids, for garbage collection
-    last_used INTEGER NOT NULL          -- unix seconds
+    key         TEXT PRIMARY KEY,       -- berth_build::CacheKey
+    step        TEXT NOT NULL,          -- berth_build::CachedStep as JSON
+    layers      TEXT NOT NULL,          -- JSON array of its chain ids, for garbage collection
+    description TEXT NOT NULL,          -- the step's history line, for `system df -v`
+    created     INTEGER NOT NULL,       -- unix seconds
+    last_used   INTEGER NOT NULL,
+    uses        INTEGER NOT NULL        -- cache hits
 );
 ";
 
@@ -451,13 +454,16 @@ pub struct BuildCacheRow {
     pub key: String,
     /// Chain ids of the step's image, bottom first.
     pub layers: Vec<String>,
+    pub description: String,
+    pub created: i64,
     pub last_used: i64,
+    pub uses: u64,
 }
 
 impl Db {
     // ---- build cache ----
 
-    /// The step recorded under `key` (as JSON), marking it used at `now`.
+    /// The step recorded under `key` (as JSON), counting a use at `now`.
     pub fn build_cache_get(&self, key: &str, now: i64) -> Result<Option<String>> {
         let conn = self.conn();
         let step = conn
@@ -467,25 +473,28 @@ impl Db {
             .optional()?;
         if step.is_some() {
             conn.execute(
-                "UPDATE build_cache SET last_used = ?2 WHERE key = ?1",
+                "UPDATE build_cache SET last_used = ?2, uses = uses + 1 WHERE key = ?1",
                 params![key, now],
             )?;
         }
         Ok(step)
     }
 
+    /// Records a step; an entry with the same key is replaced, keeping its history.
     pub fn build_cache_put(
         &self,
         key: &str,
         step_json: &str,
         layers: &[String],
+        description: &str,
         now: i64,
     ) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO build_cache (key, step, layers, last_used) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO build_cache (key, step, layers, description, created, last_used, uses)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)
              ON CONFLICT(key) DO UPDATE SET step = excluded.step, layers = excluded.layers,
-                 last_used = excluded.last_used",
-            params![key, step_json, to_json(layers), now],
+                 description = excluded.description, last_used = excluded.last_used",
+            params![key, step_json, to_json(layers), description, now],
         )?;
         Ok(())
     }
@@ -496,21 +505,34 @@ impl Db {
         Ok(())
     }
 
+    /// Every entry, least recently used first.
     pub fn build_cache_entries(&self) -> Result<Vec<BuildCacheRow>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT key, layers, last_used FROM build_cache ORDER BY last_used")?;
+        let mut stmt = conn.prepare(
+            "SELECT key, layers, description, created, last_used, uses
+             FROM build_cache ORDER BY last_used, key",
+        )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(key, layers, last_used)| {
+            .map(|(key, layers, description, created, last_used, uses)| {
                 Ok(BuildCacheRow {
                     key,
                     layers: from_json(&layers)?,
+                    description,
+                    created,
                     last_used,
+                    uses: uses as u64,
                 })
             })
             .collect()
@@ -602,11 +624,11 @@ mod tests {
     }
 
     #[test]
-    fn build_cache_entries_are_replaced_and_touched() {
+    fn build_cache_entries_are_replaced_and_counted() {
         let (_d, db) = db();
-        db.build_cache_put("k", "{}", &["sha256:l1".into()], 1)
+        db.build_cache_put("k", "{}", &["sha256:l1".into()], "RUN a", 1)
             .unwrap();
-        db.build_cache_put("k", "{\"a\":1}", &["sha256:l2".into()], 2)
+        db.build_cache_put("k", "{\"a\":1}", &["sha256:l2".into()], "RUN b", 2)
             .unwrap();
         assert_eq!(
             db.build_cache_get("k", 3).unwrap().as_deref(),
@@ -614,8 +636,15 @@ mod tests {
         );
         let rows = db.build_cache_entries().unwrap();
         assert_eq!(
-            (rows[0].layers.clone(), rows[0].last_used),
-            (vec!["sha256:l2".to_string()], 3)
+            rows,
+            [BuildCacheRow {
+                key: "k".into(),
+                layers: vec!["sha256:l2".into()],
+                description: "RUN b".into(),
+                created: 1,
+                last_used: 3,
+                uses: 1,
+            }]
         );
         db.build_cache_delete("k").unwrap();
         assert_eq!(db.build_cache_get("k", 4).unwrap(), None);

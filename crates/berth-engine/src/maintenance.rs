@@ -104,7 +104,7 @@ impl Engine {
                 j
             })
             .collect();
-        let (build_cache, _) = self.build_cache_usage()?;
+        let build_cache = self.build_cache_usage()?;
         Ok(
             json!({"LayersSize": layers_size, "Images": images, "Containers": container_json, "Volumes": volumes, "BuildCache": build_cache}),
         )

@@ -528,3 +528,43 @@ fn berth_build_sends_the_context_without_ignored_files() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_build_whose_client_goes_away_stores_nothing() {
+    use std::io::{Read, Write};
+    let Some(d) = daemon() else { return };
+    let before = image_ids(&d);
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN sleep 1 && echo slept > /slept\nRUN touch /after\n",
+    )]);
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    let head = format!(
+        "POST /build?t=abandoned HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        ctx.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&ctx).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Running in") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    drop(s); // as a client interrupted with Ctrl-C
+    // The RUN under way ends; the build stops there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !d.log().contains("build failed") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        d.log()
+            .contains("the build was cancelled: the client went away"),
+        "{}",
+        d.log()
+    );
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+    assert_eq!(image_ids(&d), before);
+}

@@ -19,35 +19,54 @@ fn now() -> i64 {
     clock::unix_seconds(SystemTime::now())
 }
 
+/// The history line of the step that made `config` (an image config JSON).
+fn description(config: &str) -> String {
+    let config: serde_json::Value = serde_json::from_str(config).unwrap_or_default();
+    config["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .and_then(|h| h["created_by"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn unix_time(seconds: i64) -> String {
+    clock::rfc3339(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds.max(0) as u64))
+}
+
 impl BuildCache for DbCache<'_> {
     fn get(&mut self, key: &CacheKey) -> Result<Option<CachedStep>, HostError> {
         let Some(json) = self.db.build_cache_get(key.as_str(), now())? else {
             return Ok(None);
         };
         let step: Option<CachedStep> = serde_json::from_str(&json).ok();
+        if let Some(step) = &step {
+            // Leased before the check, so a collection cannot take them after it.
+            let chains = step.layers.iter().map(|l| l.chain_id.to_string());
+            self.leases.add(self.lease, chains);
+        }
         let complete = step.as_ref().is_some_and(|s| {
             s.layers
                 .iter()
                 .all(|l| matches!(self.store.layer(&l.chain_id), Ok(Some(_))))
         });
-        match step {
-            Some(step) if complete => {
-                let chains = step.layers.iter().map(|l| l.chain_id.to_string());
-                self.leases.add(self.lease, chains);
-                Ok(Some(step))
-            }
-            // Unreadable, or a layer is gone: the entry is useless.
-            _ => {
-                self.db.build_cache_delete(key.as_str())?;
-                Ok(None)
-            }
+        if complete {
+            return Ok(step);
         }
+        // Unreadable, or a layer is gone: the entry is useless.
+        self.db.build_cache_delete(key.as_str())?;
+        Ok(None)
     }
 
     fn put(&mut self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError> {
         let layers: Vec<String> = step.layers.iter().map(|l| l.chain_id.to_string()).collect();
-        self.db
-            .build_cache_put(key.as_str(), &serde_json::to_string(step)?, &layers, now())?;
+        self.db.build_cache_put(
+            key.as_str(),
+            &serde_json::to_string(step)?,
+            &layers,
+            &description(&step.config),
+            now(),
+        )?;
         Ok(())
     }
 }
@@ -77,39 +96,33 @@ impl Engine {
         Ok(out)
     }
 
-    /// `system df`'s BuildCache: one record per cached step, with Docker's keys; the size of
-    /// a step is that of its top layer when only the cache keeps it.
-    pub(crate) fn build_cache_usage(&self) -> crate::Result<(Vec<serde_json::Value>, u64)> {
-        let sizes: std::collections::HashMap<String, u64> =
+    /// `system df`'s BuildCache: one record per cached step, with Docker's keys. A layer only
+    /// the cache keeps counts once, for the first step that has it on top (steps that change
+    /// only the config share their parent's top layer).
+    pub(crate) fn build_cache_usage(&self) -> crate::Result<Vec<serde_json::Value>> {
+        let mut sizes: std::collections::HashMap<String, u64> =
             self.cache_only_layers()?.into_iter().collect();
-        let mut total = 0;
         let mut records = Vec::new();
         for entry in self.db.build_cache_entries()? {
             let size = entry
                 .layers
                 .last()
-                .and_then(|top| sizes.get(top))
-                .copied()
+                .and_then(|top| sizes.remove(top))
                 .unwrap_or(0);
-            total += size;
-            let last_used = clock::rfc3339(
-                SystemTime::UNIX_EPOCH
-                    + std::time::Duration::from_secs(entry.last_used.max(0) as u64),
-            );
             records.push(serde_json::json!({
-                "ID": &entry.key[..25.min(entry.key.len())],
+                "ID": entry.key,
                 "Parents": [],
                 "Type": "regular",
-                "Description": "",
+                "Description": entry.description,
                 "InUse": false,
                 "Shared": false,
                 "Size": size,
-                "CreatedAt": last_used,
-                "LastUsedAt": last_used,
-                "UsageCount": 1,
+                "CreatedAt": unix_time(entry.created),
+                "LastUsedAt": unix_time(entry.last_used),
+                "UsageCount": entry.uses,
             }));
         }
-        Ok((records, total))
+        Ok(records)
     }
 
     /// `POST /build/prune`: forgets every cached step and removes the layers only they kept.

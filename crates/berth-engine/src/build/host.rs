@@ -16,6 +16,7 @@ use nix::mount::{MntFlags, MsFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 /// Image configs are small JSON documents; anything larger is refused.
@@ -27,6 +28,8 @@ pub(crate) struct EngineHost {
     pub lease: u64,
     /// `X-Registry-Config`: credentials by registry, as the client keyed them.
     pub credentials: Vec<(String, berth_registry::Credentials)>,
+    /// Set when the client went away: the build stops at its next step.
+    pub cancelled: Arc<AtomicBool>,
 }
 
 /// A registry as `X-Registry-Config` may key it (`https://index.docker.io/v1/`,
@@ -41,6 +44,16 @@ fn registry_host(key: &str) -> &str {
 }
 
 impl EngineHost {
+    /// Refuses to go on once the client is gone, so a cancelled build stores nothing more.
+    fn go_on(&self) -> Result<(), Error> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(Error::internal(
+                "the build was cancelled: the client went away",
+            ));
+        }
+        Ok(())
+    }
+
     fn leases(&self) -> &Leases {
         &self.engine.build_leases
     }
@@ -138,6 +151,7 @@ impl BuildHost for EngineHost {
         always_pull: bool,
         progress: &mut dyn Progress,
     ) -> Result<BaseImage, HostError> {
+        self.go_on()?;
         if !always_pull && let Ok(row) = self.engine.resolve_image(reference) {
             return self.stored_image(&row.id);
         }
@@ -176,11 +190,13 @@ impl BuildHost for EngineHost {
     }
 
     fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
+        self.go_on()?;
         let engine = self.engine.clone();
         Ok(self.rt.block_on(engine.run_build_step(step, output))?)
     }
 
     fn add_layer(&mut self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
+        self.go_on()?;
         // Held so a collection running now cannot take the layer before the lease has it.
         let _guard = self.engine.image_lock.blocking_lock();
         let (blob, _) = self.engine.store.put_blob(tar, None, u64::MAX)?;
@@ -197,6 +213,7 @@ impl BuildHost for EngineHost {
     }
 
     fn store_image(&mut self, image: &BuiltImage) -> Result<(), HostError> {
+        self.go_on()?;
         let _guard = self.engine.image_lock.blocking_lock();
         self.engine.store.put_blob(
             std::io::Cursor::new(&image.config),

@@ -18,10 +18,11 @@ impl Leases {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn acquire(&self) -> u64 {
+    /// A new, empty lease, released when the guard is dropped (a panicking build too).
+    pub(crate) fn acquire(&self) -> Lease<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.held().insert(id, HashSet::new());
-        id
+        Lease { leases: self, id }
     }
 
     pub(crate) fn add(&self, lease: u64, chains: impl IntoIterator<Item = String>) {
@@ -30,13 +31,20 @@ impl Leases {
         }
     }
 
-    pub(crate) fn release(&self, lease: u64) {
-        self.held().remove(&lease);
-    }
-
     /// Every chain id some build holds.
     pub(crate) fn all(&self) -> HashSet<String> {
         self.held().values().flatten().cloned().collect()
+    }
+}
+
+pub(crate) struct Lease<'a> {
+    leases: &'a Leases,
+    pub id: u64,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.leases.held().remove(&self.id);
     }
 }
 
@@ -49,9 +57,9 @@ mod tests {
         let leases = Leases::default();
         let a = leases.acquire();
         let b = leases.acquire();
-        leases.add(a, ["x".to_string()]);
-        leases.add(b, ["y".to_string()]);
-        leases.release(a);
+        leases.add(a.id, ["x".to_string()]);
+        leases.add(b.id, ["y".to_string()]);
+        drop(a);
         assert_eq!(leases.all(), HashSet::from(["y".to_string()]));
     }
 }

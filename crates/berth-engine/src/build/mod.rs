@@ -12,6 +12,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Reference;
 use berth_build::BuildError;
 pub use berth_build::BuildOptions;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
@@ -74,7 +76,7 @@ impl Engine {
     /// Builds from `context` (the request body). Tags are checked first, so a bad one is a
     /// plain 400 and nothing runs.
     pub fn build_image<R>(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         context: R,
         mut options: BuildOptions,
         credentials: Vec<(String, berth_registry::Credentials)>,
@@ -94,12 +96,16 @@ impl Engine {
         options.tmp_dir = self.store.tmp_dir().to_path_buf();
         let (tx, rx) = mpsc::channel(64);
         // The builder reports from inside `block_on` too (a RUN's output), where a tokio
-        // channel may not block: it writes to a bounded std channel, relayed here.
+        // channel may not block: it writes to a bounded std channel, relayed here. When the
+        // client goes away the build is cancelled at its next step.
         let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<BuildEvent>(64);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let client_gone = cancelled.clone();
         tokio::task::spawn_blocking(move || {
             while let Ok(event) = sync_rx.recv() {
                 if tx.blocking_send(event).is_err() {
-                    break; // the client went away; the build still finishes
+                    client_gone.store(true, Ordering::Relaxed);
+                    break;
                 }
             }
         });
@@ -111,14 +117,15 @@ impl Engine {
             let mut host = host::EngineHost {
                 engine: engine.clone(),
                 rt,
-                lease,
+                lease: lease.id,
                 credentials,
+                cancelled,
             };
             let mut cache = cache::DbCache {
                 db: &engine.db,
                 store: &engine.store,
                 leases: &engine.build_leases,
-                lease,
+                lease: lease.id,
             };
             let mut progress = |text: &str| {
                 let _ = tx.send(BuildEvent::Stream(text.to_string()));
@@ -130,10 +137,16 @@ impl Engine {
                 &options,
                 &mut progress,
             );
-            engine.build_leases.release(lease);
             let last = match built {
-                Ok(image) => BuildEvent::Built(image.id.to_string()),
-                Err(e) => BuildEvent::Failed(build_error(e)),
+                Ok(image) => {
+                    tracing::info!(image = %image.id, "build finished");
+                    BuildEvent::Built(image.id.to_string())
+                }
+                Err(e) => {
+                    let e = build_error(e);
+                    tracing::info!(error = %e, "build failed");
+                    BuildEvent::Failed(e)
+                }
             };
             let _ = tx.send(last);
         });
