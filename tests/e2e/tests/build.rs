@@ -568,3 +568,56 @@ fn a_build_whose_client_goes_away_stores_nothing() {
     assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
     assert_eq!(image_ids(&d), before);
 }
+
+/// A one-route HTTP server on loopback: `/greeting.txt` (with a Last-Modified date), 404 for
+/// anything else. Serves until the test process ends.
+fn serve_greeting() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request_line.split(' ').nth(1).unwrap_or_default();
+            let reply = if path == "/greeting.txt" {
+                "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\
+                 Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n\
+                 hello over http"
+                    .to_string()
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            let _ = (&stream).write_all(reply.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn add_fetches_urls_from_the_daemon() {
+    let Some(d) = daemon() else { return };
+    let server = serve_greeting();
+    let dockerfile = format!(
+        "FROM busybox\nADD {server}/greeting.txt /fetched/\n\
+         CMD [\"sh\", \"-c\", \"cat /fetched/greeting.txt; echo; stat -c '%a %Y' /fetched/greeting.txt\"]\n"
+    );
+    let b = build(&d, "t=fetched", &context(&[("Dockerfile", &dockerfile)]));
+    built(&d, &b);
+    // Mode 0600 and the Last-Modified date, as Docker gives a downloaded file.
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "fetched"])),
+        "hello over http\n600 1700000000\n"
+    );
+    let missing = format!("FROM busybox\nADD {server}/missing /x\n");
+    let b = build(&d, "t=missing", &context(&[("Dockerfile", &missing)]));
+    let error = b.error().unwrap_or_default();
+    assert!(error.contains("404"), "{}", b.reply.text());
+    assert!(!d.berth(&["image", "inspect", "missing"]).status.success());
+}

@@ -206,10 +206,8 @@ impl BuildHost for EngineHost {
     }
 
     fn fetch_url(&mut self, url: &str) -> Result<Download, HostError> {
-        Err(Error::invalid(format!(
-            "ADD from a URL is not supported by berth yet: {url}"
-        ))
-        .into())
+        self.go_on()?;
+        Ok(super::download::fetch(url, self.engine.store.tmp_dir())?)
     }
 
     fn store_image(&mut self, image: &BuiltImage) -> Result<(), HostError> {

@@ -3,6 +3,7 @@
 //! ([`cache::DbCache`]); its output comes back as a stream of [`BuildEvent`]s.
 
 mod cache;
+mod download;
 mod host;
 pub(crate) mod lease;
 mod run_step;
