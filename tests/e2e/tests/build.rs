@@ -621,3 +621,42 @@ fn add_fetches_urls_from_the_daemon() {
     assert!(error.contains("404"), "{}", b.reply.text());
     assert!(!d.berth(&["image", "inspect", "missing"]).status.success());
 }
+
+#[test]
+fn a_missing_base_image_is_pulled_from_a_local_registry() {
+    if !require(&[DockerRegistry]) {
+        return;
+    }
+    let Some(d) = daemon() else { return };
+    let registry = berth_testkit::Registry::start();
+    let base = format!("{}/base/busybox:1", registry.addr);
+    ok(&d.berth(&["tag", "busybox", &base]));
+    ok(&d.berth(&["push", &base]));
+    ok(&d.berth(&["rmi", &base]));
+    let dockerfile =
+        format!("FROM {base}\nRUN echo on a pulled base > /note\nCMD [\"cat\", \"/note\"]\n");
+    let b = build(&d, "t=onpulled", &context(&[("Dockerfile", &dockerfile)]));
+    built(&d, &b);
+    assert!(
+        b.output()
+            .contains(&format!("Pulling from {}/base/busybox", registry.addr)),
+        "{}",
+        b.output()
+    );
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "onpulled"])),
+        "on a pulled base\n"
+    );
+    // `pull=1` asks the registry again even though the image is here now.
+    let again = build(
+        &d,
+        "t=onpulled&pull=1",
+        &context(&[("Dockerfile", &dockerfile)]),
+    );
+    built(&d, &again);
+    assert!(
+        again.output().contains("Status: Image is up to date"),
+        "{}",
+        again.output()
+    );
+}
