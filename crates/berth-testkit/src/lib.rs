@@ -11,7 +11,7 @@ mod network;
 mod registry;
 
 pub use gate::{Requirement, require};
-pub use http::ApiResponse;
+pub use http::{ApiResponse, encode};
 pub use images::{busybox_rootfs_tar, tar_of};
 pub use registry::Registry;
 

@@ -148,6 +148,24 @@ fn build_runs_each_step_and_the_image_runs() {
     // The cache shows in `system df` and goes with `build prune`.
     let df = d.api("GET", "/system/df", None).unwrap().json();
     assert!(!df["BuildCache"].as_array().unwrap().is_empty(), "{df}");
+    // Filters that select nothing here delete nothing.
+    let until = berth_testkit::encode(r#"{"until":["24h"]}"#);
+    let label = berth_testkit::encode(r#"{"label":["some=label"]}"#);
+    for query in [
+        format!("filters={until}"),
+        format!("filters={label}"),
+        "keep-storage=1000000000".into(),
+    ] {
+        let kept = d
+            .api("POST", &format!("/build/prune?{query}"), None)
+            .unwrap();
+        assert_eq!(kept.status, 200, "{}", kept.text());
+        assert_eq!(
+            kept.json()["CachesDeleted"],
+            serde_json::json!([]),
+            "{query}"
+        );
+    }
     let pruned = d.api("POST", "/build/prune", None).unwrap();
     assert_eq!(pruned.status, 200, "{}", pruned.text());
     assert!(

@@ -3,6 +3,7 @@
 
 use super::http::{Query, Reply, Result, body_reader, builder, error_reply, json, stream_body};
 use berth_engine::build::{BuildEvent, BuildOptions};
+use berth_engine::filters::Filters;
 use berth_engine::{Engine, Error};
 use berth_registry::Credentials;
 use bytes::Bytes;
@@ -151,8 +152,20 @@ pub async fn build(engine: &Arc<Engine>, req: Request<Incoming>) -> Result {
         .expect("valid reply"))
 }
 
-pub async fn prune(engine: &Engine) -> Result<Reply> {
-    Ok(json(StatusCode::OK, &engine.prune_build_cache().await?))
+/// `POST /build/prune`: `all` changes nothing (no cached step is ever in use between builds).
+pub async fn prune(engine: &Engine, req: &Request<Incoming>) -> Result<Reply> {
+    let q = Query::of(req);
+    let filters = Filters::parse(q.get("filters"), &["until", "unused-for", "label"])?;
+    let keep = q
+        .int("keep-storage")?
+        .or(q.int("reserved-space")?)
+        .unwrap_or(0);
+    let keep =
+        u64::try_from(keep).map_err(|_| Error::invalid("keep-storage must not be negative"))?;
+    Ok(json(
+        StatusCode::OK,
+        &engine.prune_build_cache(&filters, keep).await?,
+    ))
 }
 
 #[cfg(test)]

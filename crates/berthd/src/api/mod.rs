@@ -110,7 +110,7 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::GET, ["info"]) => system::info(&engine),
 
         (&Method::POST, ["build"]) => build::build(&engine, req).await,
-        (&Method::POST, ["build", "prune"]) => build::prune(&engine).await,
+        (&Method::POST, ["build", "prune"]) => build::prune(&engine, &req).await,
 
         (&Method::GET, ["images", "json"]) => images::list(&engine, &req),
         (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
