@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::opts::parse_label;
-pub use build::BuildArgs;
+pub use build::{BuildArgs, BuilderCommand, BuilderPruneArgs};
 pub use compose::{
     ComposeArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs, ComposeLogsArgs,
     ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
@@ -134,6 +134,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),

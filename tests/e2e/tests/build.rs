@@ -536,6 +536,16 @@ fn berth_build_sends_the_context_without_ignored_files() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(ok(&d.berth(&["run", "--rm", "other"])), "data\n");
 
+    let df = ok(&d.berth(&["system", "df"]));
+    assert!(df.lines().any(|l| l.starts_with("Build Cache")), "{df}");
+    let pruned = ok(&d.berth(&["builder", "prune", "-f", "--filter", "until=24h"]));
+    assert_eq!(pruned, "Total reclaimed space: 0B\n");
+    let pruned = ok(&d.berth(&["builder", "prune", "-f"]));
+    assert!(
+        pruned.starts_with("Deleted build cache objects:\n"),
+        "{pruned}"
+    );
+
     let failing = outside.path().join("Dockerfile.fail");
     std::fs::write(&failing, "FROM busybox\nRUN exit 3\n").unwrap();
     let out = d.berth(&["build", "-f", failing.to_str().unwrap(), dir]);

@@ -1,10 +1,35 @@
-//! `build`'s flags (the classic builder's, as `DOCKER_BUILDKIT=0 docker build` has them).
+//! `build`'s flags (the classic builder's, as `DOCKER_BUILDKIT=0 docker build` has them),
+//! and `builder` (`build`, `prune`).
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args};
+use clap::{ArgAction, Args, Subcommand};
 
+use super::PruneArgs;
 use crate::opts::parse_label;
+use crate::opts::resources::ram_in_bytes;
+
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+
+    /// Amount of disk space to keep for cache
+    #[arg(long = "keep-storage", value_name = "bytes", value_parser = ram_in_bytes)]
+    pub keep_storage: Option<i64>,
+
+    #[command(flatten)]
+    pub prune: PruneArgs,
+}
 
 #[derive(Debug, Args)]
 #[command(override_usage = "berth build [OPTIONS] PATH | -")]

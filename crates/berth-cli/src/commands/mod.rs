@@ -53,8 +53,8 @@ use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
 use crate::cli::{
-    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, ObjectInspectArgs,
-    RegistryCommand, SystemCommand, VolumeCommand,
+    BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, NetworkCommand,
+    ObjectInspectArgs, RegistryCommand, SystemCommand, VolumeCommand,
 };
 use crate::client::Connector;
 use crate::error::{CliError, open_error};
@@ -199,9 +199,10 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         Command::Export(args) | Command::Container(ContainerCommand::Export(args)) => {
             export::run(connector, args).await
         }
-        Command::Build(args) | Command::Image(ImageCommand::Build(args)) => {
-            build::run(connector, args).await
-        }
+        Command::Build(args)
+        | Command::Image(ImageCommand::Build(args))
+        | Command::Builder(BuilderCommand::Build(args)) => build::run(connector, args).await,
+        Command::Builder(BuilderCommand::Prune(args)) => prune::builder(connector, args).await,
         Command::Commit(args) | Command::Container(ContainerCommand::Commit(args)) => {
             commit::run(connector, args).await
         }
