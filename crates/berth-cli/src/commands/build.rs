@@ -107,7 +107,15 @@ pub async fn run(connector: &Connector, args: BuildArgs) -> Result<(), CliError>
     // Connecting first starts berthd when that is allowed; the request is then sent raw.
     connector.connect().await?;
     let path = format!("/build?{}", query(&pairs));
-    let response = post_archive(connector.host(), &path, &[], Bytes::from(archive))
+    // Every stored login, so base images from private registries can be pulled.
+    let registry_config = crate::credentials::Store::open()
+        .ok()
+        .and_then(|store| store.registry_config());
+    let headers: Vec<(&str, &str)> = registry_config
+        .iter()
+        .map(|c| ("X-Registry-Config", c.as_str()))
+        .collect();
+    let response = post_archive(connector.host(), &path, &headers, Bytes::from(archive))
         .await
         .map_err(CliError::Failed)?;
     if response.status != 200 {
