@@ -688,3 +688,16 @@ fn a_missing_base_image_is_pulled_from_a_local_registry() {
         again.output()
     );
 }
+
+#[test]
+fn from_hello_world_needs_no_registry_even_after_rmi() {
+    let Some(d) = daemon() else { return };
+    ok(&d.berth(&["rmi", "hello-world"]));
+    let b = build(
+        &d,
+        "t=greeter",
+        &context(&[("Dockerfile", "FROM hello-world\nLABEL greeter=yes\n")]),
+    );
+    built(&d, &b);
+    assert!(ok(&d.berth(&["run", "--rm", "greeter"])).contains("Hello from"));
+}

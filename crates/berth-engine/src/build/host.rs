@@ -58,12 +58,15 @@ impl EngineHost {
         &self.engine.build_leases
     }
 
-    fn stored_image(&self, id: &str) -> Result<BaseImage, HostError> {
-        let row = self
-            .engine
-            .db
-            .image(id)?
-            .ok_or_else(|| Error::no_such_image(id))?;
+    /// The image `reference` names, if stored, its layers leased; under the image lock, so
+    /// an `rmi` cannot take them between the lookup and the lease.
+    fn leased_image(&self, reference: &str) -> Result<Option<BaseImage>, HostError> {
+        let _guard = self.engine.image_lock.blocking_lock();
+        let row = match self.engine.resolve_image(reference) {
+            Ok(row) => row,
+            Err(e) if e.kind == crate::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         self.leases().add(self.lease, row.layers.iter().cloned());
         let digest: Digest = row
             .id
@@ -80,7 +83,7 @@ impl EngineHost {
                 .ok_or_else(|| Error::internal(format!("layer {chain} is missing")))?;
             layers.push(layer);
         }
-        Ok(BaseImage { config, layers })
+        Ok(Some(BaseImage { config, layers }))
     }
 
     /// Pulls `reference`, writing the registry's status lines as build output.
@@ -152,12 +155,19 @@ impl BuildHost for EngineHost {
         progress: &mut dyn Progress,
     ) -> Result<BaseImage, HostError> {
         self.go_on()?;
-        if !always_pull && let Ok(row) = self.engine.resolve_image(reference) {
-            return self.stored_image(&row.id);
+        if !always_pull {
+            if let Some(image) = self.leased_image(reference)? {
+                return Ok(image);
+            }
+            // hello-world comes back without a registry, as for `run`.
+            self.rt.block_on(self.engine.ensure_builtin(reference))?;
+            if let Some(image) = self.leased_image(reference)? {
+                return Ok(image);
+            }
         }
         self.pull(reference, platform, progress)?;
-        let row = self.engine.resolve_image(reference)?;
-        self.stored_image(&row.id)
+        self.leased_image(reference)?
+            .ok_or_else(|| Error::no_such_image(reference).into())
     }
 
     fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
