@@ -651,6 +651,35 @@ mod tests {
     }
 
     #[test]
+    fn version_5_keeps_containers_and_lets_build_steps_have_no_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute_batch(
+                "INSERT INTO images VALUES ('sha256:aa', '[]', 0, 0);
+                 INSERT INTO containers VALUES ('c1', 'web', 'sha256:aa', '{\"n\": 1}');",
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.containers_using("sha256:aa").unwrap(), ["c1"]);
+        let back: serde_json::Value = db.container("c1").unwrap().unwrap();
+        assert_eq!(back["n"], 1);
+        db.insert_container("c2", "step", None, &serde_json::json!({}))
+            .unwrap();
+        // An image record that does not exist is still refused.
+        assert!(
+            db.insert_container("c3", "bad", Some("sha256:zz"), &serde_json::json!({}))
+                .is_err()
+        );
+    }
+
+    #[test]
     fn reopening_keeps_everything() {
         let (dir, db) = db();
         db.put_image(&image("sha256:aa"), &["a:1".into()]).unwrap();
