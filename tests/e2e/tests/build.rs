@@ -701,3 +701,89 @@ fn from_hello_world_needs_no_registry_even_after_rmi() {
     built(&d, &b);
     assert!(ok(&d.berth(&["run", "--rm", "greeter"])).contains("Hello from"));
 }
+
+/// Build output with what differs between any two builds masked: image and container ids.
+fn masked_ids(text: &str) -> String {
+    text.split_inclusive(['\n', ' '])
+        .map(|word| {
+            let bare = word.trim_end();
+            let hex = bare.strip_prefix("sha256:").unwrap_or(bare);
+            let is_id = (hex.len() == 12 || hex.len() == 64)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+            if is_id {
+                word.replace(bare, "<id>")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The same Dockerfile through the docker CLI against berthd and against a real Docker: the
+/// same step lines, RUN output, cache lines and result lines. One deliberate difference:
+/// Docker creates (and never starts) a container for a step that only changes the config
+/// (ENV, LABEL, CMD...), printing "Running in" and "Removing intermediate container" for it;
+/// berth commits such a step without one. Those silent container lines are left out of both
+/// sides before comparing.
+#[test]
+fn build_output_matches_dockers_classic_builder() {
+    use berth_testkit::reference_docker_host;
+    if !require(&[DockerCli, ReferenceDocker]) {
+        return;
+    }
+    let Some(d) = daemon() else { return };
+    let reference = reference_docker_host().unwrap();
+    let base = "berth-build-compare-base:latest";
+    let tag = "berth-build-compare:latest";
+    let docker = |host: &str, dir: &Path, args: &[&str]| -> Output {
+        let mut cmd = std::process::Command::new("docker");
+        cmd.env("DOCKER_HOST", host)
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("DOCKER_CONTEXT")
+            .current_dir(dir)
+            .args(args);
+        cmd.output().unwrap()
+    };
+    let ctx = tempfile::tempdir().unwrap();
+    let busybox = berth_testkit::busybox_rootfs_tar();
+    let imported =
+        berth_testkit::reference_docker(&["import", "-c", "CMD [\"sh\"]", "-", base], &busybox);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    ok(&d.berth(&["tag", "busybox", base]));
+    write_context(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                &format!(
+                    "FROM {base}\nARG WHO=nobody\nENV GREETING=hi\nWORKDIR /app\n\
+                     COPY data.txt .\nRUN echo \"$GREETING $WHO\" && cat data.txt\n\
+                     RUN rm /etc/passwd\nLABEL compare=yes\nCMD [\"cat\", \"data.txt\"]\n"
+                ),
+            ),
+            ("data.txt", "some data\n"),
+        ],
+    );
+    let build = |host: &str| {
+        let out = docker(
+            host,
+            ctx.path(),
+            &["build", "--build-arg", "WHO=you", "-t", tag, "."],
+        );
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        masked_ids(&stdout(&out)).replace(
+            " ---> Running in <id>\nRemoving intermediate container <id>\n",
+            "",
+        )
+    };
+    let docker_host = d.host();
+    let (ours, theirs) = (build(&docker_host), build(&reference));
+    // And again: every step from the cache.
+    let (ours_cached, theirs_cached) = (build(&docker_host), build(&reference));
+    let cleanup = docker(&reference, ctx.path(), &["rmi", tag, base]);
+    assert!(cleanup.status.success(), "{}", stderr(&cleanup));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours_cached, theirs_cached);
+}
