@@ -79,15 +79,20 @@ reference=../shared/tools/reference-dockerd
 if [ -f "$reference" ] && command -v docker >/dev/null && command -v dockerd >/dev/null; then
   host=$(bash "$reference" start | sed -n 's/^DOCKER_HOST=//p')
   docker_() { DOCKER_BUILDKIT=0 docker -H "$host" "$@"; }
-  # Names of its own, so nothing of whoever else uses that Docker is replaced.
+  # Names of its own, so nothing of whoever else uses that Docker is replaced; every image
+  # built is recorded, and removed with its untagged parents (the intermediate images) at the
+  # end, so the runs leave nothing behind there.
   base=berth-bench-build-base:latest
   tar -C "$work/rootfs" -c . | docker_ import -c 'CMD ["sh"]' - "$base" >/dev/null
   # (stderr: the classic builder's deprecation notice, every time)
-  build_() { docker_ build -q --build-arg "BASE=$base" -t berth-bench-build "$@" "$work/context" 2>/dev/null; }
-  build_ >/dev/null
+  build_() {
+    docker_ build -q --build-arg "BASE=$base" "$@" "$work/context" 2>/dev/null >>"$work/docker-ids"
+  }
+  build_
   dcold=$(median_ms build_ --no-cache)
   dcached=$(median_ms build_)
-  docker_ rmi berth-bench-build "$base" >/dev/null
+  for id in $(sort -u "$work/docker-ids"); do docker_ rmi "$id" >/dev/null; done
+  docker_ rmi "$base" >/dev/null
   echo "docker build, cold (--no-cache): median ${dcold} ms of $n"
   echo "docker build, fully cached:      median ${dcached} ms of $n"
 else
