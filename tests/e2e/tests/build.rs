@@ -796,3 +796,20 @@ fn build_output_matches_dockers_classic_builder() {
     assert_eq!(ours, theirs);
     assert_eq!(ours_cached, theirs_cached);
 }
+
+#[test]
+fn run_steps_honour_user_and_leave_volume_writes_out() {
+    let Some(d) = daemon() else { return };
+    let dockerfile = "FROM busybox\n\
+                      VOLUME /data\n\
+                      RUN echo lost > /data/x && echo kept > /kept\n\
+                      USER nobody\n\
+                      RUN id -u > /tmp/uid\n\
+                      CMD [\"sh\", \"-c\", \"ls /data; cat /kept /tmp/uid\"]\n";
+    let b = build(&d, "t=voluser", &context(&[("Dockerfile", dockerfile)]));
+    built(&d, &b);
+    // What a RUN writes under a VOLUME is not part of the image, as in Docker.
+    assert_eq!(ok(&d.berth(&["run", "--rm", "voluser"])), "kept\n65534\n");
+    // The steps' anonymous volumes went with their containers.
+    assert_eq!(ok(&d.berth(&["volume", "ls", "-q"])), "");
+}
