@@ -557,29 +557,40 @@ fn berth_build_sends_the_context_without_ignored_files() {
     );
 }
 
+/// Sends a build and reads its output until `marker` shows; the connection is returned open.
+fn start_build_until(
+    d: &Daemon,
+    query: &str,
+    context: &[u8],
+    marker: &str,
+) -> std::os::unix::net::UnixStream {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    let head = format!(
+        "POST /build?{query} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        context.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(context).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    s
+}
+
 #[test]
 fn a_build_whose_client_goes_away_stores_nothing() {
-    use std::io::{Read, Write};
     let Some(d) = daemon() else { return };
     let before = image_ids(&d);
     let ctx = context(&[(
         "Dockerfile",
         "FROM busybox\nRUN sleep 1 && echo slept > /slept\nRUN touch /after\n",
     )]);
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    let head = format!(
-        "POST /build?t=abandoned HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        ctx.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(&ctx).unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("Running in") {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let s = start_build_until(&d, "t=abandoned", &ctx, "Running in");
     drop(s); // as a client interrupted with Ctrl-C
     // The RUN under way ends; the build stops there.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -812,4 +823,40 @@ fn run_steps_honour_user_and_leave_volume_writes_out() {
     assert_eq!(ok(&d.berth(&["run", "--rm", "voluser"])), "kept\n65534\n");
     // The steps' anonymous volumes went with their containers.
     assert_eq!(ok(&d.berth(&["volume", "ls", "-q"])), "");
+}
+
+#[test]
+fn a_daemon_killed_mid_build_leaves_no_image_and_builds_again() {
+    let Some(mut d) = daemon() else { return };
+    let before = image_ids(&d);
+    let dockerfile = "FROM busybox\nCOPY data.txt /\n\
+                      RUN echo step-started && sleep 1 && cat /data.txt\n\
+                      CMD [\"cat\", \"/data.txt\"]\n";
+    let ctx = context(&[("Dockerfile", dockerfile), ("data.txt", "survived\n")]);
+    let _connection = start_build_until(&d, "t=crashed", &ctx, "step-started");
+    // The step's container is running (and recorded so) once its output flows.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    d.kill9();
+    d.restart();
+    assert_eq!(image_ids(&d), before);
+    // The step's container outlived berthd, as every container does; it ends on its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = ok(&d.berth(&["ps", "-a", "--format", "{{.Status}}"]));
+        if status.starts_with("Exited (0)") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The COPY step came through the crash in the cache; the RUN runs again.
+    let b = build(&d, "t=crashed", &ctx);
+    built(&d, &b);
+    assert_eq!(
+        b.output().matches(" ---> Using cache").count(),
+        1,
+        "{}",
+        b.output()
+    );
+    assert_eq!(ok(&d.berth(&["run", "--rm", "crashed"])), "survived\n");
 }
