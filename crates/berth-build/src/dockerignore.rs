@@ -6,7 +6,7 @@
 use crate::pattern::Pattern;
 
 #[derive(Debug)]
-pub(crate) struct Dockerignore {
+pub struct Dockerignore {
     rules: Vec<Rule>,
 }
 
@@ -17,7 +17,8 @@ struct Rule {
 }
 
 impl Dockerignore {
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+    /// Reads `.dockerignore` text; a malformed pattern is an error naming it.
+    pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut rules = Vec::new();
         for raw in text.lines() {
@@ -41,7 +42,7 @@ impl Dockerignore {
     }
 
     /// Whether a context path (`dir/file`, no leading slash) is left out.
-    pub(crate) fn excludes(&self, path: &str) -> bool {
+    pub fn excludes(&self, path: &str) -> bool {
         let parents: Vec<&str> = path.match_indices('/').map(|(at, _)| &path[..at]).collect();
         let mut excluded = false;
         for rule in &self.rules {

@@ -27,6 +27,9 @@ pub trait MountedRootfs {
 /// A RUN step, to be run in a container created from `layers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStep {
+    /// The id of the image the step starts from (empty for scratch). It may exist only in
+    /// the build cache: the container is made from `layers`, this only names it.
+    pub image: String,
     /// The image's layers, bottom first.
     pub layers: Vec<ChainId>,
     /// The full argv: a shell-form RUN already has the shell (`/bin/sh -c`) in front.

@@ -6,7 +6,8 @@
 //! query parameters, its [`BuildHost`] (pull, mount, run, store) and [`BuildCache`] (its
 //! database), and a [`Progress`] sink for the `{"stream": ...}` messages. Parsing, expansion,
 //! COPY/ADD (their layer tars included) and the cache logic live here; nothing here runs a
-//! container or touches the image store directly.
+//! container or touches the image store directly. [`Dockerignore`] is public for clients that
+//! leave ignored files out of the context they send, with the same rules.
 mod archive;
 mod args;
 mod builder;
@@ -34,6 +35,7 @@ mod users;
 
 pub use builder::build;
 pub use cache::{BuildCache, CacheKey, CachedStep};
+pub use dockerignore::Dockerignore;
 pub use error::{BuildError, HostError, Result};
 pub use host::{
     BaseImage, BuildHost, BuiltImage, Download, MountedRootfs, Progress, RunExit, RunOutput,

@@ -1,6 +1,7 @@
 //! The command line, as clap types only: docker's commands, aliases and flags. What each
 //! command does lives in `commands`.
 
+mod build;
 mod compose;
 mod container_flags;
 mod objects;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::opts::parse_label;
+pub use build::{BuildArgs, BuilderCommand, BuilderPruneArgs};
 pub use compose::{
     ComposeArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs, ComposeLogsArgs,
     ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
@@ -54,6 +56,8 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a new container from an image
     Run(RunArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Create a new container
     Create(CreateArgs),
     /// List containers
@@ -134,6 +138,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -208,6 +215,8 @@ pub enum ContainerCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),

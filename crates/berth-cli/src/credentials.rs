@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use bollard::auth::DockerCredentials;
 use serde_json::{Map, Value};
 
@@ -148,6 +148,46 @@ impl Store {
         Some((username.to_string(), password.to_string()))
     }
 
+    /// Every stored server with its username and password.
+    pub fn all(&self) -> Vec<(String, String, String)> {
+        let Ok(config) = read_config(&self.path) else {
+            return Vec::new();
+        };
+        let servers: Vec<String> = config
+            .get("auths")
+            .and_then(Value::as_object)
+            .map(|auths| auths.keys().cloned().collect())
+            .unwrap_or_default();
+        servers
+            .into_iter()
+            .filter_map(|server| {
+                let (username, password) = self.get(&server)?;
+                Some((server, username, password))
+            })
+            .collect()
+    }
+
+    /// What `build` sends as `X-Registry-Config` (base64url JSON, by server), so the
+    /// daemon can pull private base images; None when nothing is stored.
+    pub fn registry_config(&self) -> Option<String> {
+        let all = self.all();
+        if all.is_empty() {
+            return None;
+        }
+        let map: Map<String, Value> = all
+            .into_iter()
+            .map(|(server, username, password)| {
+                let auth = serde_json::json!({
+                    "username": username,
+                    "password": password,
+                    "serveraddress": server,
+                });
+                (server, auth)
+            })
+            .collect();
+        Some(URL_SAFE.encode(Value::Object(map).to_string()))
+    }
+
     /// What the daemon is sent as `X-Registry-Auth` for an image of repository `name`.
     pub fn credentials_for(&self, name: &str) -> Option<DockerCredentials> {
         let server = registry_of(name);
@@ -181,6 +221,21 @@ mod tests {
         assert_eq!(
             normalize_server("https://example.com:5000/v2/"),
             "example.com:5000"
+        );
+    }
+
+    #[test]
+    fn the_registry_config_carries_every_stored_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        assert_eq!(store.registry_config(), None);
+        store.save("localhost:5000", "alice", "pw").unwrap();
+        let header = store.registry_config().unwrap();
+        let json: Value = serde_json::from_slice(&URL_SAFE.decode(header).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"localhost:5000": {
+                "username": "alice", "password": "pw", "serveraddress": "localhost:5000"}})
         );
     }
 

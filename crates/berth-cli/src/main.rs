@@ -1,6 +1,7 @@
 //! `berth`: docker's command line for the berth daemon, speaking only the Engine API.
 
 mod archive;
+mod build_context;
 mod cli;
 mod client;
 mod commands;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Each entry moves the schema from its index to the next version, in one transaction.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const SCHEMA_V1: &str = "
@@ -35,6 +35,31 @@ const SCHEMA_V4: &str = "
 CREATE TABLE digests (
     name     TEXT PRIMARY KEY,          -- familiar repo@sha256:..., as RepoDigests shows
     image_id TEXT NOT NULL REFERENCES images(id)
+);
+";
+
+/// Builds: a RUN step's container starts from a layer chain whose image exists only in the
+/// build cache, so a container's `image_id` may now be NULL (its layers still pin it: they are
+/// in its record, which garbage collection reads). SQLite cannot relax a column constraint in
+/// place, hence the copy. And the build cache itself.
+const SCHEMA_V5: &str = "
+CREATE TABLE containers_v5 (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    image_id TEXT REFERENCES images(id), -- NULL for a build step's container
+    data     TEXT NOT NULL
+);
+INSERT INTO containers_v5 (id, name, image_id, data) SELECT id, name, image_id, data FROM containers;
+DROP TABLE containers;
+ALTER TABLE containers_v5 RENAME TO containers;
+CREATE TABLE build_cache (
+    key         TEXT PRIMARY KEY,       -- berth_build::CacheKey
+    step        TEXT NOT NULL,          -- berth_build::CachedStep as JSON
+    layers      TEXT NOT NULL,          -- JSON array of its chain ids, for garbage collection
+    description TEXT NOT NULL,          -- the step's history line, for `system df -v`
+    created     INTEGER NOT NULL,       -- unix seconds
+    last_used   INTEGER NOT NULL,
+    uses        INTEGER NOT NULL        -- cache hits
 );
 ";
 
@@ -250,12 +275,13 @@ impl Db {
         }
     }
 
-    /// Inserts a new container; a taken name is Docker's 409 conflict.
+    /// Inserts a new container; a taken name is Docker's 409 conflict. `image_id` is the image
+    /// record it pins, None for a build step's container.
     pub fn insert_container<T: Serialize>(
         &self,
         id: &str,
         name: &str,
-        image_id: &str,
+        image_id: Option<&str>,
         data: &T,
     ) -> Result<()> {
         let conn = self.conn();
@@ -422,6 +448,97 @@ impl Db {
     }
 }
 
+/// A build cache entry as `system df` and `build prune` see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildCacheRow {
+    pub key: String,
+    /// Chain ids of the step's image, bottom first.
+    pub layers: Vec<String>,
+    pub description: String,
+    pub created: i64,
+    pub last_used: i64,
+    pub uses: u64,
+}
+
+impl Db {
+    // ---- build cache ----
+
+    /// The step recorded under `key` (as JSON), counting a use at `now`.
+    pub fn build_cache_get(&self, key: &str, now: i64) -> Result<Option<String>> {
+        let conn = self.conn();
+        let step = conn
+            .query_row("SELECT step FROM build_cache WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if step.is_some() {
+            conn.execute(
+                "UPDATE build_cache SET last_used = ?2, uses = uses + 1 WHERE key = ?1",
+                params![key, now],
+            )?;
+        }
+        Ok(step)
+    }
+
+    /// Records a step; an entry with the same key is replaced, keeping its history.
+    pub fn build_cache_put(
+        &self,
+        key: &str,
+        step_json: &str,
+        layers: &[String],
+        description: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO build_cache (key, step, layers, description, created, last_used, uses)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)
+             ON CONFLICT(key) DO UPDATE SET step = excluded.step, layers = excluded.layers,
+                 description = excluded.description, last_used = excluded.last_used",
+            params![key, step_json, to_json(layers), description, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn build_cache_delete(&self, key: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM build_cache WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Every entry, least recently used first.
+    pub fn build_cache_entries(&self) -> Result<Vec<BuildCacheRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT key, layers, description, created, last_used, uses
+             FROM build_cache ORDER BY last_used, key",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(key, layers, description, created, last_used, uses)| {
+                Ok(BuildCacheRow {
+                    key,
+                    layers: from_json(&layers)?,
+                    description,
+                    created,
+                    last_used,
+                    uses: uses as u64,
+                })
+            })
+            .collect()
+    }
+}
+
 fn image_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
     let layers: String = r.get(1)?;
     Ok(ImageRow {
@@ -488,10 +605,10 @@ mod tests {
     fn container_names_are_unique() {
         let (_d, db) = db();
         db.put_image(&image("sha256:aa"), &[]).unwrap();
-        db.insert_container("c1", "web", "sha256:aa", &serde_json::json!({"n": 1}))
+        db.insert_container("c1", "web", Some("sha256:aa"), &serde_json::json!({"n": 1}))
             .unwrap();
         let err = db
-            .insert_container("c2", "web", "sha256:aa", &serde_json::json!({}))
+            .insert_container("c2", "web", None, &serde_json::json!({}))
             .unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Conflict);
         assert!(
@@ -503,6 +620,62 @@ mod tests {
         assert_eq!(
             db.containers_using("sha256:aa").unwrap(),
             vec!["c1".to_string()]
+        );
+    }
+
+    #[test]
+    fn build_cache_entries_are_replaced_and_counted() {
+        let (_d, db) = db();
+        db.build_cache_put("k", "{}", &["sha256:l1".into()], "RUN a", 1)
+            .unwrap();
+        db.build_cache_put("k", "{\"a\":1}", &["sha256:l2".into()], "RUN b", 2)
+            .unwrap();
+        assert_eq!(
+            db.build_cache_get("k", 3).unwrap().as_deref(),
+            Some("{\"a\":1}")
+        );
+        let rows = db.build_cache_entries().unwrap();
+        assert_eq!(
+            rows,
+            [BuildCacheRow {
+                key: "k".into(),
+                layers: vec!["sha256:l2".into()],
+                description: "RUN b".into(),
+                created: 1,
+                last_used: 3,
+                uses: 1,
+            }]
+        );
+        db.build_cache_delete("k").unwrap();
+        assert_eq!(db.build_cache_get("k", 4).unwrap(), None);
+    }
+
+    #[test]
+    fn version_5_keeps_containers_and_lets_build_steps_have_no_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute_batch(
+                "INSERT INTO images VALUES ('sha256:aa', '[]', 0, 0);
+                 INSERT INTO containers VALUES ('c1', 'web', 'sha256:aa', '{\"n\": 1}');",
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.containers_using("sha256:aa").unwrap(), ["c1"]);
+        let back: serde_json::Value = db.container("c1").unwrap().unwrap();
+        assert_eq!(back["n"], 1);
+        db.insert_container("c2", "step", None, &serde_json::json!({}))
+            .unwrap();
+        // An image record that does not exist is still refused.
+        assert!(
+            db.insert_container("c3", "bad", Some("sha256:zz"), &serde_json::json!({}))
+                .is_err()
         );
     }
 

@@ -2,6 +2,7 @@
 //! The engine: containers, images and their state, behind the Engine API that berthd serves.
 //! berthd's handlers only translate HTTP to calls here; everything is decided here.
 
+pub mod build;
 pub mod clock;
 pub mod containers;
 mod db;
@@ -54,6 +55,8 @@ pub struct Engine {
     execs: containers::ExecTable,
     net: networks::NetworkRuntime,
     registry: Arc<berth_registry::Client>,
+    /// Layers that running builds use and nothing has recorded yet.
+    build_leases: build::lease::Leases,
     pub events: events::EventLog,
 }
 
@@ -104,9 +107,11 @@ impl Engine {
             execs: Default::default(),
             net: Default::default(),
             registry: images::registry::new_client()?,
+            build_leases: Default::default(),
             events: Default::default(),
         });
         engine.remove_orphan_containers()?;
+        engine.remove_stale_build_mounts()?;
         engine.collect_garbage().await?;
         engine.init_networks().await?;
         engine.reconnect_running().await?;

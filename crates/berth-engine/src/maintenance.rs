@@ -104,8 +104,9 @@ impl Engine {
                 j
             })
             .collect();
+        let build_cache = self.build_cache_usage()?;
         Ok(
-            json!({"LayersSize": layers_size, "Images": images, "Containers": container_json, "Volumes": volumes, "BuildCache": []}),
+            json!({"LayersSize": layers_size, "Images": images, "Containers": container_json, "Volumes": volumes, "BuildCache": build_cache}),
         )
     }
 }

@@ -11,7 +11,7 @@ mod network;
 mod registry;
 
 pub use gate::{Requirement, require};
-pub use http::ApiResponse;
+pub use http::{ApiResponse, encode};
 pub use images::{busybox_rootfs_tar, tar_of};
 pub use registry::Registry;
 
@@ -164,8 +164,8 @@ impl Daemon {
     }
 
     pub fn berth_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut cmd = Command::new(bin("berth"));
-        cmd.arg("-H").arg(self.host()).args(args);
+        let mut cmd = self.berth_command();
+        cmd.args(args);
         run_with_stdin(cmd, stdin)
     }
 
@@ -175,12 +175,26 @@ impl Daemon {
     }
 
     pub fn docker_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut cmd = self.docker_command();
+        cmd.args(args);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// The `docker` CLI aimed at this daemon, for tests that add their own environment or
+    /// working directory.
+    pub fn docker_command(&self) -> Command {
         let mut cmd = Command::new("docker");
         cmd.env("DOCKER_HOST", self.host())
             .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
-            .env_remove("DOCKER_CONTEXT")
-            .args(args);
-        run_with_stdin(cmd, stdin)
+            .env_remove("DOCKER_CONTEXT");
+        cmd
+    }
+
+    /// The `berth` CLI aimed at this daemon (see [`Self::docker_command`]).
+    pub fn berth_command(&self) -> Command {
+        let mut cmd = Command::new(bin("berth"));
+        cmd.arg("-H").arg(self.host());
+        cmd
     }
 
     /// Imports the busybox test image as `busybox:latest` (CMD ["sh"]).

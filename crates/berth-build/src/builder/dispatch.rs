@@ -189,6 +189,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         let mut env = config.env().to_vec();
         env.extend(in_scope);
         let run = RunStep {
+            image: String::new(),
             layers: Vec::new(),
             cmd: argv,
             env,
@@ -205,6 +206,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         };
         self.commit(state, created_by, config, move |b, state| {
             let step = RunStep {
+                image: state.image.id_str().to_owned(),
                 layers: state.image.chain(),
                 ..run
             };

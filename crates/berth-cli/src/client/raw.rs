@@ -2,9 +2,9 @@
 //! the daemon's JSON exactly as sent (`inspect`: bollard's models drop the keys a daemon
 //! sends as null and reorder the rest; `events --format`), answers bollard reads in a newer
 //! shape than daemons send (`system df`), response headers bollard does not hand out (`cp`'s
-//! path stat), repeated query parameters (`commit -c`), and the hijacked connections of
-//! attach and exec (bollard's decoder guesses whether a TTY stream is framed, and cannot
-//! half-close).
+//! path stat), repeated query parameters (`commit -c`, `build -t`), and the hijacked
+//! connections of attach and exec (bollard's decoder guesses whether a TTY stream is framed,
+//! and cannot half-close).
 
 use futures_util::{Stream, TryStreamExt};
 use http_body_util::{BodyExt, BodyStream, Empty, Full};
@@ -78,6 +78,43 @@ pub async fn request_with_headers(
     headers: &[(&str, &str)],
     body: Option<serde_json::Value>,
 ) -> Result<Response, String> {
+    let (content_type, body) = match body {
+        Some(json) => (
+            Some("application/json"),
+            Full::new(Bytes::from(json.to_string())).boxed(),
+        ),
+        None => (None, Empty::<Bytes>::new().boxed()),
+    };
+    send(host, method, path, headers, content_type, body).await
+}
+
+/// POSTs a tar archive (a build context) to `path`.
+pub async fn post_archive(
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    archive: Bytes,
+) -> Result<Response, String> {
+    let body = Full::new(archive).boxed();
+    send(
+        host,
+        Method::POST,
+        path,
+        headers,
+        Some("application/x-tar"),
+        body,
+    )
+    .await
+}
+
+async fn send(
+    host: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: Body,
+) -> Result<Response, String> {
     let mut sender = handshake(host).await?;
     let mut request = hyper::Request::builder()
         .method(method)
@@ -86,13 +123,9 @@ pub async fn request_with_headers(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    if body.is_some() {
-        request = request.header("Content-Type", "application/json");
+    if let Some(content_type) = content_type {
+        request = request.header("Content-Type", content_type);
     }
-    let body = match body {
-        Some(json) => Full::new(Bytes::from(json.to_string())).boxed(),
-        None => Empty::<Bytes>::new().boxed(),
-    };
     let request = request.body(body).map_err(|e| e.to_string())?;
     let response = sender.send_request(request).await.map_err(failed)?;
     let (parts, body) = response.into_parts();

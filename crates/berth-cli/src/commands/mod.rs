@@ -2,6 +2,7 @@
 //! the connector and connects when it is ready to (after checking its own arguments).
 
 mod attach;
+mod build;
 mod commit;
 mod compose;
 mod cp;
@@ -53,8 +54,8 @@ use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
 use crate::cli::{
-    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, ObjectInspectArgs,
-    RegistryCommand, SystemCommand, VolumeCommand,
+    BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, NetworkCommand,
+    ObjectInspectArgs, RegistryCommand, SystemCommand, VolumeCommand,
 };
 use crate::client::Connector;
 use crate::error::{CliError, open_error};
@@ -202,6 +203,10 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         Command::Export(args) | Command::Container(ContainerCommand::Export(args)) => {
             export::run(connector, args).await
         }
+        Command::Build(args)
+        | Command::Image(ImageCommand::Build(args))
+        | Command::Builder(BuilderCommand::Build(args)) => build::run(connector, args).await,
+        Command::Builder(BuilderCommand::Prune(args)) => prune::builder(connector, args).await,
         Command::Commit(args) | Command::Container(ContainerCommand::Commit(args)) => {
             commit::run(connector, args).await
         }

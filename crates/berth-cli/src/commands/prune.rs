@@ -12,7 +12,7 @@ use bollard::query_parameters::{
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::filter_map;
-use crate::cli::{ImagePruneArgs, PruneArgs, SystemPruneArgs, VolumePruneArgs};
+use crate::cli::{BuilderPruneArgs, ImagePruneArgs, PruneArgs, SystemPruneArgs, VolumePruneArgs};
 use crate::client::Connector;
 use crate::error::{CliError, is_not_found};
 use crate::format::natural::natural_cmp;
@@ -140,6 +140,28 @@ pub async fn networks(connector: &Connector, args: PruneArgs) -> Result<(), CliE
     Ok(())
 }
 
+pub async fn builder(connector: &Connector, args: BuilderPruneArgs) -> Result<(), CliError> {
+    let warning = if args.all {
+        "WARNING! This will remove all build cache. Are you sure you want to continue?"
+    } else {
+        "WARNING! This will remove all dangling build cache. Are you sure you want to continue?"
+    };
+    if !args.prune.force && !confirm(warning).await? {
+        return Ok(());
+    }
+    let docker = connector.connect().await?;
+    let options = PruneBuildOptions {
+        all: Some(args.all),
+        filters: filter_map(&args.prune.filter),
+        reserved_space: args.keep_storage,
+        ..Default::default()
+    };
+    let pruned = prune_build_cache(&docker, options).await?;
+    pruned.print();
+    print_total(pruned.space);
+    Ok(())
+}
+
 pub async fn system(connector: &Connector, args: SystemPruneArgs) -> Result<(), CliError> {
     let filters = filter_map(&args.prune.filter);
     if args.volumes && filters.as_ref().is_some_and(|f| f.contains_key("until")) {
@@ -163,7 +185,12 @@ pub async fn system(connector: &Connector, args: SystemPruneArgs) -> Result<(), 
         report(prune_volumes(&docker, filters.clone()).await?);
     }
     report(prune_images(&docker, args.all, filters.clone()).await?);
-    report(prune_build_cache(&docker, args.all, filters).await?);
+    let options = PruneBuildOptions {
+        all: Some(args.all),
+        filters,
+        ..Default::default()
+    };
+    report(prune_build_cache(&docker, options).await?);
     print_total(space);
     Ok(())
 }
@@ -273,14 +300,8 @@ async fn prune_networks(docker: &Docker, filters: Option<Filters>) -> Result<Pru
 /// The build cache; a daemon that cannot build (berthd) has none, and says so with a 404.
 async fn prune_build_cache(
     docker: &Docker,
-    all: bool,
-    filters: Option<Filters>,
+    options: PruneBuildOptions,
 ) -> Result<Pruned, CliError> {
-    let options = PruneBuildOptions {
-        all: Some(all),
-        filters,
-        ..Default::default()
-    };
     match docker.prune_build(Some(options)).await {
         Ok(pruned) => Ok(Pruned::new(
             "Deleted build cache objects",

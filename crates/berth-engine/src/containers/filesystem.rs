@@ -4,6 +4,7 @@
 //! one through a read-only overlay of its upper dir and image layers, mounted for the
 //! duration and never left behind.
 
+use super::layer_diff::{Exclude, is_whiteout, write_layer_tar};
 use super::model::Container;
 use crate::error::{Error, Result};
 use crate::stream::{ByteStream, ChannelWriter};
@@ -11,7 +12,7 @@ use crate::{Engine, clock, ids};
 use nix::mount::{MntFlags, MsFlags};
 use serde_json::{Value, json};
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// A view of a container's root; unmounts its temporary mount when dropped.
@@ -50,10 +51,6 @@ impl Drop for RootView {
             let _ = std::fs::remove_dir(&self.root);
         }
     }
-}
-
-fn is_whiteout(m: &std::fs::Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
 }
 
 /// Docker's change kinds.
@@ -397,7 +394,7 @@ impl Engine {
         let _guard = self.image_lock.lock().await;
         let store = self.store.clone();
         let layer = tokio::task::spawn_blocking(move || -> Result<berth_image::Layer> {
-            let tar = upper_as_layer_tar(&upper)?;
+            let tar = write_layer_tar(&upper, &Exclude::Nothing, Vec::new())?;
             let (blob, _) = store.put_blob(std::io::Cursor::new(tar), None, u64::MAX)?;
             Ok(store.apply_layer(parent.as_ref(), &blob)?)
         })
@@ -441,50 +438,4 @@ impl Engine {
         self.container_event(&c, "commit", &[]);
         Ok(row.id)
     }
-}
-
-/// The header of an empty whiteout marker entry.
-fn marker_header() -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(0);
-    h.set_mode(0o600);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
-}
-
-/// The upper directory as an image layer: overlay whiteouts become `.wh.` entries and opaque
-/// directories get `.wh..wh..opq`.
-fn upper_as_layer_tar(upper: &Path) -> Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.follow_symlinks(false);
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let dir = upper.join(&rel);
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = rel.join(entry.file_name());
-            let meta = entry.metadata()?;
-            if is_whiteout(&meta) {
-                let wh = rel.join(format!(".wh.{}", entry.file_name().to_string_lossy()));
-                tar.append_data(&mut marker_header(), wh, std::io::empty())?;
-                continue;
-            }
-            tar.append_path_with_name(entry.path(), &name)?;
-            if meta.is_dir() {
-                if crate::volumes::is_opaque(&entry.path()) {
-                    tar.append_data(
-                        &mut marker_header(),
-                        name.join(".wh..wh..opq"),
-                        std::io::empty(),
-                    )?;
-                }
-                stack.push(name);
-            }
-        }
-    }
-    Ok(tar.into_inner()?)
 }

@@ -6,6 +6,8 @@ mod etc_files;
 mod exec;
 mod filesystem;
 mod health;
+mod layer_diff;
+pub(crate) use layer_diff::{Exclude, write_layer_tar};
 mod lifecycle;
 mod limits;
 mod logs;
@@ -32,6 +34,21 @@ use crate::{Engine, clock, ids};
 use serde_json::Value;
 
 pub const LIST_FILTERS: &[&str] = views::FILTERS;
+
+/// What a new container starts from: an image record, or a build step's layer chain.
+pub(crate) struct ContainerSource {
+    /// The image as the user named it, shown by `ps`.
+    pub name: String,
+    /// `sha256:<hex>` of the image config the container starts from.
+    pub image_id: String,
+    /// Chain ids, bottom first.
+    pub layers: Vec<String>,
+    /// The image config's `config` section, under the request's settings.
+    pub config: Value,
+    /// Whether `image_id` is an image record the container pins (false for a build step,
+    /// whose image exists only in the build cache; its layers are pinned by the record).
+    pub pinned: bool,
+}
 
 impl Engine {
     /// Resolves what a user typed (full id, name, unique id prefix) to a container id.
@@ -106,9 +123,26 @@ impl Engine {
         // Held so the image cannot be removed between lookup and the record that pins it.
         let _guard = self.image_lock.lock().await;
         let image = self.resolve_image(image_name)?;
-        let image_config = self.image_config(&image.id)?;
+        let source = ContainerSource {
+            name: image_name.to_string(),
+            config: self.image_config(&image.id)?["config"].take(),
+            image_id: image.id,
+            layers: image.layers,
+            pinned: true,
+        };
+        let id = self.create_from(source, name, body)?;
+        Ok((id, Vec::new()))
+    }
+
+    /// Creates a container from `source` with the request `body` (Docker's create JSON).
+    pub(crate) fn create_from(
+        &self,
+        source: ContainerSource,
+        name: Option<&str>,
+        body: &Value,
+    ) -> Result<String> {
         let id = ids::new_id();
-        let resolved = config::resolve(&id, body, &image_config["config"], image_name)?;
+        let resolved = config::resolve(&id, body, &source.config, &source.name)?;
         limits::validate(&resolved.host_config)?;
         namespaces::validate(&resolved.host_config)?;
         etc_files::NameOptions::of(&resolved.host_config, self.host_gateway())?;
@@ -123,9 +157,9 @@ impl Engine {
             id: id.clone(),
             name: String::new(),
             created: clock::now(),
-            image_name: image_name.to_string(),
-            image_id: image.id.clone(),
-            layers: image.layers.clone(),
+            image_name: source.name,
+            image_id: source.image_id,
+            layers: source.layers,
             path: resolved.path,
             args: resolved.args,
             config: resolved.config,
@@ -141,7 +175,7 @@ impl Engine {
         for sub in ["upper", "work"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
-        let inserted = self.insert_with_name(container.clone(), name);
+        let inserted = self.insert_with_name(container, name, source.pinned);
         if inserted.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -149,18 +183,21 @@ impl Engine {
         if let Ok(c) = self.container_record(&id) {
             self.container_event(&c, "create", &[]);
         }
-        Ok((id, Vec::new()))
+        Ok(id)
     }
 
     /// Inserts under the requested name, or a generated one (retrying on a clash).
-    fn insert_with_name(&self, mut c: Container, name: Option<&str>) -> Result<()> {
+    /// `pinned`: the record refers to its image record (not so for a build step's container).
+    fn insert_with_name(&self, mut c: Container, name: Option<&str>, pinned: bool) -> Result<()> {
+        let image_id = c.image_id.clone();
+        let image_ref = pinned.then_some(image_id.as_str());
         if let Some(n) = name {
             c.name = n.to_string();
-            return self.db.insert_container(&c.id, &c.name, &c.image_id, &c);
+            return self.db.insert_container(&c.id, &c.name, image_ref, &c);
         }
         for attempt in 0..10 {
             c.name = ids::generate_name(attempt);
-            match self.db.insert_container(&c.id, &c.name, &c.image_id, &c) {
+            match self.db.insert_container(&c.id, &c.name, image_ref, &c) {
                 Err(e) if e.kind == crate::ErrorKind::Conflict => continue,
                 other => return other,
             }

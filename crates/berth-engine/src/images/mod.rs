@@ -374,7 +374,7 @@ impl Engine {
 
     /// Removes layers and blobs no image or container refers to (what a crash or an rmi left),
     /// returning the removed layers' chain ids. Call with `image_lock` held.
-    fn collect_garbage_locked(&self) -> Result<Vec<String>> {
+    pub(crate) fn collect_garbage_locked(&self) -> Result<Vec<String>> {
         let mut keep_layers: HashSet<String> = HashSet::new();
         let mut keep_blobs: HashSet<String> = HashSet::new();
         for row in self.db.images()? {
@@ -384,6 +384,10 @@ impl Engine {
         for c in self.container_records()? {
             keep_layers.extend(c.layers);
         }
+        for entry in self.db.build_cache_entries()? {
+            keep_layers.extend(entry.layers);
+        }
+        keep_layers.extend(self.build_leases.all());
         let mut removed = Vec::new();
         for chain in self.store.list_layers()? {
             if keep_layers.contains(&chain.to_string()) {

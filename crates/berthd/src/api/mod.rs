@@ -1,6 +1,7 @@
 //! The Engine API over HTTP/1.1 on a unix socket. Handlers only translate between HTTP and
 //! engine calls; the engine decides.
 
+mod build;
 mod containers;
 mod events;
 mod filesystem;
@@ -107,6 +108,9 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
         (&Method::GET, ["version"]) => system::version().await,
         (&Method::GET, ["info"]) => system::info(&engine),
+
+        (&Method::POST, ["build"]) => build::build(&engine, req).await,
+        (&Method::POST, ["build", "prune"]) => build::prune(&engine, &req).await,
 
         (&Method::GET, ["images", "json"]) => images::list(&engine, &req),
         (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
