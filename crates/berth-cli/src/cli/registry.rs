@@ -1,9 +1,13 @@
-//! `pull`, `push`, `login`, `logout`, and `registry serve`: images to and from registries.
+//! `pull`, `push`, `login`, `logout`, `registry serve` and `registry gc`: images to and from
+//! registries.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
+
+use crate::format::time::parse_go_duration;
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
@@ -73,6 +77,9 @@ pub struct LogoutArgs {
 pub enum RegistryCommand {
     /// Run an OCI distribution registry (no daemon needed)
     Serve(RegistryServeArgs),
+    /// Delete the blobs no manifest references (safe while the registry serves)
+    #[command(name = "gc", alias = "garbage-collect")]
+    Gc(RegistryGcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +103,29 @@ pub struct RegistryServeArgs {
     /// PEM private key of --tls-cert
     #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryGcArgs {
+    /// Directory the registry stores its blobs and manifests in
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/berth-registry")]
+    pub storage: PathBuf,
+
+    /// Only report what would be deleted
+    #[arg(short = 'd', long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Spare blobs modified more recently than this (pushes in progress)
+    #[arg(long = "grace-period", value_name = "duration", default_value = "1h",
+          value_parser = parse_duration)]
+    pub grace_period: Duration,
+}
+
+/// A Go duration (`90s`, `1h30m`) that is not negative.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_go_duration(text)
+        .and_then(|duration| Duration::try_from(duration).ok())
+        .ok_or_else(|| format!("time: invalid duration {text:?}"))
 }
 
 #[cfg(test)]
@@ -186,5 +216,31 @@ mod tests {
         assert_eq!(set.tls_key, Some(PathBuf::from("/k")));
         assert!(serve(&["registry", "serve", "--tls-cert", "/c"]).is_err());
         assert!(serve(&["registry", "serve", "--addr", "nonsense"]).is_err());
+    }
+
+    #[test]
+    fn registry_gc_flags() {
+        let gc = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Some(Command::Registry(RegistryCommand::Gc(args)))) => Ok(args),
+            Ok(other) => panic!("not registry gc: {other:?}"),
+            Err(error) => Err(error),
+        };
+        let defaults = gc(&["registry", "gc"]).unwrap();
+        assert!(!defaults.dry_run);
+        assert_eq!(defaults.grace_period, Duration::from_secs(3600));
+        let set = gc(&[
+            "registry",
+            "garbage-collect",
+            "--storage",
+            "/s",
+            "-d",
+            "--grace-period",
+            "1m30s",
+        ])
+        .unwrap();
+        assert!(set.dry_run);
+        assert_eq!(set.storage, PathBuf::from("/s"));
+        assert_eq!(set.grace_period, Duration::from_secs(90));
+        assert!(gc(&["registry", "gc", "--grace-period", "-1s"]).is_err());
     }
 }

@@ -205,6 +205,12 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code.as_str(), self.0.message)
+    }
+}
+
 impl From<io::Error> for ApiError {
     fn from(error: io::Error) -> Self {
         ApiError::internal("storage", error)

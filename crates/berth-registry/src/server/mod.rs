@@ -19,6 +19,7 @@
 
 mod auth;
 mod error;
+mod gc;
 mod manifests;
 mod names;
 mod response;
@@ -43,6 +44,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 pub use error::ServeError;
+pub use gc::{DeletedBlob, GcError, GcOptions, GcReport, collect_garbage};
 
 use auth::Htpasswd;
 use routes::State;

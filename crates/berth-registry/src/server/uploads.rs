@@ -221,6 +221,7 @@ impl Uploads {
         blocking(move || {
             // The session's size is the truth: nothing a failed append left past it is kept.
             OpenOptions::new().write(true).open(&data)?.set_len(size)?;
+            let _live = storage.lock_for_write()?;
             storage.commit_blob(&data, &digest)?;
             storage.link_blob(&repository, &digest)
         })

@@ -61,7 +61,8 @@ async fn mount_blob(
     let storage = state.storage.clone();
     let (from, name, digest) = (from.clone(), name.clone(), digest.clone());
     let mounted = blocking(move || {
-        if storage.linked_blob_size(&from, &digest)?.is_none() {
+        let _live = storage.lock_for_write()?;
+        if storage.linked_blob_size(&from, &digest)?.is_none() || !storage.touch_blob(&digest)? {
             return Ok(false);
         }
         storage.link_blob(&name, &digest)?;
