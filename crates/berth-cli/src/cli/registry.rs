@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::format::time::parse_go_duration;
+use crate::opts::resources::ram_in_bytes;
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
@@ -103,6 +104,16 @@ pub struct RegistryServeArgs {
     /// PEM private key of --tls-cert
     #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Largest blob an upload may create
+    #[arg(long = "max-blob-size", value_name = "bytes", default_value = "16GiB",
+          value_parser = parse_size)]
+    pub max_blob_size: u64,
+
+    /// Purge uploads idle for longer than this
+    #[arg(long = "upload-expiry", value_name = "duration", default_value = "24h",
+          value_parser = parse_duration)]
+    pub upload_expiry: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +130,15 @@ pub struct RegistryGcArgs {
     #[arg(long = "grace-period", value_name = "duration", default_value = "1h",
           value_parser = parse_duration)]
     pub grace_period: Duration,
+}
+
+/// A size in docker's units (`512m`, `16GiB`), at least one byte.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size = ram_in_bytes(text)?;
+    u64::try_from(size)
+        .ok()
+        .filter(|&size| size > 0)
+        .ok_or_else(|| format!("invalid size: '{text}'"))
 }
 
 /// A Go duration (`90s`, `1h30m`) that is not negative.
@@ -197,6 +217,8 @@ mod tests {
         assert_eq!(defaults.addr.to_string(), "127.0.0.1:5000");
         assert_eq!(defaults.storage, PathBuf::from("/var/lib/berth-registry"));
         assert!(defaults.htpasswd.is_none() && defaults.tls_cert.is_none());
+        assert_eq!(defaults.max_blob_size, 16 << 30);
+        assert_eq!(defaults.upload_expiry, Duration::from_secs(24 * 3600));
         let set = serve(&[
             "registry",
             "serve",
@@ -210,9 +232,16 @@ mod tests {
             "/c",
             "--tls-key",
             "/k",
+            "--max-blob-size",
+            "512m",
+            "--upload-expiry",
+            "2h",
         ])
         .unwrap();
         assert_eq!(set.addr.to_string(), "0.0.0.0:5001");
+        assert_eq!(set.max_blob_size, 512 << 20);
+        assert_eq!(set.upload_expiry, Duration::from_secs(7200));
+        assert!(serve(&["registry", "serve", "--max-blob-size", "0"]).is_err());
         assert_eq!(set.tls_key, Some(PathBuf::from("/k")));
         assert!(serve(&["registry", "serve", "--tls-cert", "/c"]).is_err());
         assert!(serve(&["registry", "serve", "--addr", "nonsense"]).is_err());

@@ -20,9 +20,11 @@ pub async fn serve(args: RegistryServeArgs) -> Result<(), CliError> {
     };
     let config = berth_registry::ServerConfig {
         addr: args.addr,
-        storage: args.storage,
         htpasswd: args.htpasswd,
         tls,
+        max_blob_size: args.max_blob_size,
+        upload_expiry: args.upload_expiry,
+        ..berth_registry::ServerConfig::new(args.storage)
     };
     berth_registry::serve(config)
         .await

@@ -359,7 +359,10 @@ mod tests {
             }]
         );
         assert!(!storage.blob_path(&orphan).exists() && !leftover.exists());
-        assert_eq!(storage.linked_blobs(&b).unwrap(), std::slice::from_ref(&shared));
+        assert_eq!(
+            storage.linked_blobs(&b).unwrap(),
+            std::slice::from_ref(&shared)
+        );
         for digest in [&config, &shared, &manifest] {
             assert!(storage.blob_path(digest).exists());
         }

@@ -14,8 +14,9 @@
 //!
 //! Everything a client sends is untrusted: names, tags, digests and upload ids are validated
 //! before they become paths (see `names`), uploads are hashed as they arrive and land in the
-//! blob store only under the digest they hash to, manifests are bounded (4 MiB) and must only
-//! reference content the repository holds.
+//! blob store only under the digest they hash to, blobs and manifests are bounded (a
+//! configured size, 4 MiB), manifests must only reference content the repository holds, and
+//! abandoned uploads are purged. [`collect_garbage`] deletes what no manifest references.
 
 mod auth;
 mod error;
@@ -71,12 +72,24 @@ pub struct ServerConfig {
     pub htpasswd: Option<PathBuf>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// The largest blob an upload may create ([`Self::DEFAULT_MAX_BLOB_SIZE`] unless set).
+    pub max_blob_size: u64,
+    /// Uploads idle for longer than this are purged, at startup and then periodically
+    /// ([`Self::DEFAULT_UPLOAD_EXPIRY`] unless set).
+    pub upload_expiry: Duration,
 }
 
 impl ServerConfig {
     /// `127.0.0.1:5000`, the port Docker's registry uses, on loopback only.
     pub const DEFAULT_ADDR: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
+
+    /// 16 GiB: larger than any layer an image sensibly has, and a bound on what one request
+    /// can put on disk.
+    pub const DEFAULT_MAX_BLOB_SIZE: u64 = 16 << 30;
+
+    /// A day, as distribution's upload purging uses by default.
+    pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
     /// Plain HTTP on [`Self::DEFAULT_ADDR`], no authentication, storing under `storage`.
     pub fn new(storage: impl Into<PathBuf>) -> Self {
@@ -85,6 +98,8 @@ impl ServerConfig {
             storage: storage.into(),
             htpasswd: None,
             tls: None,
+            max_blob_size: Self::DEFAULT_MAX_BLOB_SIZE,
+            upload_expiry: Self::DEFAULT_UPLOAD_EXPIRY,
         }
     }
 }
@@ -104,6 +119,7 @@ pub struct Server {
     addr: SocketAddr,
     state: Arc<State>,
     tls: Option<TlsAcceptor>,
+    upload_expiry: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -136,7 +152,7 @@ impl Server {
         let listener = TcpListener::bind(config.addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let state = Arc::new(State {
-            uploads: Uploads::new(storage.clone()),
+            uploads: Uploads::new(storage.clone(), config.max_blob_size),
             storage,
             htpasswd,
         });
@@ -145,6 +161,7 @@ impl Server {
             addr,
             state,
             tls,
+            upload_expiry: config.upload_expiry,
         })
     }
 
@@ -154,10 +171,12 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets requests in flight
-    /// finish (for at most 30 seconds). An upload cut short stays resumable on disk.
+    /// finish (for at most 30 seconds). An upload cut short stays resumable on disk. Expired
+    /// uploads are purged meanwhile.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!("registry: serving {scheme}://{}", self.addr);
+        let purging = tokio::spawn(purge_uploads(self.state.clone(), self.upload_expiry));
         let graceful = GracefulShutdown::new();
         let mut shutdown = pin!(shutdown);
         loop {
@@ -174,6 +193,7 @@ impl Server {
             }
         }
         drop(self.listener);
+        purging.abort();
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
             .is_err()
@@ -199,6 +219,25 @@ impl Server {
                 }
             }
         });
+    }
+}
+
+/// Purges the uploads idle for longer than `expiry`: at once, then every quarter of `expiry`
+/// (between a second and an hour).
+async fn purge_uploads(state: Arc<State>, expiry: Duration) {
+    let period = (expiry / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.uploads.purge_expired(expiry).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(
+                "registry: purged {purged} upload(s) idle for over {}s",
+                expiry.as_secs()
+            ),
+            Err(e) => tracing::warn!("registry: purging expired uploads: {e}"),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The registry server (`berth registry serve`) in-process on 127.0.0.1:0, driven by raw HTTP
 //! (`api`) and by real clients (`clients`): berth's own, skopeo, curl over TLS and the docker CLI;
-//! its garbage collector running beside it (`gc`).
+//! its garbage collector running beside it (`gc`); upload limits, expiry and crashes (`uploads`).
 
 #[allow(
     dead_code,
@@ -13,3 +13,4 @@ mod api;
 mod clients;
 mod gc;
 mod support;
+mod uploads;

@@ -176,6 +176,15 @@ pub struct Http {
 }
 
 impl Http {
+    /// A client of the server at `addr`, in this network namespace.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            authorization: None,
+            netns: None,
+        }
+    }
+
     pub fn with_basic(mut self, user: &str, password: &str) -> Self {
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
