@@ -97,6 +97,12 @@ pub struct RegistryServeArgs {
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
 
+    /// Token authentication: a file of users (htpasswd -B lines) and grants
+    /// (`grant <repo|prefix/*|*> <user|+|anonymous> <pull,push,delete|*>`); clients get
+    /// Bearer tokens from the built-in service at /token
+    #[arg(long = "token-auth", value_name = "FILE", conflicts_with = "htpasswd")]
+    pub token_auth: Option<PathBuf>,
+
     /// PEM certificate chain to serve HTTPS with (needs --tls-key)
     #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -242,6 +248,19 @@ mod tests {
         assert_eq!(set.max_blob_size, 512 << 20);
         assert_eq!(set.upload_expiry, Duration::from_secs(7200));
         assert!(serve(&["registry", "serve", "--max-blob-size", "0"]).is_err());
+        let token = serve(&["registry", "serve", "--token-auth", "/a"]).unwrap();
+        assert_eq!(token.token_auth, Some(PathBuf::from("/a")));
+        assert!(
+            serve(&[
+                "registry",
+                "serve",
+                "--token-auth",
+                "/a",
+                "--htpasswd",
+                "/h"
+            ])
+            .is_err()
+        );
         assert_eq!(set.tls_key, Some(PathBuf::from("/k")));
         assert!(serve(&["registry", "serve", "--tls-cert", "/c"]).is_err());
         assert!(serve(&["registry", "serve", "--addr", "nonsense"]).is_err());

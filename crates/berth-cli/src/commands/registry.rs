@@ -21,6 +21,7 @@ pub async fn serve(args: RegistryServeArgs) -> Result<(), CliError> {
     let config = berth_registry::ServerConfig {
         addr: args.addr,
         htpasswd: args.htpasswd,
+        token_auth: args.token_auth,
         tls,
         max_blob_size: args.max_blob_size,
         upload_expiry: args.upload_expiry,

@@ -1,6 +1,7 @@
 //! The registry server behind `berth registry serve`: the OCI Distribution API (Docker
-//! Registry v2) over HTTP/1.1, optionally with TLS and htpasswd (bcrypt) Basic authentication,
-//! storing content-addressed blobs on the local file system.
+//! Registry v2) over HTTP/1.1, optionally with TLS and either htpasswd (bcrypt) Basic
+//! authentication or Docker's token authentication with per-repository grants (its token
+//! service built in), storing content-addressed blobs on the local file system.
 //!
 //! ```no_run
 //! use berth_registry::{Server, ServerConfig};
@@ -18,6 +19,7 @@
 //! configured size, 4 MiB), manifests must only reference content the repository holds, and
 //! abandoned uploads are purged. [`collect_garbage`] deletes what no manifest references.
 
+mod access;
 mod auth;
 mod error;
 mod gc;
@@ -27,6 +29,7 @@ mod response;
 mod routes;
 mod storage;
 mod tls;
+mod token;
 mod uploads;
 
 use std::future::Future;
@@ -48,8 +51,9 @@ pub use error::ServeError;
 pub use gc::{DeletedBlob, GcError, GcOptions, GcReport, collect_garbage};
 
 use auth::Htpasswd;
-use routes::State;
+use routes::{Auth, State};
 use storage::Storage;
+use token::TokenService;
 use uploads::Uploads;
 
 /// How long a client may take to send a request's headers (slow-loris guard).
@@ -70,6 +74,11 @@ pub struct ServerConfig {
     /// An htpasswd file of bcrypt entries (`htpasswd -B`); when set, every request needs
     /// Basic credentials of one of its users.
     pub htpasswd: Option<PathBuf>,
+    /// An access file: users as `htpasswd -B` lines, and grants as
+    /// `grant <repository | prefix/* | *> <user | + | anonymous> <pull,push,delete | *>` lines
+    /// (`+` is any user, `anonymous` anyone). When set, requests need a Bearer token of the
+    /// built-in token service at `/token`. Not with `htpasswd`.
+    pub token_auth: Option<PathBuf>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsConfig>,
     /// The largest blob an upload may create ([`Self::DEFAULT_MAX_BLOB_SIZE`] unless set).
@@ -97,6 +106,7 @@ impl ServerConfig {
             addr: Self::DEFAULT_ADDR,
             storage: storage.into(),
             htpasswd: None,
+            token_auth: None,
             tls: None,
             max_blob_size: Self::DEFAULT_MAX_BLOB_SIZE,
             upload_expiry: Self::DEFAULT_UPLOAD_EXPIRY,
@@ -139,7 +149,16 @@ impl Server {
             path: config.storage.clone(),
             source,
         })?;
-        let htpasswd = config.htpasswd.as_deref().map(Htpasswd::load).transpose()?;
+        let auth = match (&config.htpasswd, &config.token_auth) {
+            (None, None) => None,
+            (Some(htpasswd), None) => Some(Auth::Basic(Htpasswd::load(htpasswd)?)),
+            (None, Some(access)) => Some(Auth::Token(TokenService::load(access)?)),
+            (Some(_), Some(_)) => {
+                return Err(ServeError::Config(
+                    "htpasswd and token authentication cannot be used together".to_owned(),
+                ));
+            }
+        };
         let tls = config
             .tls
             .as_ref()
@@ -154,7 +173,9 @@ impl Server {
         let state = Arc::new(State {
             uploads: Uploads::new(storage.clone(), config.max_blob_size),
             storage,
-            htpasswd,
+            auth,
+            scheme: if tls.is_some() { "https" } else { "http" },
+            addr,
         });
         Ok(Server {
             listener,
@@ -174,7 +195,7 @@ impl Server {
     /// finish (for at most 30 seconds). An upload cut short stays resumable on disk. Expired
     /// uploads are purged meanwhile.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let scheme = self.state.scheme;
         tracing::info!("registry: serving {scheme}://{}", self.addr);
         let purging = tokio::spawn(purge_uploads(self.state.clone(), self.upload_expiry));
         let graceful = GracefulShutdown::new();
