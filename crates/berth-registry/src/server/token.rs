@@ -8,6 +8,7 @@
 //! The `access` claim lists what the access file (`access.rs`) grants the user of the requested
 //! scopes; an anonymous request gets what `anonymous` is granted.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -67,6 +68,8 @@ pub(crate) struct Issued {
 pub(crate) struct TokenService {
     pub(crate) access: AccessFile,
     key: [u8; 32],
+    /// Numbers the tokens issued (`jti`, unique per key).
+    issued: AtomicU64,
 }
 
 impl TokenService {
@@ -77,7 +80,11 @@ impl TokenService {
             path: access_file.to_owned(),
             reason: format!("random signing key: {e}"),
         })?;
-        Ok(Self { access, key })
+        Ok(Self {
+            access,
+            key,
+            issued: AtomicU64::new(0),
+        })
     }
 
     /// A token for the bearer of `authorization` (Basic credentials of the access file, or
@@ -93,8 +100,6 @@ impl TokenService {
             None => None,
         };
         let now = unix_time(SystemTime::now());
-        let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti).ok()?;
         let claims = Claims {
             iss: ISSUER.to_owned(),
             sub: user.clone().unwrap_or_default(),
@@ -102,7 +107,7 @@ impl TokenService {
             exp: now + TOKEN_LIFETIME.as_secs(),
             nbf: now,
             iat: now,
-            jti: hex::encode(jti),
+            jti: self.issued.fetch_add(1, Ordering::Relaxed).to_string(),
             access: self.access.grant(user.as_deref(), scopes),
         };
         Some(Issued {
