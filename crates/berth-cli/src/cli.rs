@@ -25,7 +25,9 @@ pub use objects::{
     NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkLsArgs,
     NetworkRmArgs, VolumeCommand, VolumeCreateArgs, VolumeLsArgs, VolumeRmArgs,
 };
-pub use registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryCommand, RegistryServeArgs};
+pub use registry::{
+    LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryCommand, RegistryGcArgs, RegistryServeArgs,
+};
 pub use system::{
     CommitArgs, CpArgs, DfArgs, DiffArgs, EventsArgs, ExportArgs, ImagePruneArgs, PortArgs,
     PruneArgs, StatsArgs, SystemCommand, SystemPruneArgs, VolumePruneArgs,

@@ -1,6 +1,6 @@
 //! berth's registry side: the OCI Distribution / Docker Registry v2 client that `pull`, `push`,
 //! `login` and tag listing use, and the registry server behind `berth registry serve`
-//! ([`serve`], [`Server`]). Blobs go straight into [`berth_image::ImageStore`]; nothing is
+//! ([`serve`], [`Server`]) with its garbage collector ([`collect_garbage`]). Blobs go straight into [`berth_image::ImageStore`]; nothing is
 //! trusted that was not hashed on the way in.
 //!
 //! ```no_run
@@ -25,4 +25,7 @@ pub use client::{
     PulledImage, PushImage, PushOptions, PushedImage, Reference, Result, media_type,
     normalize_registry,
 };
-pub use server::{ServeError, Server, ServerConfig, TlsConfig, serve};
+pub use server::{
+    DeletedBlob, GcError, GcOptions, GcReport, ServeError, Server, ServerConfig, TlsConfig,
+    collect_garbage, serve,
+};

@@ -1,9 +1,14 @@
-//! `pull`, `push`, `login`, `logout`, and `registry serve`: images to and from registries.
+//! `pull`, `push`, `login`, `logout`, `registry serve` and `registry gc`: images to and from
+//! registries.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
+
+use crate::format::time::parse_go_duration;
+use crate::opts::resources::ram_in_bytes;
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
@@ -73,6 +78,9 @@ pub struct LogoutArgs {
 pub enum RegistryCommand {
     /// Run an OCI distribution registry (no daemon needed)
     Serve(RegistryServeArgs),
+    /// Delete the blobs no manifest references (safe while the registry serves)
+    #[command(name = "gc", alias = "garbage-collect")]
+    Gc(RegistryGcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +97,12 @@ pub struct RegistryServeArgs {
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
 
+    /// Token authentication: a file of users (htpasswd -B lines) and grants
+    /// (`grant <repo|prefix/*|*> <user|+|anonymous> <pull,push,delete|*>`); clients get
+    /// Bearer tokens from the built-in service at /token
+    #[arg(long = "token-auth", value_name = "FILE", conflicts_with = "htpasswd")]
+    pub token_auth: Option<PathBuf>,
+
     /// PEM certificate chain to serve HTTPS with (needs --tls-key)
     #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -96,6 +110,48 @@ pub struct RegistryServeArgs {
     /// PEM private key of --tls-cert
     #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Largest blob an upload may create
+    #[arg(long = "max-blob-size", value_name = "bytes", default_value = "16GiB",
+          value_parser = parse_size)]
+    pub max_blob_size: u64,
+
+    /// Purge uploads idle for longer than this
+    #[arg(long = "upload-expiry", value_name = "duration", default_value = "24h",
+          value_parser = parse_duration)]
+    pub upload_expiry: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryGcArgs {
+    /// Directory the registry stores its blobs and manifests in
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/berth-registry")]
+    pub storage: PathBuf,
+
+    /// Only report what would be deleted
+    #[arg(short = 'd', long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Spare blobs modified more recently than this (pushes in progress)
+    #[arg(long = "grace-period", value_name = "duration", default_value = "1h",
+          value_parser = parse_duration)]
+    pub grace_period: Duration,
+}
+
+/// A size in docker's units (`512m`, `16GiB`), at least one byte.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size = ram_in_bytes(text)?;
+    u64::try_from(size)
+        .ok()
+        .filter(|&size| size > 0)
+        .ok_or_else(|| format!("invalid size: '{text}'"))
+}
+
+/// A Go duration (`90s`, `1h30m`) that is not negative.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_go_duration(text)
+        .and_then(|duration| Duration::try_from(duration).ok())
+        .ok_or_else(|| format!("time: invalid duration {text:?}"))
 }
 
 #[cfg(test)]
@@ -167,6 +223,8 @@ mod tests {
         assert_eq!(defaults.addr.to_string(), "127.0.0.1:5000");
         assert_eq!(defaults.storage, PathBuf::from("/var/lib/berth-registry"));
         assert!(defaults.htpasswd.is_none() && defaults.tls_cert.is_none());
+        assert_eq!(defaults.max_blob_size, 16 << 30);
+        assert_eq!(defaults.upload_expiry, Duration::from_secs(24 * 3600));
         let set = serve(&[
             "registry",
             "serve",
@@ -180,11 +238,57 @@ mod tests {
             "/c",
             "--tls-key",
             "/k",
+            "--max-blob-size",
+            "512m",
+            "--upload-expiry",
+            "2h",
         ])
         .unwrap();
         assert_eq!(set.addr.to_string(), "0.0.0.0:5001");
+        assert_eq!(set.max_blob_size, 512 << 20);
+        assert_eq!(set.upload_expiry, Duration::from_secs(7200));
+        assert!(serve(&["registry", "serve", "--max-blob-size", "0"]).is_err());
+        let token = serve(&["registry", "serve", "--token-auth", "/a"]).unwrap();
+        assert_eq!(token.token_auth, Some(PathBuf::from("/a")));
+        assert!(
+            serve(&[
+                "registry",
+                "serve",
+                "--token-auth",
+                "/a",
+                "--htpasswd",
+                "/h"
+            ])
+            .is_err()
+        );
         assert_eq!(set.tls_key, Some(PathBuf::from("/k")));
         assert!(serve(&["registry", "serve", "--tls-cert", "/c"]).is_err());
         assert!(serve(&["registry", "serve", "--addr", "nonsense"]).is_err());
+    }
+
+    #[test]
+    fn registry_gc_flags() {
+        let gc = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Some(Command::Registry(RegistryCommand::Gc(args)))) => Ok(args),
+            Ok(other) => panic!("not registry gc: {other:?}"),
+            Err(error) => Err(error),
+        };
+        let defaults = gc(&["registry", "gc"]).unwrap();
+        assert!(!defaults.dry_run);
+        assert_eq!(defaults.grace_period, Duration::from_secs(3600));
+        let set = gc(&[
+            "registry",
+            "garbage-collect",
+            "--storage",
+            "/s",
+            "-d",
+            "--grace-period",
+            "1m30s",
+        ])
+        .unwrap();
+        assert!(set.dry_run);
+        assert_eq!(set.storage, PathBuf::from("/s"));
+        assert_eq!(set.grace_period, Duration::from_secs(90));
+        assert!(gc(&["registry", "gc", "--grace-period", "-1s"]).is_err());
     }
 }

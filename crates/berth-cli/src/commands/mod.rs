@@ -70,10 +70,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let Some(command) = cli.command else {
         return Ok(());
     };
-    // The registry handles its own signals, to shut down gracefully.
-    if let Command::Registry(RegistryCommand::Serve(args)) = command {
-        return registry::serve(args).await;
-    }
+    // The registry handles its own signals, to shut down gracefully; neither it nor its
+    // garbage collector needs a daemon.
+    let command = match command {
+        Command::Registry(RegistryCommand::Serve(args)) => return registry::serve(args).await,
+        Command::Registry(RegistryCommand::Gc(args)) => return registry::gc(args).await,
+        command => command,
+    };
     let connector = &Connector::new(cli.host);
     if runs_session(&command) {
         dispatch(connector, command).await
@@ -261,6 +264,7 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::Registry(RegistryCommand::Serve(args)) => registry::serve(args).await,
+        Command::Registry(RegistryCommand::Gc(args)) => registry::gc(args).await,
         Command::Compose(args) => compose::run(connector, args).await,
         Command::Version(args) => version::run(connector, args).await,
         Command::Info(args) | Command::System(SystemCommand::Info(args)) => {

@@ -1,5 +1,6 @@
 //! HTTP Basic authentication against an htpasswd file of bcrypt entries (what
-//! `htpasswd -B` and distribution's htpasswd auth use).
+//! `htpasswd -B` and distribution's htpasswd auth use): of every request with `--htpasswd`, of
+//! token requests with token authentication (see `token.rs`).
 //!
 //! bcrypt is slow by design and Docker sends the credentials with every request, so a password
 //! that verified once is remembered, as a salted SHA-256 keyed by a per-process random salt;
@@ -36,25 +37,31 @@ impl Htpasswd {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        Self::parse(text.lines().enumerate()).map_err(error)
+    }
+
+    /// The users of `lines` (numbered from 0), `user:bcrypt-hash` each; blank lines and `#`
+    /// comments are skipped. The error names the line.
+    pub(crate) fn parse<'a>(lines: impl Iterator<Item = (usize, &'a str)>) -> Result<Self, String> {
         let mut users = HashMap::new();
-        for (number, line) in text.lines().enumerate() {
+        for (number, line) in lines {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let Some((user, hash)) = line.split_once(':') else {
-                return Err(error(format!("line {}: not user:hash", number + 1)));
+                return Err(format!("line {}: not user:hash", number + 1));
             };
             if !["$2y$", "$2b$", "$2a$"].iter().any(|p| hash.starts_with(p)) {
-                return Err(error(format!(
+                return Err(format!(
                     "line {}: user {user:?} has no bcrypt hash (create entries with htpasswd -B)",
                     number + 1
-                )));
+                ));
             }
             users.insert(user.to_owned(), hash.to_owned());
         }
         let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|e| error(format!("random salt: {e}")))?;
+        getrandom::fill(&mut salt).map_err(|e| format!("random salt: {e}"))?;
         Ok(Self {
             users: Arc::new(users),
             verified: Arc::new(Mutex::new(HashMap::new())),
@@ -62,14 +69,17 @@ impl Htpasswd {
         })
     }
 
-    /// True if `authorization` is `Basic` with a user and password of the file.
-    pub(crate) async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
-        let Some((user, password)) = authorization.and_then(basic_credentials) else {
-            return false;
-        };
+    /// True if the file has a user of that name.
+    pub(crate) fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// The user, if `authorization` is `Basic` with a user and password of the file.
+    pub(crate) async fn authenticate(&self, authorization: Option<&HeaderValue>) -> Option<String> {
+        let (user, password) = authorization.and_then(basic_credentials)?;
         let fingerprint = self.fingerprint(&user, &password);
         if self.remembered().get(&user) == Some(&fingerprint) {
-            return true;
+            return Some(user);
         }
         let hash = self.users.get(&user).cloned();
         let known = hash.is_some();
@@ -77,10 +87,11 @@ impl Htpasswd {
         let verified = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
             .is_ok_and(|result| result.unwrap_or(false));
-        if known && verified {
-            self.remembered().insert(user, fingerprint);
+        if !(known && verified) {
+            return None;
         }
-        known && verified
+        self.remembered().insert(user.clone(), fingerprint);
+        Some(user)
     }
 
     fn fingerprint(&self, user: &str, password: &str) -> [u8; 32] {
@@ -133,15 +144,20 @@ mod tests {
         std::fs::write(&path, format!("# users\n\nalice:{hash}\n")).unwrap();
         let htpasswd = Htpasswd::load(&path).unwrap();
         for _ in 0..2 {
-            assert!(htpasswd.check(Some(&header("alice", "s3cret:x"))).await);
+            let user = htpasswd
+                .authenticate(Some(&header("alice", "s3cret:x")))
+                .await;
+            assert_eq!(user.as_deref(), Some("alice"));
         }
-        assert!(!htpasswd.check(Some(&header("alice", "wrong"))).await);
-        assert!(!htpasswd.check(Some(&header("bob", "s3cret:x"))).await);
-        assert!(!htpasswd.check(None).await);
+        assert!(htpasswd.has_user("alice") && !htpasswd.has_user("bob"));
+        let check = async |value: Option<&HeaderValue>| htpasswd.authenticate(value).await;
+        assert_eq!(check(Some(&header("alice", "wrong"))).await, None);
+        assert_eq!(check(Some(&header("bob", "s3cret:x"))).await, None);
+        assert_eq!(check(None).await, None);
         let bearer = HeaderValue::from_static("Bearer abc");
-        assert!(!htpasswd.check(Some(&bearer)).await);
+        assert_eq!(check(Some(&bearer)).await, None);
         let garbage = HeaderValue::from_static("Basic !!!");
-        assert!(!htpasswd.check(Some(&garbage)).await);
+        assert_eq!(check(Some(&garbage)).await, None);
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub enum ServeError {
     #[error("htpasswd file {}: {reason}", path.display())]
     Htpasswd { path: PathBuf, reason: String },
 
+    /// The token service's access file could not be read or has an entry berth cannot follow.
+    #[error("token auth file {}: {reason}", path.display())]
+    Access { path: PathBuf, reason: String },
+
+    /// Settings that do not go together.
+    #[error("{0}")]
+    Config(String),
+
     /// The TLS certificate or key could not be loaded.
     #[error("TLS {}: {reason}", path.display())]
     Tls { path: PathBuf, reason: String },
@@ -43,6 +51,7 @@ pub(crate) enum Code {
     BlobUnknown,
     BlobUploadInvalid,
     BlobUploadUnknown,
+    Denied,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
@@ -67,6 +76,7 @@ impl Code {
             Code::BlobUnknown => "BLOB_UNKNOWN",
             Code::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
             Code::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            Code::Denied => "DENIED",
             Code::DigestInvalid => "DIGEST_INVALID",
             Code::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
             Code::ManifestInvalid => "MANIFEST_INVALID",
@@ -92,6 +102,7 @@ impl Code {
             | Code::NameUnknown => StatusCode::NOT_FOUND,
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::Denied => StatusCode::FORBIDDEN,
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Code::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
             Code::BlobUploadInvalid
@@ -202,6 +213,12 @@ impl ApiError {
             headers.insert(name, value);
         }
         response
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code.as_str(), self.0.message)
     }
 }
 

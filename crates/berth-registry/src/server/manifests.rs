@@ -2,12 +2,16 @@
 //! of each, and what they reference (which must already be in the repository) — blobs for an
 //! image manifest, manifests for an index. The subject of a manifest (OCI 1.1) need not exist.
 
+use std::io;
+
 use berth_image::Digest;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::client::media_type;
 use crate::server::error::{ApiError, ApiResult, Code};
+use crate::server::names::{RepoName, Tag};
+use crate::server::storage::{Storage, StoredManifest};
 
 /// The largest manifest accepted (the same bound the client reads with).
 pub(crate) const MANIFEST_LIMIT: u64 = crate::client::DOCUMENT_LIMIT;
@@ -138,6 +142,41 @@ pub(crate) fn parse(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Manif
         artifact_type,
         annotations: document.annotations,
     })
+}
+
+/// Stores `manifest` (`bytes`, which hash to `digest`) in `repository`, tagged `tag`, if the
+/// repository holds everything it references with the sizes it gives (else the refusal, with
+/// nothing stored). What it references is touched, under the storage's write lock, so that a
+/// garbage collection running meanwhile spares it (see `gc.rs`). Blocking.
+pub(crate) fn store(
+    storage: &Storage,
+    repository: &RepoName,
+    digest: &Digest,
+    manifest: &Manifest,
+    bytes: Vec<u8>,
+    tag: Option<&Tag>,
+) -> io::Result<ApiResult<()>> {
+    let _live = storage.lock_for_write()?;
+    for reference in manifest.references.iter().filter(|r| !r.is_external()) {
+        let size = match manifest.kind {
+            Kind::Image => storage.linked_blob_size(repository, &reference.digest)?,
+            Kind::Index => storage
+                .manifest_info(repository, &reference.digest)?
+                .map(|(_, size)| size),
+        };
+        if size != Some(reference.size) {
+            return Ok(Err(reference_unknown(reference, size)));
+        }
+        if !storage.touch_blob(&reference.digest)? {
+            return Ok(Err(reference_unknown(reference, None)));
+        }
+    }
+    let stored = StoredManifest {
+        media_type: manifest.media_type.to_owned(),
+        bytes,
+    };
+    storage.put_manifest(repository, digest, &stored, manifest.subject.as_ref(), tag)?;
+    Ok(Ok(()))
 }
 
 /// A referenced blob or manifest the repository does not hold (or holds with another size).

@@ -1,6 +1,7 @@
 //! The registry server behind `berth registry serve`: the OCI Distribution API (Docker
-//! Registry v2) over HTTP/1.1, optionally with TLS and htpasswd (bcrypt) Basic authentication,
-//! storing content-addressed blobs on the local file system.
+//! Registry v2) over HTTP/1.1, optionally with TLS and either htpasswd (bcrypt) Basic
+//! authentication or Docker's token authentication with per-repository grants (its token
+//! service built in), storing content-addressed blobs on the local file system.
 //!
 //! ```no_run
 //! use berth_registry::{Server, ServerConfig};
@@ -14,17 +15,21 @@
 //!
 //! Everything a client sends is untrusted: names, tags, digests and upload ids are validated
 //! before they become paths (see `names`), uploads are hashed as they arrive and land in the
-//! blob store only under the digest they hash to, manifests are bounded (4 MiB) and must only
-//! reference content the repository holds.
+//! blob store only under the digest they hash to, blobs and manifests are bounded (a
+//! configured size, 4 MiB), manifests must only reference content the repository holds, and
+//! abandoned uploads are purged. [`collect_garbage`] deletes what no manifest references.
 
+mod access;
 mod auth;
 mod error;
+mod gc;
 mod manifests;
 mod names;
 mod response;
 mod routes;
 mod storage;
 mod tls;
+mod token;
 mod uploads;
 
 use std::future::Future;
@@ -43,10 +48,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 pub use error::ServeError;
+pub use gc::{DeletedBlob, GcError, GcOptions, GcReport, collect_garbage};
 
 use auth::Htpasswd;
-use routes::State;
+use routes::{Auth, State};
 use storage::Storage;
+use token::TokenService;
 use uploads::Uploads;
 
 /// How long a client may take to send a request's headers (slow-loris guard).
@@ -67,8 +74,18 @@ pub struct ServerConfig {
     /// An htpasswd file of bcrypt entries (`htpasswd -B`); when set, every request needs
     /// Basic credentials of one of its users.
     pub htpasswd: Option<PathBuf>,
+    /// An access file: users as `htpasswd -B` lines, and grants as
+    /// `grant <repository | prefix/* | *> <user | + | anonymous> <pull,push,delete | *>` lines
+    /// (`+` is any user, `anonymous` anyone). When set, requests need a Bearer token of the
+    /// built-in token service at `/token`. Not with `htpasswd`.
+    pub token_auth: Option<PathBuf>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// The largest blob an upload may create ([`Self::DEFAULT_MAX_BLOB_SIZE`] unless set).
+    pub max_blob_size: u64,
+    /// Uploads idle for longer than this are purged, at startup and then periodically
+    /// ([`Self::DEFAULT_UPLOAD_EXPIRY`] unless set).
+    pub upload_expiry: Duration,
 }
 
 impl ServerConfig {
@@ -76,13 +93,23 @@ impl ServerConfig {
     pub const DEFAULT_ADDR: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
 
+    /// 16 GiB: larger than any layer an image sensibly has, and a bound on what one request
+    /// can put on disk.
+    pub const DEFAULT_MAX_BLOB_SIZE: u64 = 16 << 30;
+
+    /// A day, as distribution's upload purging uses by default.
+    pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
     /// Plain HTTP on [`Self::DEFAULT_ADDR`], no authentication, storing under `storage`.
     pub fn new(storage: impl Into<PathBuf>) -> Self {
         Self {
             addr: Self::DEFAULT_ADDR,
             storage: storage.into(),
             htpasswd: None,
+            token_auth: None,
             tls: None,
+            max_blob_size: Self::DEFAULT_MAX_BLOB_SIZE,
+            upload_expiry: Self::DEFAULT_UPLOAD_EXPIRY,
         }
     }
 }
@@ -102,6 +129,7 @@ pub struct Server {
     addr: SocketAddr,
     state: Arc<State>,
     tls: Option<TlsAcceptor>,
+    upload_expiry: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -121,7 +149,16 @@ impl Server {
             path: config.storage.clone(),
             source,
         })?;
-        let htpasswd = config.htpasswd.as_deref().map(Htpasswd::load).transpose()?;
+        let auth = match (&config.htpasswd, &config.token_auth) {
+            (None, None) => None,
+            (Some(htpasswd), None) => Some(Auth::Basic(Htpasswd::load(htpasswd)?)),
+            (None, Some(access)) => Some(Auth::Token(TokenService::load(access)?)),
+            (Some(_), Some(_)) => {
+                return Err(ServeError::Config(
+                    "htpasswd and token authentication cannot be used together".to_owned(),
+                ));
+            }
+        };
         let tls = config
             .tls
             .as_ref()
@@ -134,15 +171,18 @@ impl Server {
         let listener = TcpListener::bind(config.addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let state = Arc::new(State {
-            uploads: Uploads::new(storage.clone()),
+            uploads: Uploads::new(storage.clone(), config.max_blob_size),
             storage,
-            htpasswd,
+            auth,
+            scheme: if tls.is_some() { "https" } else { "http" },
+            addr,
         });
         Ok(Server {
             listener,
             addr,
             state,
             tls,
+            upload_expiry: config.upload_expiry,
         })
     }
 
@@ -152,10 +192,12 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets requests in flight
-    /// finish (for at most 30 seconds). An upload cut short stays resumable on disk.
+    /// finish (for at most 30 seconds). An upload cut short stays resumable on disk. Expired
+    /// uploads are purged meanwhile.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let scheme = self.state.scheme;
         tracing::info!("registry: serving {scheme}://{}", self.addr);
+        let purging = tokio::spawn(purge_uploads(self.state.clone(), self.upload_expiry));
         let graceful = GracefulShutdown::new();
         let mut shutdown = pin!(shutdown);
         loop {
@@ -172,6 +214,7 @@ impl Server {
             }
         }
         drop(self.listener);
+        purging.abort();
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
             .is_err()
@@ -197,6 +240,25 @@ impl Server {
                 }
             }
         });
+    }
+}
+
+/// Purges the uploads idle for longer than `expiry`: at once, then every quarter of `expiry`
+/// (between a second and an hour).
+async fn purge_uploads(state: Arc<State>, expiry: Duration) {
+    let period = (expiry / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.uploads.purge_expired(expiry).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(
+                "registry: purged {purged} upload(s) idle for over {}s",
+                expiry.as_secs()
+            ),
+            Err(e) => tracing::warn!("registry: purging expired uploads: {e}"),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! <root>/blobs/sha256/<hex>                                  content, verified before it lands
+//! <root>/gc.lock                                             see [`Storage::lock_for_write`]
 //! <root>/uploads/<uuid>/{data,repository}                    upload sessions (see uploads.rs)
 //! <root>/repositories/<name>/_layers/sha256/<hex>            blob linked to the repository
 //! <root>/repositories/<name>/_manifests/revisions/sha256/<hex>   manifest; holds its media type
@@ -19,6 +20,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use berth_image::Digest;
 
@@ -28,6 +30,8 @@ use crate::server::names::{RepoName, Tag};
 const LAYERS: &str = "_layers";
 const MANIFESTS: &str = "_manifests";
 const REFERRERS: &str = "_referrers";
+/// Locked shared by requests that make content live, exclusively by garbage collection.
+const LOCK_FILE: &str = "gc.lock";
 
 /// A stored manifest: its media type (as it was pushed) and its bytes.
 #[derive(Debug)]
@@ -40,6 +44,13 @@ pub(crate) struct StoredManifest {
 #[derive(Debug, Clone)]
 pub(crate) struct Storage {
     root: PathBuf,
+}
+
+/// A lock on the storage root (an `flock` of `gc.lock`), released on drop. It works across
+/// processes, so `berth registry gc` can run beside a serving registry.
+#[derive(Debug)]
+pub(crate) struct StorageLock {
+    _file: File,
 }
 
 impl Storage {
@@ -58,12 +69,52 @@ impl Storage {
         Ok(storage)
     }
 
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub(crate) fn uploads_dir(&self) -> PathBuf {
         self.root.join("uploads")
     }
 
+    pub(crate) fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs/sha256")
+    }
+
     pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.root.join("blobs/sha256").join(digest.hex())
+        self.blobs_dir().join(digest.hex())
+    }
+
+    /// Taken (shared, so requests do not wait for each other) around every step that makes a
+    /// blob live: committing an upload, mounting, storing a manifest. Such a step also touches
+    /// the blobs it relies on ([`Self::touch_blob`]), so the garbage collector, which sweeps
+    /// under the exclusive lock and spares blobs modified since it started, never deletes them.
+    pub(crate) fn lock_for_write(&self) -> io::Result<StorageLock> {
+        let file = self.lock_file()?;
+        file.lock_shared()?;
+        Ok(StorageLock { _file: file })
+    }
+
+    /// The garbage collector's sweep lock: no request makes a blob live while it is held.
+    pub(crate) fn lock_for_sweep(&self) -> io::Result<StorageLock> {
+        let file = self.lock_file()?;
+        file.lock()?;
+        Ok(StorageLock { _file: file })
+    }
+
+    fn lock_file(&self) -> io::Result<File> {
+        File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.root.join(LOCK_FILE))
+    }
+
+    /// Sets a blob's modification time to now: the garbage collector spares it. False if the
+    /// blob is not stored.
+    pub(crate) fn touch_blob(&self, digest: &Digest) -> io::Result<bool> {
+        touch(&self.blob_path(digest))
     }
 
     fn repository(&self, name: &RepoName) -> PathBuf {
@@ -119,20 +170,24 @@ impl Storage {
         remove(&self.layer_link(name, digest))
     }
 
-    /// Moves a verified file (an upload's data, on the same file system) into the blob store.
-    /// A blob already stored has the same content, so the file is then simply dropped.
+    /// Moves a verified file (an upload's data, on the same file system) into the blob store,
+    /// touched (the caller holds [`Self::lock_for_write`]). A blob already stored has the same
+    /// content, so the file is then simply dropped.
     pub(crate) fn commit_blob(&self, file: &Path, digest: &Digest) -> io::Result<()> {
-        let target = self.blob_path(digest);
-        if target.exists() {
+        if self.touch_blob(digest)? {
             return fs::remove_file(file);
         }
-        File::open(file)?.sync_all()?;
+        let target = self.blob_path(digest);
+        let data = File::open(file)?;
+        data.set_modified(SystemTime::now())?;
+        data.sync_all()?;
         fs::rename(file, &target)?;
         sync_dir(target.parent().unwrap_or(&self.root))
     }
 
-    /// Stores a manifest in `name`: blob first, then its revision link, then its referrer link,
-    /// then the tag — each step only adds to what the previous made visible.
+    /// Stores a manifest in `name`: blob first (touched, see [`Self::lock_for_write`]), then its
+    /// revision link, then its referrer link, then the tag — each step only adds to what the
+    /// previous made visible.
     pub(crate) fn put_manifest(
         &self,
         name: &RepoName,
@@ -141,9 +196,11 @@ impl Storage {
         subject: Option<&Digest>,
         tag: Option<&Tag>,
     ) -> io::Result<()> {
-        let blob = self.blob_path(digest);
-        if !blob.exists() {
+        if !self.touch_blob(digest)? {
+            // A new file's time comes from the kernel's coarse clock; touching sets it exactly.
+            let blob = self.blob_path(digest);
             berth_fs::atomic_write(&blob, &manifest.bytes).map_err(io::Error::other)?;
+            touch(&blob)?;
         }
         write(&self.revision(name, digest), manifest.media_type.as_bytes())?;
         if let Some(subject) = subject {
@@ -278,13 +335,44 @@ impl Storage {
         Ok(found)
     }
 
+    /// The digests of the manifests stored in `name`.
+    pub(crate) fn revisions(&self, name: &RepoName) -> io::Result<Vec<Digest>> {
+        let dir = self
+            .repository(name)
+            .join(MANIFESTS)
+            .join("revisions/sha256");
+        Ok(digests_in(&dir)?.collect())
+    }
+
+    /// The digests of the blobs linked to `name`.
+    pub(crate) fn linked_blobs(&self, name: &RepoName) -> io::Result<Vec<Digest>> {
+        let dir = self.repository(name).join(LAYERS).join("sha256");
+        Ok(digests_in(&dir)?.collect())
+    }
+
+    /// Every stored blob, and the other files of the blob directory (temp files of writes that
+    /// were cut short).
+    pub(crate) fn blobs(&self) -> io::Result<(Vec<Digest>, Vec<String>)> {
+        let mut blobs = Vec::new();
+        let mut others = Vec::new();
+        for entry in list_dir(&self.blobs_dir())? {
+            match Digest::from_hex(&entry) {
+                Ok(digest) => blobs.push(digest),
+                Err(_) => others.push(entry),
+            }
+        }
+        Ok((blobs, others))
+    }
+
+    /// Deletes a blob's content (the garbage collector does, under [`Self::lock_for_sweep`]).
+    pub(crate) fn delete_blob(&self, digest: &Digest) -> io::Result<bool> {
+        remove(&self.blob_path(digest))
+    }
+
     /// The manifests of `name` whose subject is `subject`, sorted by digest.
     pub(crate) fn referrers(&self, name: &RepoName, subject: &Digest) -> io::Result<Vec<Digest>> {
         let mut referrers = Vec::new();
-        for entry in list_dir(&self.referrers_dir(name, subject))? {
-            let Ok(digest) = Digest::from_hex(&entry) else {
-                continue;
-            };
+        for digest in digests_in(&self.referrers_dir(name, subject))? {
             if fs::exists(self.revision(name, &digest))? {
                 referrers.push(digest);
             }
@@ -301,6 +389,21 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(io::Error::other)?
+}
+
+fn touch(path: &Path) -> io::Result<bool> {
+    match File::open(path) {
+        Ok(file) => file.set_modified(SystemTime::now()).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The digests named by the entries of `dir` (others, such as temp files, are skipped).
+fn digests_in(dir: &Path) -> io::Result<impl Iterator<Item = Digest>> {
+    Ok(list_dir(dir)?
+        .into_iter()
+        .filter_map(|entry| Digest::from_hex(&entry).ok()))
 }
 
 fn size_of(path: &Path) -> io::Result<Option<u64>> {

@@ -3,21 +3,31 @@
 //! in memory so finishing an upload does not read it again; after a restart, a session found on
 //! disk is hashed once and carries on.
 //!
-//! Appends are all-or-nothing: a body that breaks off, overruns its declared length or fails to
-//! write leaves the session as it was. Finishing checks the digest the client names against the
-//! one computed here; only then does the data move (fsynced) into the blob store.
+//! Appends are all-or-nothing: a body that breaks off, overruns its declared length or the blob
+//! size limit, or fails to write leaves the session as it was. Finishing checks the digest the
+//! client names against the one computed here; only then does the data move (fsynced) into the
+//! blob store.
+//!
+//! A session no request has touched for the configured expiry (its data's modification time)
+//! is purged ([`Uploads::purge_expired`], run by the server at startup and periodically), and
+//! so is what a crash left of one (a directory without data).
+//!
+//! If the server is killed mid-append, the data file keeps the bytes that arrived: a restarted
+//! server hashes them and reports them in `Range`, and the client continues from there (the
+//! spec's way of resuming). Nothing reaches the blob store without a matching digest.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use berth_image::Digest;
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::StatusCode;
 use hyper::body::Body;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -30,6 +40,10 @@ use crate::server::storage::{Storage, blocking};
 /// How long a request body may send nothing before the request is abandoned (and the session
 /// it holds locked is released).
 pub(crate) const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The name a session's directory takes while it is being purged: no longer a valid upload id,
+/// so no request finds it, and a purge interrupted by a crash is finished by the next one.
+const PURGING_PREFIX: &str = ".purging-";
 
 /// An upload in progress.
 #[derive(Debug)]
@@ -52,15 +66,19 @@ pub(crate) type Locked = OwnedMutexGuard<Session>;
 pub(crate) struct Uploads {
     storage: Storage,
     dir: PathBuf,
+    /// The largest blob an upload may grow to.
+    max_blob_size: u64,
+    /// Every session a request of this process touched, until it is closed or purged.
     open: Mutex<HashMap<UploadId, Arc<AsyncMutex<Session>>>>,
 }
 
 impl Uploads {
-    pub(crate) fn new(storage: Storage) -> Self {
+    pub(crate) fn new(storage: Storage, max_blob_size: u64) -> Self {
         let dir = storage.uploads_dir();
         Self {
             storage,
             dir,
+            max_blob_size,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -138,13 +156,23 @@ impl Uploads {
             hasher,
             closed: false,
         }));
+        let mut table = self.table();
         // Another request may have recovered it meanwhile: keep the first.
-        Ok(self.table().entry(id.clone()).or_insert(session).clone())
+        if let Some(recovered) = table.get(id) {
+            return Ok(recovered.clone());
+        }
+        // A purge moves the directory away under the table's lock: checked under it too.
+        if !self.dir.join(id.as_str()).exists() {
+            return Err(ApiError::upload_unknown());
+        }
+        Ok(table.entry(id.clone()).or_insert(session).clone())
     }
 
     /// Appends `body` to the session. `expected` is the length the client declared
     /// (`Content-Length`, or the extent of its `Content-Range`); a body of any other length is
-    /// refused. On any error the session keeps its previous content.
+    /// refused, and so is one that would take the blob over the size limit (`413`, before
+    /// reading a byte when the length is declared). On any error the session keeps its previous
+    /// content.
     pub(crate) async fn append<B>(
         &self,
         session: &mut Locked,
@@ -157,6 +185,10 @@ impl Uploads {
     {
         let path = self.data_path(&session.id);
         let start = session.size;
+        let room = self.max_blob_size.saturating_sub(start);
+        if expected.is_some_and(|expected| expected > room) {
+            return Err(too_large(self.max_blob_size));
+        }
         let mut hasher = session.hasher.clone();
         let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
         // Hashing and writing run off the async threads; the body is fed to them as it arrives.
@@ -173,7 +205,7 @@ impl Uploads {
             }
             Ok((hasher, written))
         });
-        let fed = feed(body, &sender, expected).await;
+        let fed = feed(body, &sender, expected, room, self.max_blob_size).await;
         drop(sender);
         let written = writer
             .await
@@ -221,6 +253,7 @@ impl Uploads {
         blocking(move || {
             // The session's size is the truth: nothing a failed append left past it is kept.
             OpenOptions::new().write(true).open(&data)?.set_len(size)?;
+            let _live = storage.lock_for_write()?;
             storage.commit_blob(&data, &digest)?;
             storage.link_blob(&repository, &digest)
         })
@@ -247,6 +280,69 @@ impl Uploads {
         removed.map_err(ApiError::from)
     }
 
+    /// Removes the sessions idle for longer than `expiry`, and the remains of sessions a crash
+    /// cut short; a session a request holds is left alone. Returns how many were removed.
+    pub(crate) async fn purge_expired(&self, expiry: Duration) -> io::Result<usize> {
+        let dir = self.dir.clone();
+        let stale = blocking(move || stale_entries(&dir, expiry)).await?;
+        let mut purged = 0;
+        for entry in stale {
+            let Ok(id) = UploadId::parse(&entry) else {
+                // A purge that a crash interrupted.
+                if entry.starts_with(PURGING_PREFIX) {
+                    let path = self.dir.join(&entry);
+                    blocking(move || remove_tree(&path)).await?;
+                }
+                continue;
+            };
+            let known = self.table().get(&id).cloned();
+            let removed = match known {
+                Some(session) => self.purge_open(session, expiry).await?,
+                None => self.purge_untouched(&id).await?,
+            };
+            purged += usize::from(removed);
+        }
+        Ok(purged)
+    }
+
+    /// A session in the table: purged unless a request holds it or used it since the scan.
+    async fn purge_open(
+        &self,
+        session: Arc<AsyncMutex<Session>>,
+        expiry: Duration,
+    ) -> io::Result<bool> {
+        let Ok(mut locked) = session.try_lock_owned() else {
+            return Ok(false);
+        };
+        let dir = self.dir.join(locked.id.as_str());
+        if locked.closed || !blocking(move || is_stale(&dir, expiry)).await? {
+            return Ok(false);
+        }
+        self.close(&mut locked)
+            .await
+            .map_err(|_| io::Error::other("removing an expired upload"))?;
+        Ok(true)
+    }
+
+    /// A session no request of this process touched: its directory is moved out of the way
+    /// under the table's lock, so a request cannot recover it midway, then removed.
+    async fn purge_untouched(&self, id: &UploadId) -> io::Result<bool> {
+        let trash = self.dir.join(format!("{PURGING_PREFIX}{id}"));
+        {
+            let table = self.table();
+            if table.contains_key(id) {
+                return Ok(false);
+            }
+            match fs::rename(self.dir.join(id.as_str()), &trash) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        blocking(move || remove_tree(&trash)).await?;
+        Ok(true)
+    }
+
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<UploadId, Arc<AsyncMutex<Session>>>> {
         // A panic while holding the lock cannot leave the map inconsistent (single inserts and
         // removes), so a poisoned lock is still usable.
@@ -256,9 +352,51 @@ impl Uploads {
     }
 }
 
+/// The entries of the uploads directory not modified for `expiry`.
+fn stale_entries(dir: &Path, expiry: Duration) -> io::Result<Vec<String>> {
+    let mut stale = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let Ok(name) = entry?.file_name().into_string() else {
+            continue;
+        };
+        if is_stale(&dir.join(&name), expiry)? {
+            stale.push(name);
+        }
+    }
+    Ok(stale)
+}
+
+/// True if the session directory `dir` saw no activity for `expiry`: the last write to its
+/// data, or, without data (a crash during start or finish), the directory's own time.
+fn is_stale(dir: &Path, expiry: Duration) -> io::Result<bool> {
+    let modified = match fs::metadata(dir.join("data")).or_else(|_| fs::metadata(dir)) {
+        Ok(meta) => meta.modified()?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let idle = SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default();
+    Ok(idle > expiry)
+}
+
+fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Sends the body's data to the writer, refusing more (or, at the end, fewer) bytes than
-/// `expected`. Stops early, without error, if the writer has gone (its own error is reported).
-async fn feed<B>(body: B, sender: &mpsc::Sender<Bytes>, expected: Option<u64>) -> ApiResult<()>
+/// `expected`, and more than the `room` the blob size `limit` leaves. Stops early, without
+/// error, if the writer has gone (its own error is reported).
+async fn feed<B>(
+    body: B,
+    sender: &mpsc::Sender<Bytes>,
+    expected: Option<u64>,
+    room: u64,
+    limit: u64,
+) -> ApiResult<()>
 where
     B: Body<Data = Bytes>,
     B::Error: std::fmt::Display,
@@ -285,6 +423,9 @@ where
         if expected.is_some_and(|expected| received > expected) {
             return Err(size_mismatch(expected, received));
         }
+        if received > room {
+            return Err(too_large(limit));
+        }
         if sender.send(data).await.is_err() {
             return Ok(());
         }
@@ -293,6 +434,14 @@ where
         Some(expected) if expected != received => Err(size_mismatch(Some(expected), received)),
         _ => Ok(()),
     }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        Code::SizeInvalid,
+        format!("blob is larger than the limit of {limit} bytes"),
+    )
+    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 fn size_mismatch(expected: Option<u64>, received: u64) -> ApiError {
@@ -312,7 +461,7 @@ mod tests {
     fn setup() -> (tempfile::TempDir, Storage, Uploads) {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(dir.path()).unwrap();
-        let uploads = Uploads::new(storage.clone());
+        let uploads = Uploads::new(storage.clone(), 64);
         (dir, storage, uploads)
     }
 
@@ -404,7 +553,7 @@ mod tests {
         assert_eq!(err.code(), Code::BlobUploadUnknown);
 
         // A new server on the same storage resumes with the bytes and hash so far.
-        let restarted = Uploads::new(storage.clone());
+        let restarted = Uploads::new(storage.clone(), 64);
         let mut session = restarted.open(&repo, id.as_str()).await.unwrap();
         assert_eq!(session.size, 4);
         restarted
@@ -418,5 +567,79 @@ mod tests {
         let err = restarted.open(&repo, id.as_str()).await.unwrap_err();
         assert_eq!(err.code(), Code::BlobUploadUnknown);
         assert_eq!(fs::read_dir(storage.uploads_dir()).unwrap().count(), 0);
+    }
+
+    fn age(path: &std::path::Path, by: Duration) {
+        let file = File::open(path).unwrap();
+        file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[tokio::test]
+    async fn appends_stop_at_the_blob_size_limit() {
+        let (_dir, _storage, uploads) = setup();
+        let repo = RepoName::parse("app").unwrap();
+        let mut session = uploads.start(&repo).await.unwrap();
+        uploads
+            .append(&mut session, Full::new(Bytes::from(vec![1; 60])), None)
+            .await
+            .unwrap();
+        // Declared past the limit: refused unread; streamed past it: cut off, rolled back.
+        for declared in [Some(5), None] {
+            let err = uploads
+                .append(&mut session, body(b"12345"), declared)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), Code::SizeInvalid);
+            assert_eq!(session.size, 60);
+        }
+        uploads
+            .append(&mut session, body(b"1234"), Some(4))
+            .await
+            .unwrap();
+        assert_eq!(session.size, 64);
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_purged_unless_in_use() {
+        let (_dir, storage, uploads) = setup();
+        let repo = RepoName::parse("app").unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let mut session = uploads.start(&repo).await.unwrap();
+            uploads
+                .append(&mut session, body(b"x"), None)
+                .await
+                .unwrap();
+            ids.push(session.id.clone());
+        }
+        let [fresh, idle, held, unknown] = ids.try_into().unwrap();
+        for id in [&idle, &held, &unknown] {
+            age(&uploads.data_path(id), day * 2);
+        }
+        // What a crash during start leaves: a directory without data.
+        let crashed = storage
+            .uploads_dir()
+            .join(UploadId::random().unwrap().as_str());
+        fs::create_dir(&crashed).unwrap();
+        age(&crashed, day * 2);
+        // `unknown` was started by an earlier run: this one never touched it.
+        uploads.table().remove(&unknown);
+        let holding = uploads.open(&repo, held.as_str()).await.unwrap();
+
+        assert_eq!(uploads.purge_expired(day).await.unwrap(), 3);
+        assert!(!crashed.exists());
+        for id in [&idle, &unknown] {
+            let err = uploads.open(&repo, id.as_str()).await.unwrap_err();
+            assert_eq!(err.code(), Code::BlobUploadUnknown);
+            assert!(!storage.uploads_dir().join(id.as_str()).exists());
+        }
+        assert!(uploads.open(&repo, fresh.as_str()).await.is_ok());
+        drop(holding);
+        assert_eq!(uploads.purge_expired(day).await.unwrap(), 1);
+        let err = uploads.open(&repo, held.as_str()).await.unwrap_err();
+        assert_eq!(err.code(), Code::BlobUploadUnknown);
+        let left: Vec<_> = fs::read_dir(storage.uploads_dir()).unwrap().collect();
+        assert_eq!(left.len(), 1);
     }
 }

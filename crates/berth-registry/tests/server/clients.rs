@@ -221,6 +221,59 @@ fn berth_client_logs_in_and_pushes_with_htpasswd() {
     assert_eq!(pulled.manifest_digest, pushed.digest);
 }
 
+/// Token authentication (grants in `token.rs`): alice pushes to team/, bob only pulls from
+/// it, anyone pulls from public/.
+#[test]
+fn berth_client_logs_in_pushes_and_pulls_with_tokens() {
+    let server = crate::token::token_server();
+    let registry = server.addr.to_string();
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let alice = Credentials::new("alice", "wonder");
+    let bob = Credentials::new("bob", "builder");
+    let err = client
+        .login(&registry, &Credentials::new("alice", "nope"))
+        .unwrap_err();
+    assert!(err.is_unauthorized(), "{err:?}");
+    client.login(&registry, &alice).unwrap();
+    client.login(&registry, &bob).unwrap();
+
+    let (_dir, store) = common::store();
+    let image = common::build_image(&store, "amd64", "tokens");
+    let as_user = |credentials| PushOptions {
+        credentials: Some(credentials),
+        ..PushOptions::default()
+    };
+    let team = reference(&format!("{registry}/team/app:1"));
+    let (pushed, _) = push(&client, &team, &store, &image, &as_user(&alice));
+    let public = reference(&format!("{registry}/public/app:1"));
+    push(&client, &public, &store, &image, &as_user(&alice));
+    let err = client
+        .push(
+            &reference(&format!("{registry}/team/app:2")),
+            &store,
+            &image,
+            &as_user(&bob),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("denied"), "{err}");
+
+    let pull = |target: &Reference, credentials| {
+        let (_dir, dst) = common::store();
+        let options = PullOptions {
+            credentials,
+            ..PullOptions::default()
+        };
+        client
+            .pull(target, &dst, &options, &mut |_| {})
+            .map(|pulled| pulled.manifest_digest)
+    };
+    assert_eq!(pull(&team, Some(&bob)).unwrap(), pushed.digest);
+    assert_eq!(pull(&public, None).unwrap(), pushed.digest);
+    let err = pull(&team, None).unwrap_err();
+    assert!(err.is_unauthorized(), "{err:?}");
+}
+
 /// An OCI image layout with one image (a config and a gzip layer) tagged `v1`.
 fn oci_layout(dir: &Path) -> Digest {
     let blobs = dir.join("blobs/sha256");
@@ -324,6 +377,60 @@ fn skopeo_copies_in_and_out_with_credentials() {
 }
 
 #[test]
+fn skopeo_copies_through_token_auth() {
+    if !have("skopeo") {
+        return;
+    }
+    let server = crate::token::token_server();
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("source");
+    let manifest = oci_layout(&source);
+    let skopeo = || {
+        let mut command = Command::new("skopeo");
+        command
+            .arg("--insecure-policy")
+            .env("REGISTRY_AUTH_FILE", work.path().join("auth.json"))
+            .env("HOME", work.path());
+        command
+    };
+    let copy_in = |repository: &str, creds: &str| {
+        skopeo()
+            .args(["copy", "--dest-tls-verify=false", "--dest-creds", creds])
+            .arg(format!("oci:{}:v1", source.display()))
+            .arg(format!("docker://{}/{repository}:v1", server.addr))
+            .output()
+            .unwrap()
+    };
+    let allowed = copy_in("public/app", "alice:wonder");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let denied = copy_in("team/app", "bob:builder");
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(stderr.contains("denied"), "{stderr}");
+
+    // Anyone may read public/.
+    let raw = run(skopeo()
+        .args(["inspect", "--raw", "--tls-verify=false", "--no-creds"])
+        .arg(format!("docker://{}/public/app:v1", server.addr)));
+    assert_eq!(Digest::of(&raw.stdout), manifest);
+    let back = work.path().join("back");
+    run(skopeo()
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            "bob:builder",
+        ])
+        .arg(format!("docker://{}/public/app:v1", server.addr))
+        .arg(format!("oci:{}:v1", back.display())));
+    assert!(back.join("blobs/sha256").join(manifest.hex()).exists());
+}
+
+#[test]
 fn serves_https_with_the_configured_certificate() {
     if !have("openssl") || !have("curl") {
         return;
@@ -423,24 +530,61 @@ impl Drop for DockerImages<'_> {
     }
 }
 
-/// `docker login`, `push` and `pull` of the reference Docker (20.10) against the server. Its
-/// daemon has its own network namespace, so the server listens in there: the thread that binds
-/// enters it first. Runs only if the reference Docker is already started
-/// (`/work/shared/tools/reference-dockerd start`); this test neither starts nor stops it.
-#[test]
-fn docker_cli_logs_in_pushes_and_pulls() {
+/// The network namespace of the reference Docker (20.10), if it runs: its daemon has its own,
+/// so a server for it listens in there (the thread that binds enters it first). Started with
+/// `/work/shared/tools/reference-dockerd start`; the tests neither start nor stop it.
+fn reference_docker() -> Option<PathBuf> {
     let (Some(netns_pid), Some(_)) = (alive(REFERENCE_NETNS_PID), alive(REFERENCE_DAEMON_PID))
     else {
         eprintln!("skipping: the reference Docker is not running");
+        return None;
+    };
+    have("docker").then(|| PathBuf::from(format!("/proc/{netns_pid}/ns/net")))
+}
+
+/// `docker login`, `push` and `pull` of the reference Docker against the server, with Basic
+/// authentication.
+#[test]
+fn docker_cli_logs_in_pushes_and_pulls() {
+    let Some(netns) = reference_docker() else {
         return;
     };
-    if !have("docker") {
-        return;
-    }
-    let netns = PathBuf::from(format!("/proc/{netns_pid}/ns/net"));
     let server = TestServer::in_netns(&netns, |config, dir| {
         config.htpasswd = Some(htpasswd(dir, "docker", "pushes"));
     });
+    let check = server.http().with_basic("docker", "pushes");
+    docker_round_trip(&server, "berth/test", ("docker", "pushes"), None, &check);
+}
+
+/// The same through token authentication; bob, who may only pull, is denied the push.
+#[test]
+fn docker_cli_logs_in_pushes_and_pulls_with_tokens() {
+    let Some(netns) = reference_docker() else {
+        return;
+    };
+    let server = crate::token::token_server_with(Some(&netns));
+    let http = server.http();
+    let check = http
+        .clone()
+        .with_bearer(&http.token(Some(("alice", "wonder")), &["repository:team/app:pull"]));
+    docker_round_trip(
+        &server,
+        "team/app",
+        ("alice", "wonder"),
+        Some(("bob", "builder")),
+        &check,
+    );
+}
+
+/// Logs in as `pusher` and pushes an image to `repository`; then, as `puller` (who must be
+/// denied a push) or `pusher`, pulls it back. `check` reads the registry directly.
+fn docker_round_trip(
+    server: &TestServer,
+    repository: &str,
+    pusher: (&str, &str),
+    puller: Option<(&str, &str)>,
+    check: &crate::support::Http,
+) {
     let config_dir = tempfile::tempdir().unwrap();
     let docker = || {
         let mut command = Command::new("docker");
@@ -451,10 +595,31 @@ fn docker_cli_logs_in_pushes_and_pulls() {
     };
     let unique = Digest::of(config_dir.path().to_string_lossy().as_bytes()).hex()[..12].to_owned();
     let local = format!("berth-registry-test:{unique}");
-    let remote = format!("127.0.0.1:{}/berth/test:{unique}", server.addr.port());
+    let registry = format!("127.0.0.1:{}", server.addr.port());
+    let remote = format!("{registry}/{repository}:{unique}");
     let _cleanup = DockerImages {
         docker: &docker,
         references: vec![local.clone(), remote.clone()],
+    };
+    let login = |(user, password): (&str, &str)| {
+        let mut login = docker()
+            .args(["login", "-u", user, "--password-stdin", &registry])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = login.stdin.take().unwrap();
+            stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        }
+        let login = login.wait_with_output().unwrap();
+        assert!(
+            login.status.success(),
+            "{}",
+            String::from_utf8_lossy(&login.stderr)
+        );
     };
 
     let rootfs = config_dir.path().join("rootfs.tar");
@@ -464,25 +629,7 @@ fn docker_cli_logs_in_pushes_and_pulls() {
 
     let push = docker().args(["push", &remote]).output().unwrap();
     assert!(!push.status.success(), "pushed without credentials");
-    let mut login = docker()
-        .args(["login", "-u", "docker", "--password-stdin"])
-        .arg(format!("127.0.0.1:{}", server.addr.port()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        login.stdin.take().unwrap().write_all(b"pushes\n").unwrap();
-    }
-    let login = login.wait_with_output().unwrap();
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
-
+    login(pusher);
     let push = run(docker().args(["push", &remote]));
     let text = String::from_utf8_lossy(&push.stdout).into_owned();
     let digest = text
@@ -491,8 +638,7 @@ fn docker_cli_logs_in_pushes_and_pulls() {
         .nth(1)
         .unwrap_or_else(|| panic!("no digest in {text}"))
         .to_owned();
-    let http = server.http().with_basic("docker", "pushes");
-    let manifest = http.get(&format!("/v2/berth/test/manifests/{unique}"));
+    let manifest = check.get(&format!("/v2/{repository}/manifests/{unique}"));
     assert_eq!(manifest.status, 200);
     assert_eq!(
         manifest.header("docker-content-digest"),
@@ -500,6 +646,16 @@ fn docker_cli_logs_in_pushes_and_pulls() {
     );
     assert_eq!(manifest.header("content-type"), Some(DOCKER_MANIFEST));
 
+    if let Some(puller) = puller {
+        login(puller);
+        let again = format!("{registry}/{repository}:again-{unique}");
+        run(docker().args(["tag", &local, &again]));
+        let push = docker().args(["push", &again]).output().unwrap();
+        let _ = docker().args(["rmi", &again]).output();
+        assert!(!push.status.success(), "pushed without the grant");
+        let stderr = String::from_utf8_lossy(&push.stderr);
+        assert!(stderr.contains("denied"), "{stderr}");
+    }
     run(docker().args(["rmi", &local, &remote]));
     let pull = run(docker().args(["pull", &remote]));
     let text = String::from_utf8_lossy(&pull.stdout);

@@ -176,6 +176,46 @@ pub struct Http {
 }
 
 impl Http {
+    /// A client of the server at `addr`, in this network namespace.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            authorization: None,
+            netns: None,
+        }
+    }
+
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// A token from the server's token service for `scopes`, as `user` (name, password) or
+    /// anonymously.
+    pub fn token(&self, user: Option<(&str, &str)>, scopes: &[&str]) -> String {
+        let mut target = "/token?service=berth-registry".to_owned();
+        for scope in scopes {
+            target.push_str("&scope=");
+            target.extend(form_urlencoded::byte_serialize(scope.as_bytes()));
+        }
+        let mut client = self.clone();
+        client.authorization = None;
+        if let Some((user, password)) = user {
+            client = client.with_basic(user, password);
+        }
+        let reply = client.get(&target);
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let body = reply.json();
+        assert_eq!(body["token"], body["access_token"]);
+        assert_eq!(body["expires_in"], 300);
+        body["token"].as_str().unwrap().to_owned()
+    }
+
     pub fn with_basic(mut self, user: &str, password: &str) -> Self {
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -312,6 +352,20 @@ fn parse_reply(raw: &[u8]) -> Reply {
         headers,
         body: raw[split + 4..].to_vec(),
     }
+}
+
+/// Writes a token service access file: `users` (name, password) and `grants` lines.
+pub fn access_file(dir: &Path, users: &[(&str, &str)], grants: &[&str]) -> PathBuf {
+    let path = dir.join("access");
+    let mut text = String::new();
+    for (user, password) in users {
+        text.push_str(&format!("{user}:{}\n", bcrypt::hash(password, 4).unwrap()));
+    }
+    for grant in grants {
+        text.push_str(&format!("grant {grant}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 pub fn descriptor(media_type: &str, content: &[u8]) -> Value {

@@ -5,11 +5,12 @@ use hyper::header::LINK;
 use serde_json::{Value, json};
 
 use crate::client::media_type;
+use crate::server::access::Action;
 use crate::server::error::{ApiError, ApiResult, Code};
 use crate::server::manifests::{self, MANIFEST_LIMIT};
 use crate::server::names::{RepoName, parse_digest};
 use crate::server::response::{Reply, header};
-use crate::server::routes::{Query, State};
+use crate::server::routes::{Auth, Caller, Query, State};
 use crate::server::storage::blocking;
 
 /// The most repositories one catalog page holds (and its size when `n` is not given).
@@ -83,9 +84,18 @@ pub(super) async fn tags(state: &State, name: &RepoName, query: &Query) -> ApiRe
     ))
 }
 
-pub(super) async fn catalog(state: &State, query: &Query) -> ApiResult<Reply> {
+/// The repositories, only those the caller may pull from with token authentication.
+pub(super) async fn catalog(state: &State, caller: &Caller, query: &Query) -> ApiResult<Reply> {
     let storage = state.storage.clone();
-    let repositories = blocking(move || storage.repositories()).await?;
+    let mut repositories = blocking(move || storage.repositories()).await?;
+    if let (Caller::Token(claims), Some(Auth::Token(service))) = (caller, &state.auth) {
+        repositories.retain(|name| {
+            service
+                .access
+                .allowed(claims.user(), name)
+                .contains(&Action::Pull)
+        });
+    }
     let page = paginate(repositories, query, Some(CATALOG_PAGE), CATALOG_PAGE)?;
     let reply = Reply::json(&json!({ "repositories": page.entries }));
     Ok(with_link(reply, "/v2/_catalog", page.next))

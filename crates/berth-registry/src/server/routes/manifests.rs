@@ -7,11 +7,11 @@ use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use hyper::{Request, StatusCode};
 
 use crate::server::error::{ApiError, ApiResult, Code};
-use crate::server::manifests::{self, Kind, MANIFEST_LIMIT, Manifest};
+use crate::server::manifests::{self, MANIFEST_LIMIT, Manifest};
 use crate::server::names::{ManifestRef, RepoName, Tag};
 use crate::server::response::{Reply, header};
 use crate::server::routes::State;
-use crate::server::storage::{StoredManifest, blocking};
+use crate::server::storage::blocking;
 use crate::server::uploads::BODY_IDLE_TIMEOUT;
 
 pub(super) async fn get(
@@ -97,11 +97,12 @@ pub(super) async fn put(
         ManifestRef::Digest(_) => None,
         ManifestRef::Tag(tag) => Some(tag),
     };
-    store(state, name, &digest, &manifest, bytes, tag).await?;
+    let subject = manifest.subject.clone();
+    store(state, name, &digest, manifest, bytes, tag).await?;
     let mut reply = Reply::new(StatusCode::CREATED)
         .header(LOCATION, format!("/v2/{name}/manifests/{digest}"))
         .header(header::CONTENT_DIGEST, digest.as_str());
-    if let Some(subject) = &manifest.subject {
+    if let Some(subject) = &subject {
         reply = reply.header(header::OCI_SUBJECT, subject.as_str());
     }
     Ok(reply)
@@ -141,44 +142,25 @@ async fn read_body(request: Request<Incoming>) -> ApiResult<Vec<u8>> {
     }
 }
 
-/// Checks that the repository holds everything `manifest` references, with the sizes it
-/// gives, then stores it (and its tag).
 async fn store(
     state: &State,
     name: &RepoName,
     digest: &Digest,
-    manifest: &Manifest,
+    manifest: Manifest,
     bytes: Vec<u8>,
     tag: Option<Tag>,
 ) -> ApiResult<()> {
     let storage = state.storage.clone();
     let (repository, digest) = (name.clone(), digest.clone());
-    let (kind, references) = (manifest.kind, manifest.references.clone());
-    let subject = manifest.subject.clone();
-    let stored = StoredManifest {
-        media_type: manifest.media_type.to_owned(),
-        bytes,
-    };
     blocking(move || {
-        for reference in references.iter().filter(|r| !r.is_external()) {
-            let size = match kind {
-                Kind::Image => storage.linked_blob_size(&repository, &reference.digest)?,
-                Kind::Index => storage
-                    .manifest_info(&repository, &reference.digest)?
-                    .map(|(_, size)| size),
-            };
-            if size != Some(reference.size) {
-                return Ok(Err(manifests::reference_unknown(reference, size)));
-            }
-        }
-        storage.put_manifest(
+        manifests::store(
+            &storage,
             &repository,
             &digest,
-            &stored,
-            subject.as_ref(),
+            &manifest,
+            bytes,
             tag.as_ref(),
-        )?;
-        Ok(Ok(()))
+        )
     })
     .await?
 }

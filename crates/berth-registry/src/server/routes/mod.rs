@@ -1,5 +1,6 @@
 //! The distribution API: authentication, then routing by path and method to the handlers of
-//! [`blobs`], [`uploads`], [`manifests`] and [`lists`].
+//! [`blobs`], [`uploads`], [`manifests`] and [`lists`]; with token authentication, the token
+//! service's endpoint and the scope checks of [`token`].
 //!
 //! Repository names contain `/`, so an endpoint is recognised by the end of the path
 //! (`…/blobs/<digest>`, `…/manifests/<reference>`, …) and everything before it is the name.
@@ -9,20 +10,24 @@
 mod blobs;
 mod lists;
 mod manifests;
+mod token;
 mod uploads;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use crate::server::access::{Action, REPOSITORY};
 use crate::server::auth::Htpasswd;
 use crate::server::error::{ApiError, ApiResult, Code};
 use crate::server::names::RepoName;
 use crate::server::response::{Body, Reply, header};
 use crate::server::storage::Storage;
+use crate::server::token::{Claims, TokenService};
 use crate::server::uploads::Uploads;
 
 /// What every request handler shares.
@@ -30,7 +35,38 @@ use crate::server::uploads::Uploads;
 pub(crate) struct State {
     pub(crate) storage: Storage,
     pub(crate) uploads: Uploads,
-    pub(crate) htpasswd: Option<Htpasswd>,
+    pub(crate) auth: Option<Auth>,
+    /// `http` or `https`, and the address bound: where the token service's realm is when a
+    /// request names no `Host`.
+    pub(crate) scheme: &'static str,
+    pub(crate) addr: SocketAddr,
+}
+
+/// How requests are authenticated.
+#[derive(Debug)]
+pub(crate) enum Auth {
+    /// Every request carries Basic credentials of the htpasswd file.
+    Basic(Htpasswd),
+    /// Requests carry Bearer tokens of the built-in token service.
+    Token(TokenService),
+}
+
+/// Whom a request comes from, as far as access goes.
+#[derive(Debug)]
+pub(crate) enum Caller {
+    /// No authentication configured, or Basic credentials that passed: anything goes.
+    Trusted,
+    /// A verified token: what its claims allow.
+    Token(Claims),
+}
+
+impl Caller {
+    pub(crate) fn may(&self, name: &RepoName, action: Action) -> bool {
+        match self {
+            Caller::Trusted => true,
+            Caller::Token(claims) => claims.allows(REPOSITORY, name.as_str(), action.as_str()),
+        }
+    }
 }
 
 /// The endpoint a path names.
@@ -104,9 +140,14 @@ impl Query {
 
     /// The first value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.all(key).next()
+    }
+
+    /// Every value of `key`, in order.
+    pub(crate) fn all(&self, key: &str) -> impl Iterator<Item = &str> {
         self.0
             .iter()
-            .find(|(name, _)| name == key)
+            .filter(move |(name, _)| name == key)
             .map(|(_, value)| value.as_str())
     }
 }
@@ -130,19 +171,38 @@ pub(crate) async fn handle(
 }
 
 async fn dispatch(state: &State, request: Request<Incoming>) -> ApiResult<Response<Body>> {
-    if let Some(htpasswd) = &state.htpasswd
-        && !htpasswd.check(request.headers().get(AUTHORIZATION)).await
+    if let Some(Auth::Basic(htpasswd)) = &state.auth
+        && htpasswd
+            .authenticate(request.headers().get(AUTHORIZATION))
+            .await
+            .is_none()
     {
         return Err(ApiError::new(Code::Unauthorized, "authentication required")
             .with_header(WWW_AUTHENTICATE, r#"Basic realm="berth""#));
     }
-    let route = Route::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     let method = request.method().clone();
+    if let Some(Auth::Token(service)) = &state.auth
+        && request.uri().path() == token::PATH
+    {
+        return match method {
+            Method::GET => Ok(token::issue(service, &query, request.headers())
+                .await?
+                .build()),
+            method => Err(method_not_allowed(&method)),
+        };
+    }
+    let route = Route::parse(request.uri().path())?;
+    let caller = match &state.auth {
+        Some(Auth::Token(service)) => {
+            token::authorize(state, service, &route, &method, request.headers())?
+        }
+        _ => Caller::Trusted,
+    };
     let head = method == Method::HEAD;
     let reply = match (route, method) {
         (Route::Base, Method::GET | Method::HEAD) => Reply::json(&serde_json::json!({})),
-        (Route::Catalog, Method::GET) => lists::catalog(state, &query).await?,
+        (Route::Catalog, Method::GET) => lists::catalog(state, &caller, &query).await?,
         (Route::Repository(name, endpoint), method) => match (endpoint, method) {
             (Endpoint::Tags, Method::GET) => lists::tags(state, &name, &query).await?,
             (Endpoint::Referrers(digest), Method::GET) => {
@@ -164,7 +224,7 @@ async fn dispatch(state: &State, request: Request<Incoming>) -> ApiResult<Respon
                 blobs::delete(state, &name, &digest).await?
             }
             (Endpoint::Uploads, Method::POST) => {
-                uploads::post(state, &name, &query, request).await?
+                uploads::post(state, &caller, &name, &query, request).await?
             }
             (Endpoint::Upload(id), Method::GET) => uploads::status(state, &name, &id).await?,
             (Endpoint::Upload(id), Method::PATCH) => {

@@ -8,26 +8,30 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_RANGE, HeaderMap, LOCATION, RANGE};
 
+use crate::server::access::Action;
 use crate::server::error::{ApiError, ApiResult, Code};
 use crate::server::names::{RepoName, parse_digest};
 use crate::server::response::{Reply, header};
-use crate::server::routes::{Query, State};
+use crate::server::routes::{Caller, Query, State};
 use crate::server::storage::blocking;
 use crate::server::uploads::Locked;
 
 /// `POST`: mount, monolithic upload, or a new session.
 pub(super) async fn post(
     state: &State,
+    caller: &Caller,
     name: &RepoName,
     query: &Query,
     request: Request<Incoming>,
 ) -> ApiResult<Reply> {
     if let Some(mount) = query.get("mount") {
         let digest = parse_digest(mount)?;
-        // A source that is no valid name, or lacks the blob, is no error: the client uploads.
+        // A source that is no valid name, that the caller may not pull from, or that lacks the
+        // blob is no error: the client uploads.
         if let Some(from) = query
             .get("from")
             .and_then(|from| RepoName::parse(from).ok())
+            && caller.may(&from, Action::Pull)
             && mount_blob(state, &from, name, &digest).await?
         {
             return Ok(created(name, &digest));
@@ -61,7 +65,8 @@ async fn mount_blob(
     let storage = state.storage.clone();
     let (from, name, digest) = (from.clone(), name.clone(), digest.clone());
     let mounted = blocking(move || {
-        if storage.linked_blob_size(&from, &digest)?.is_none() {
+        let _live = storage.lock_for_write()?;
+        if storage.linked_blob_size(&from, &digest)?.is_none() || !storage.touch_blob(&digest)? {
             return Ok(false);
         }
         storage.link_blob(&name, &digest)?;
