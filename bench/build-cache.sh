@@ -26,7 +26,7 @@ cleanup() {
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   ip link del "$bridge" 2>/dev/null || true
   nft delete table ip "berth_$bridge" 2>/dev/null || true
-  find "/sys/fs/cgroup/$cgroup_parent" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  find /sys/fs/cgroup -depth -type d -path "*/$cgroup_parent*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

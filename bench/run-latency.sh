@@ -11,11 +11,17 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/berth/target}"
 cargo build --release --locked -q -p berthd -p berth-shim -p berth-cli
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d /tmp/berth-bench-XXXXXX)
+# A bridge, subnet, nftables table and cgroup parent of its own, removed on exit.
+bridge="blat$$"
+cgroup_parent="berth-bench-latency-$$"
 pid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   # berthd's mounts under its roots (the read-only shim binary, volumes).
   grep -o "$work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  ip link del "$bridge" 2>/dev/null || true
+  nft delete table ip "berth_$bridge" 2>/dev/null || true
+  find /sys/fs/cgroup -depth -type d -path "*/$cgroup_parent*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -25,7 +31,8 @@ mkdir -p "$work/rootfs/bin"
 cp /bin/busybox "$work/rootfs/bin/"
 for a in sh true echo; do ln -s busybox "$work/rootfs/bin/$a"; done
 
-echo '{}' >"$work/daemon.json"
+printf '{"bridge": "%s", "bip": "10.231.8.1/24", "cgroup-parent": "%s"}\n' \
+  "$bridge" "$cgroup_parent" >"$work/daemon.json"
 "$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$work/berth.sock" \
   --config-file "$work/daemon.json" >"$work/berthd.log" 2>&1 &
 pid=$!
