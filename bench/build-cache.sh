@@ -56,18 +56,8 @@ berth() { "$bin/berth" -H "unix://$work/berth.sock" "$@"; }
 for _ in $(seq 100); do berth version >/dev/null 2>&1 && break; sleep 0.05; done
 tar -C "$work/rootfs" -c . | berth import -c 'CMD ["sh"]' - busybox:latest >/dev/null
 
-# Median wall time in milliseconds of N runs of "$@".
-median_ms() {
-  local times=()
-  for _ in $(seq "$n"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f\n", m / 1000}'
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 berth build -q -t bench "$work/context" >/dev/null # the cache, for the cached runs
 cold=$(median_ms berth build -q --no-cache -t bench "$work/context")

@@ -40,18 +40,8 @@ berth() { "$bin/berth" -H "unix://$work/berth.sock" "$@"; }
 for _ in $(seq 100); do berth version >/dev/null 2>&1 && break; sleep 0.05; done
 tar -C "$work/rootfs" -c . | berth import - busybox:latest >/dev/null
 
-# Median wall time in milliseconds of N runs of "$@".
-median_ms() {
-  local times=()
-  for _ in $(seq "$n"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f\n", m / 1000}'
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 berth run --rm busybox true # warm caches
 b=$(median_ms berth run --rm busybox true)

@@ -169,6 +169,26 @@ impl Reference {
         text(&output.stdout).trim().to_string()
     }
 
+    /// Creates a container with `flags` through berth and through the docker CLI, checks
+    /// that `template` shows the same for both, and returns that (berth's first).
+    fn same_container(&mut self, flags: &[&str], template: &str, suffix: &str) -> Vec<String> {
+        let image = self.image.clone();
+        let configs: Vec<String> = [(BERTH, "berth"), ("docker", "docker")]
+            .iter()
+            .map(|(cli, which)| {
+                let name = self.name(&format!("{suffix}-{which}"));
+                let mut args = vec!["create", "--name", &name];
+                args.extend(flags);
+                args.push(&image);
+                let created = run(cli, &self.host, &args, None);
+                assert!(created.status.success(), "{}", text(&created.stderr));
+                self.inspect(template, &name)
+            })
+            .collect();
+        assert_eq!(configs[0], configs[1]);
+        configs
+    }
+
     fn name(&mut self, suffix: &str) -> String {
         let name = format!("{}-{suffix}", self.prefix);
         self.containers.push(name.clone());
@@ -601,19 +621,7 @@ fn run_flags_match_the_docker_cli() {
         {{.Config.User}} {{.Config.StopSignal}} {{.Config.StopTimeout}} {{.HostConfig.Init}} \
         {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.LogConfig}} \
         {{json .HostConfig.RestartPolicy}}";
-    let configs: Vec<String> = [(BERTH, "flags-berth"), ("docker", "flags-docker")]
-        .iter()
-        .map(|(cli, suffix)| {
-            let name = reference.name(suffix);
-            let mut args = vec!["create", "--name", &name];
-            args.extend(flags);
-            args.push(&image);
-            let created = run(cli, &reference.host, &args, None);
-            assert!(created.status.success(), "{}", text(&created.stderr));
-            reference.inspect(template, &name)
-        })
-        .collect();
-    assert_eq!(configs[0], configs[1]);
+    let configs = reference.same_container(&flags, template, "flags");
     assert!(
         configs[0].starts_with("true true true true true false nobody"),
         "{}",
@@ -663,19 +671,7 @@ fn isolation_and_limit_flags_match_the_docker_cli() {
         {{.HostConfig.OomKillDisable}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwappiness}} \
         {{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}} \
         {{json .HostConfig.BlkioWeightDevice}}";
-    let configs: Vec<String> = [(BERTH, "iso-berth"), ("docker", "iso-docker")]
-        .iter()
-        .map(|(cli, suffix)| {
-            let name = reference.name(suffix);
-            let mut args = vec!["create", "--name", &name];
-            args.extend(flags);
-            args.push(&image);
-            let created = run(cli, &reference.host, &args, None);
-            assert!(created.status.success(), "{}", text(&created.stderr));
-            reference.inspect(template, &name)
-        })
-        .collect();
-    assert_eq!(configs[0], configs[1]);
+    let configs = reference.same_container(&flags, template, "iso");
     assert!(
         configs[0].starts_with("shareable host host host [777] example.org true 33554432 10"),
         "{}",

@@ -147,6 +147,26 @@ fn ipam_config(ipam: &Value, ipv6: bool) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A field of an IPAM config entry (`Subnet`, `Gateway`, `IPRange`) as a CIDR; an address
+/// without a prefix length is a single host (`host_prefix`: 32 or 128).
+fn ipam_field<C>(config: &Value, key: &str, host_prefix: u8) -> Result<Option<C>>
+where
+    C: std::str::FromStr,
+    C::Err: std::fmt::Display,
+{
+    let Some(text) = config[key].as_str().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let text = if text.contains('/') {
+        text.to_string()
+    } else {
+        format!("{text}/{host_prefix}")
+    };
+    text.parse::<C>()
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("invalid {key} {text}: {e}")))
+}
+
 /// `fdXX:XXXX:XXXX::/64` with 40 random bits: a unique local subnet (RFC 4193).
 fn unique_local_subnet() -> Ipv6Cidr {
     let mut global_id = [0u8; 5];
@@ -329,21 +349,7 @@ impl Engine {
     /// next free one from the address pools.
     async fn network_ipam(&self, ipam: &Value, avoid_routes: bool) -> Result<AddressAllocator> {
         let config = ipam_config(ipam, false);
-        let parse = |key: &str| -> Result<Option<Ipv4Cidr>> {
-            config[key]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    let s = if s.contains('/') {
-                        s.to_string()
-                    } else {
-                        format!("{s}/32")
-                    };
-                    s.parse::<Ipv4Cidr>()
-                        .map_err(|e| Error::invalid(format!("invalid {key} {s}: {e}")))
-                })
-                .transpose()
-        };
+        let parse = |key: &str| ipam_field::<Ipv4Cidr>(&config, key, 32);
         let in_use: Vec<Ipv4Cidr> = self
             .network_records()?
             .iter()
@@ -388,21 +394,7 @@ impl Engine {
             }
             return Ok(None);
         }
-        let parse = |key: &str| -> Result<Option<Ipv6Cidr>> {
-            config[key]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    let s = if s.contains('/') {
-                        s.to_string()
-                    } else {
-                        format!("{s}/128")
-                    };
-                    s.parse::<Ipv6Cidr>()
-                        .map_err(|e| Error::invalid(format!("invalid {key} {s}: {e}")))
-                })
-                .transpose()
-        };
+        let parse = |key: &str| ipam_field::<Ipv6Cidr>(&config, key, 128);
         let subnet = match parse("Subnet")? {
             Some(subnet) => subnet,
             None => unique_local_subnet(),
