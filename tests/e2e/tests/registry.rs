@@ -64,3 +64,78 @@ fn push_then_pull_round_trip() {
         "auto-pulled\n"
     );
 }
+
+/// One HTTP/1.0 GET to `addr`, as (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nUser-Agent: berth-e2e\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn berth_registry_serve_answers_health_checks_and_logs_each_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut server = std::process::Command::new(berth_testkit::bin("berth"))
+        .args(["registry", "serve", "--addr", &addr, "--storage"])
+        .arg(&storage)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "registry did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        http_get(&addr, "/health"),
+        (200, r#"{"status":"ok"}"#.to_string())
+    );
+    assert_eq!(http_get(&addr, "/v2/").0, 200);
+    std::fs::rename(&storage, dir.path().join("gone")).unwrap();
+    let (status, body) = http_get(&addr, "/health");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("unavailable"), "{body}");
+    // SIGTERM: a graceful stop, status 0.
+    // SAFETY: kill(2) on the child this test spawned and has not reaped.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert!(server.wait().unwrap().success());
+    let logged = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    for line in [
+        "\"GET /health\" 200",
+        "\"GET /v2/\" 200",
+        "\"GET /health\" 503",
+    ] {
+        assert!(logged.contains(line), "{line} in the access log:\n{logged}");
+    }
+    assert!(
+        logged.contains("\"berth-e2e\""),
+        "the user agent is logged:\n{logged}"
+    );
+}

@@ -120,6 +120,12 @@ pub struct RegistryServeArgs {
     #[arg(long = "upload-expiry", value_name = "duration", default_value = "24h",
           value_parser = parse_duration)]
     pub upload_expiry: Duration,
+
+    /// What to log on stderr: "info" has the access log (a line per request), "warn" only
+    /// problems, "debug" more
+    #[arg(long = "log-level", value_name = "level", default_value = "info",
+          value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: String,
 }
 
 #[derive(Debug, Args)]

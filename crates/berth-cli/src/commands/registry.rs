@@ -9,6 +9,14 @@ use crate::error::CliError;
 use crate::output;
 
 pub async fn serve(args: RegistryServeArgs) -> Result<(), CliError> {
+    // The registry's own messages and its access log, on stderr as a foreground server's.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "berth_registry={}",
+            args.log_level
+        )))
+        .with_writer(std::io::stderr)
+        .init();
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(certificate), Some(key)) => Some(berth_registry::TlsConfig { certificate, key }),
         (None, None) => None,

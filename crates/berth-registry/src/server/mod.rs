@@ -204,7 +204,7 @@ impl Server {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => self.spawn_connection(stream, graceful.watcher()),
+                    Ok((stream, peer)) => self.spawn_connection(stream, peer, graceful.watcher()),
                     Err(e) => {
                         // Out of descriptors and the like: pass, rather than spin or stop.
                         tracing::warn!("registry: accept: {e}");
@@ -223,17 +223,17 @@ impl Server {
         }
     }
 
-    fn spawn_connection(&self, stream: TcpStream, watcher: Watcher) {
+    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
         let state = self.state.clone();
         let tls = self.tls.clone();
         tokio::spawn(async move {
             // Nagle's delay only slows down the small replies of the protocol.
             let _ = stream.set_nodelay(true);
             match tls {
-                None => serve_connection(stream, state, watcher).await,
+                None => serve_connection(stream, peer, state, watcher).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, state, watcher).await,
+                        Ok(Ok(stream)) => serve_connection(stream, peer, state, watcher).await,
                         Ok(Err(e)) => tracing::debug!("registry: TLS handshake: {e}"),
                         Err(_) => tracing::debug!("registry: TLS handshake timed out"),
                     }
@@ -262,11 +262,11 @@ async fn purge_uploads(state: Arc<State>, expiry: Duration) {
     }
 }
 
-async fn serve_connection<S>(stream: S, state: Arc<State>, watcher: Watcher)
+async fn serve_connection<S>(stream: S, peer: SocketAddr, state: Arc<State>, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| routes::handle(state.clone(), request));
+    let service = service_fn(move |request| routes::handle(state.clone(), peer, request));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)

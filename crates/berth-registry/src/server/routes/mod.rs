@@ -152,22 +152,58 @@ impl Query {
     }
 }
 
-/// Answers one request; every answer carries `Docker-Distribution-API-Version`.
+/// The health check: no authentication, 200 while the storage can be read, else 503.
+pub(crate) const HEALTH_PATH: &str = "/health";
+
+/// Answers one request from `peer`, and logs it in the access log (target
+/// `berth_registry::access`, level info); every answer carries
+/// `Docker-Distribution-API-Version`.
 pub(crate) async fn handle(
     state: Arc<State>,
+    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let started = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let mut response = dispatch(&state, request)
-        .await
-        .unwrap_or_else(ApiError::into_response);
+    let agent = request
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let mut response = if path == HEALTH_PATH {
+        health(&state).await
+    } else {
+        dispatch(&state, request)
+            .await
+            .unwrap_or_else(ApiError::into_response)
+    };
     response.headers_mut().insert(
         header::API_VERSION,
         HeaderValue::from_static("registry/2.0"),
     );
-    tracing::debug!("registry: {method} {path} -> {}", response.status());
+    tracing::info!(
+        target: "berth_registry::access",
+        "{peer} \"{method} {path}\" {} {}ms \"{agent}\"",
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
     Ok(response)
+}
+
+/// `GET /health`: whether the storage directory is there to serve from.
+async fn health(state: &State) -> Response<Body> {
+    match tokio::fs::read_dir(state.storage.root()).await {
+        Ok(_) => Reply::json(&serde_json::json!({"status": "ok"})).build(),
+        Err(e) => {
+            let error = format!("storage: {e}");
+            let body = serde_json::json!({"status": "unavailable", "error": error});
+            let mut response = Reply::json(&body).build();
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+        }
+    }
 }
 
 async fn dispatch(state: &State, request: Request<Incoming>) -> ApiResult<Response<Body>> {
