@@ -5,7 +5,7 @@ mod build;
 mod compose;
 mod container_flags;
 mod objects;
-mod registry;
+pub(crate) mod registry;
 mod system;
 
 use std::path::PathBuf;

@@ -98,10 +98,33 @@ fn berth_registry_serve_answers_health_checks_and_logs_each_request() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
+    // The settings in a Distribution-style config.yml.
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nhttp:\n  addr: {addr}\nstorage:\n  filesystem:\n    rootdirectory: {}\n",
+            storage.display()
+        ),
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "storage:\n  s3:\n    bucket: b\n").unwrap();
+    let refused = std::process::Command::new(berth_testkit::bin("berth"))
+        .args(["registry", "serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("storage driver \"s3\" is not supported"),
+        "{}",
+        stderr(&refused)
+    );
     let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
     let mut server = std::process::Command::new(berth_testkit::bin("berth"))
-        .args(["registry", "serve", "--addr", &addr, "--storage"])
-        .arg(&storage)
+        .args(["registry", "serve", "--config"])
+        .arg(&config)
         .stderr(log)
         .spawn()
         .unwrap();

@@ -85,13 +85,19 @@ pub enum RegistryCommand {
 
 #[derive(Debug, Args)]
 pub struct RegistryServeArgs {
-    /// Address to listen on
-    #[arg(long, value_name = "host:port", default_value = "127.0.0.1:5000")]
-    pub addr: SocketAddr,
+    /// A YAML configuration file in the layout of Distribution's config.yml (the settings
+    /// below; the flags override it)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
-    /// Directory the registry stores its blobs and manifests in
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/berth-registry")]
-    pub storage: PathBuf,
+    /// Address to listen on (default 127.0.0.1:5000)
+    #[arg(long, value_name = "host:port")]
+    pub addr: Option<SocketAddr>,
+
+    /// Directory the registry stores its blobs and manifests in (default
+    /// /var/lib/berth-registry)
+    #[arg(long, value_name = "DIR")]
+    pub storage: Option<PathBuf>,
 
     /// htpasswd file of bcrypt entries; every request then needs Basic credentials
     #[arg(long, value_name = "FILE")]
@@ -111,15 +117,13 @@ pub struct RegistryServeArgs {
     #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Largest blob an upload may create
-    #[arg(long = "max-blob-size", value_name = "bytes", default_value = "16GiB",
-          value_parser = parse_size)]
-    pub max_blob_size: u64,
+    /// Largest blob an upload may create (default 16GiB)
+    #[arg(long = "max-blob-size", value_name = "bytes", value_parser = parse_size)]
+    pub max_blob_size: Option<u64>,
 
-    /// Purge uploads idle for longer than this
-    #[arg(long = "upload-expiry", value_name = "duration", default_value = "24h",
-          value_parser = parse_duration)]
-    pub upload_expiry: Duration,
+    /// Purge uploads idle for longer than this (default 24h)
+    #[arg(long = "upload-expiry", value_name = "duration", value_parser = parse_duration)]
+    pub upload_expiry: Option<Duration>,
 
     /// What to log on stderr: "info" has the access log (a line per request), "warn" only
     /// problems, "debug" more
@@ -145,7 +149,7 @@ pub struct RegistryGcArgs {
 }
 
 /// A size in docker's units (`512m`, `16GiB`), at least one byte.
-fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let size = ram_in_bytes(text)?;
     u64::try_from(size)
         .ok()
@@ -154,7 +158,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// A Go duration (`90s`, `1h30m`) that is not negative.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     parse_go_duration(text)
         .and_then(|duration| Duration::try_from(duration).ok())
         .ok_or_else(|| format!("time: invalid duration {text:?}"))
@@ -225,12 +229,11 @@ mod tests {
             Ok(other) => panic!("not registry serve: {other:?}"),
             Err(error) => Err(error),
         };
+        // Unset flags stay unset: a --config file may set them (defaults apply last).
         let defaults = serve(&["registry", "serve"]).unwrap();
-        assert_eq!(defaults.addr.to_string(), "127.0.0.1:5000");
-        assert_eq!(defaults.storage, PathBuf::from("/var/lib/berth-registry"));
+        assert!(defaults.addr.is_none() && defaults.storage.is_none());
         assert!(defaults.htpasswd.is_none() && defaults.tls_cert.is_none());
-        assert_eq!(defaults.max_blob_size, 16 << 30);
-        assert_eq!(defaults.upload_expiry, Duration::from_secs(24 * 3600));
+        assert!(defaults.max_blob_size.is_none() && defaults.upload_expiry.is_none());
         let set = serve(&[
             "registry",
             "serve",
@@ -250,9 +253,9 @@ mod tests {
             "2h",
         ])
         .unwrap();
-        assert_eq!(set.addr.to_string(), "0.0.0.0:5001");
-        assert_eq!(set.max_blob_size, 512 << 20);
-        assert_eq!(set.upload_expiry, Duration::from_secs(7200));
+        assert_eq!(set.addr, Some("0.0.0.0:5001".parse().unwrap()));
+        assert_eq!(set.max_blob_size, Some(512 << 20));
+        assert_eq!(set.upload_expiry, Some(Duration::from_secs(7200)));
         assert!(serve(&["registry", "serve", "--max-blob-size", "0"]).is_err());
         let token = serve(&["registry", "serve", "--token-auth", "/a"]).unwrap();
         assert_eq!(token.token_auth, Some(PathBuf::from("/a")));

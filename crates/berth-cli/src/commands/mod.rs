@@ -30,6 +30,7 @@ mod prune;
 mod ps;
 mod pull;
 mod registry;
+mod registry_config;
 mod rename;
 mod restart;
 mod rm;
