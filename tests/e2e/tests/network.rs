@@ -651,6 +651,18 @@ fn dual_stack_networks_give_containers_ipv6_addresses() {
         "ip -6 route | grep -o 'default via fd00:b17:1::1'; until nc fd00:b17:1::66 80; do sleep 0.1; done",
     ]));
     assert_eq!(got, "default via fd00:b17:1::1\nserved-by-sixhost\n");
+    // The embedded DNS server answers AAAA for a dual-stack container's name.
+    let aaaa = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "dual",
+        "busybox",
+        "nslookup",
+        "-type=aaaa",
+        "six",
+    ]));
+    assert!(aaaa.contains("fd00:b17:1::66"), "{aaaa}");
     assert_eq!(read_from("[fd00:b17:1::66]:80"), "served-by-sixhost\n");
 
     // Without a subnet: a unique local /64 of its own.

@@ -557,6 +557,7 @@ impl Engine {
             .map(|ip| std::net::SocketAddr::new(ip, 53))
             .collect();
         records.set_upstreams(ip, servers);
+        records.set_ipv6(ip, a.ip6.as_deref().and_then(|ip6| ip6.parse().ok()));
     }
 
     /// What `--add-host name:host-gateway` names: the default bridge's gateway, as in Docker.

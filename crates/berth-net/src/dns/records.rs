@@ -2,7 +2,7 @@
 //! upstream servers of those started with `--dns`.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// The containers of one network by address, shared between berthd's network service (which
@@ -13,6 +13,9 @@ pub struct DnsRecords {
     /// `--dns` of a container: where its queries for other names go, instead of the
     /// network's upstreams (Docker's "external servers" of the embedded resolver).
     upstreams: Arc<RwLock<BTreeMap<Ipv4Addr, Vec<SocketAddr>>>>,
+    /// On a dual-stack network: the IPv6 address of the container at an IPv4 address, for
+    /// AAAA answers.
+    ipv6: Arc<RwLock<BTreeMap<Ipv4Addr, Ipv6Addr>>>,
 }
 
 fn normalize(name: &str) -> String {
@@ -47,6 +50,25 @@ impl DnsRecords {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&ip);
         self.set_upstreams(ip, Vec::new());
+        self.set_ipv6(ip, None);
+    }
+
+    /// Sets (or clears) the IPv6 address of the container at `ip`.
+    pub fn set_ipv6(&self, ip: Ipv4Addr, ipv6: Option<Ipv6Addr>) {
+        let mut map = self.ipv6.write().unwrap_or_else(PoisonError::into_inner);
+        match ipv6 {
+            Some(ipv6) => map.insert(ip, ipv6),
+            None => map.remove(&ip),
+        };
+    }
+
+    /// The IPv6 addresses of every container that carries `name`.
+    pub fn lookup_ipv6(&self, name: &str) -> Vec<Ipv6Addr> {
+        let map = self.ipv6.read().unwrap_or_else(PoisonError::into_inner);
+        self.lookup(name)
+            .iter()
+            .filter_map(|ip| map.get(ip).copied())
+            .collect()
     }
 
     /// Sets the container's own upstream servers; none means the network's.
@@ -123,5 +145,18 @@ mod tests {
         assert_eq!(records.upstreams_of(a), Some(vec![server]));
         records.remove(a);
         assert_eq!(records.upstreams_of(a), None);
+    }
+
+    #[test]
+    fn dual_stack_containers_have_ipv6_answers() {
+        let records = DnsRecords::new();
+        let a = Ipv4Addr::new(10, 0, 0, 2);
+        records.insert(a, ["web"]);
+        assert!(records.lookup_ipv6("web").is_empty());
+        let v6: Ipv6Addr = "fd00:1::2".parse().unwrap();
+        records.set_ipv6(a, Some(v6));
+        assert_eq!(records.lookup_ipv6("WEB."), vec![v6]);
+        records.remove(a);
+        assert!(records.lookup_ipv6("web").is_empty());
     }
 }

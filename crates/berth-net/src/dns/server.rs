@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 
 use super::records::DnsRecords;
 use super::wire::{
-    self, Query, RCODE_NOERROR, RCODE_SERVFAIL, Rdata, Rejection, TYPE_A, TYPE_PTR, UDP_LIMIT,
+    self, Query, RCODE_NOERROR, RCODE_SERVFAIL, Rdata, Rejection, TYPE_A, TYPE_AAAA, TYPE_PTR,
+    UDP_LIMIT,
 };
 use crate::error::{Error, Result};
 
@@ -144,11 +145,16 @@ fn answer_locally(query: &Query<'_>, records: &DnsRecords) -> Option<Vec<u8>> {
     if ips.is_empty() {
         return None;
     }
-    // Networks are IPv4 only: any other type of a container's name is NODATA.
-    let answers: Vec<Rdata> = if query.qtype == TYPE_A {
-        ips.into_iter().map(Rdata::A).collect()
-    } else {
-        Vec::new()
+    // A container's name answers A and, on a dual-stack network, AAAA; any other type is
+    // NODATA (the name exists, not with that type), never forwarded.
+    let answers: Vec<Rdata> = match query.qtype {
+        TYPE_A => ips.into_iter().map(Rdata::A).collect(),
+        TYPE_AAAA => records
+            .lookup_ipv6(&query.name)
+            .into_iter()
+            .map(Rdata::Aaaa)
+            .collect(),
+        _ => Vec::new(),
     };
     Some(wire::response(query, RCODE_NOERROR, &answers, UDP_LIMIT))
 }
@@ -201,7 +207,7 @@ pub fn upstreams_from_resolv_conf(text: &str) -> Vec<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::wire::{TYPE_AAAA, build_query};
+    use crate::dns::wire::build_query;
 
     #[test]
     fn resolv_conf_nameservers() {

@@ -1,11 +1,10 @@
 //! The small part of the DNS wire format (RFC 1035) the embedded server needs: read a query's
 //! header and question, write a response with A or PTR answers.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub(crate) const TYPE_A: u16 = 1;
 pub(crate) const TYPE_PTR: u16 = 12;
-#[cfg(test)]
 pub(crate) const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 
@@ -105,6 +104,7 @@ impl Query<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Rdata {
     A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
     Ptr(String),
 }
 
@@ -127,6 +127,7 @@ pub(crate) fn response(query: &Query<'_>, rcode: u8, answers: &[Rdata], limit: u
         record.extend_from_slice(&[0xc0, HEADER_LEN as u8]); // pointer to the question's name
         let (rtype, rdata) = match answer {
             Rdata::A(ip) => (TYPE_A, ip.octets().to_vec()),
+            Rdata::Aaaa(ip) => (TYPE_AAAA, ip.octets().to_vec()),
             Rdata::Ptr(name) => (TYPE_PTR, encode_name(name)),
         };
         record.extend_from_slice(&rtype.to_be_bytes());
