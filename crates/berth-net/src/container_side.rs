@@ -73,6 +73,11 @@ pub fn configure(interface: &ContainerInterface) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the interface `name` of the calling thread's namespace; one already gone is fine.
+pub fn remove(name: &str) -> Result<()> {
+    Rtnl::open()?.delete_link(name).map(drop)
+}
+
 /// Brings `lo` up: a container's network namespace starts with it down, and every network
 /// mode but `host` needs it (`none` has nothing else).
 pub fn loopback_up() -> Result<()> {

@@ -13,7 +13,6 @@ use crate::netlink::message::{MessageBuilder, NLM_F_CREATE, NLM_F_REPLACE};
 use crate::netlink::socket::{NETLINK_ROUTE, NetlinkSocket};
 
 const RTM_NEWLINK: u16 = 16;
-#[cfg(feature = "host")]
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
@@ -170,6 +169,18 @@ impl Rtnl {
             .ok_or_else(|| Error::LinkNotFound(name.to_owned()))
     }
 
+    /// Deletes a link by name; returns false if there was none.
+    pub(crate) fn delete_link(&mut self, name: &str) -> Result<bool> {
+        validate_ifname(name)?;
+        let mut msg = MessageBuilder::new(RTM_DELLINK, 0);
+        msg.fixed(&ifinfomsg(0, 0, 0)).attr_str(IFLA_IFNAME, name);
+        match self.socket.request(msg, &format!("delete link {name}")) {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Renames, re-addresses, resizes, enslaves and/or brings up a link in one request.
     pub(crate) fn change_link(&mut self, index: u32, change: &LinkChange<'_>) -> Result<()> {
         let up = if change.up { IFF_UP } else { 0 };
@@ -322,18 +333,6 @@ impl Rtnl {
         self.socket
             .request(msg, &format!("create macvlan link {name}"))?;
         Ok(())
-    }
-
-    /// Deletes a link by name; returns false if there was none.
-    pub(crate) fn delete_link(&mut self, name: &str) -> Result<bool> {
-        validate_ifname(name)?;
-        let mut msg = MessageBuilder::new(RTM_DELLINK, 0);
-        msg.fixed(&ifinfomsg(0, 0, 0)).attr_str(IFLA_IFNAME, name);
-        match self.socket.request(msg, &format!("delete link {name}")) {
-            Ok(_) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// The IPv4 addresses on link `index`.

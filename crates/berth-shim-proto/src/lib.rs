@@ -144,6 +144,9 @@ pub enum Request {
     Network {
         interfaces: Vec<berth_net::container_side::ContainerInterface>,
     },
+    /// Delete an interface of the container's network namespace (`network disconnect` of a
+    /// link that has no host end to delete, such as a macvlan link), from a child in it.
+    RemoveInterface { name: String },
     /// Send a signal to the container's init.
     Kill { signal: i32 },
     /// Answer once the container has exited.

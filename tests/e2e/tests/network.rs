@@ -562,8 +562,24 @@ fn macvlan_networks_put_containers_on_the_parents_segment() {
         &format!("until nc {server_ip} 80; do sleep 0.1; done"),
     ]));
     assert_eq!(got, "over-macvlan\n");
-    let connect = d.docker(&["network", "connect", "mv", "server"]);
-    assert!(!connect.status.success());
+    // A running container joins and leaves the macvlan network.
+    ok(&d.docker(&["run", "-d", "--name", "roamer", "busybox", "sleep", "60"]));
+    ok(&d.docker(&["network", "connect", "mv", "roamer"]));
+    let joined = ok(&d.docker(&[
+        "exec",
+        "roamer",
+        "sh",
+        "-c",
+        &format!("ip -4 -o addr show eth1; until nc {server_ip} 80; do sleep 0.1; done"),
+    ]));
+    assert!(
+        joined.contains("inet 10.231.5.") && joined.ends_with("over-macvlan\n"),
+        "{joined}"
+    );
+    ok(&d.docker(&["network", "disconnect", "mv", "roamer"]));
+    let left = d.docker(&["exec", "roamer", "ls", "/sys/class/net/eth1"]);
+    assert!(!left.status.success(), "eth1 is gone");
+    ok(&d.docker(&["rm", "-f", "roamer"]));
     let bad = d.docker(&[
         "network",
         "create",

@@ -382,12 +382,7 @@ impl Engine {
         endpoint_config: &serde_json::Value,
     ) -> Result<()> {
         let n = self.resolve_network(network)?;
-        if n.driver == super::Driver::Macvlan {
-            return Err(Error::forbidden(
-                "connecting a container to a macvlan network after its creation is not supported yet: create it with --network",
-            ));
-        }
-        if n.driver != super::Driver::Bridge {
+        if !matches!(n.driver, super::Driver::Bridge | super::Driver::Macvlan) {
             return Err(Error::forbidden(
                 "container cannot be disconnected from host network or connected to host network",
             ));
@@ -460,18 +455,21 @@ impl Engine {
         let live = self.live.get(&id);
         let _guard = live.lock.lock().await;
         let mut c = self.container_record(&id)?;
-        // A macvlan link lives in the container's namespace, which berthd does not enter.
-        if n.driver == super::Driver::Macvlan && c.state.running() {
-            return Err(Error::forbidden(
-                "disconnecting a running container from a macvlan network is not supported yet: stop it first",
-            ));
-        }
         let Some(mut a) = c.networks.remove(&n.name) else {
             return Err(Error::forbidden(format!(
                 "container {} is not connected to network {}",
                 c.id, n.name
             )));
         };
+        // A macvlan link has no host end: the shim deletes it inside the namespace.
+        if let (super::Driver::Macvlan, true, Some(endpoint)) =
+            (n.driver, c.state.running(), &a.endpoint)
+        {
+            let request = berth_shim_proto::Request::RemoveInterface {
+                name: endpoint.container.name.clone(),
+            };
+            crate::shim::request(&self.exec_dir(&c.id), request).await?;
+        }
         {
             let _net = self.net.lock.lock().await;
             self.release_attachment(&mut a).await;

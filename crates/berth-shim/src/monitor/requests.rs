@@ -75,6 +75,7 @@ impl Monitor {
                 }
                 Request::ExecState { exec_id } => self.exec_state(&exec_id),
                 Request::Network { interfaces } => self.network(&interfaces),
+                Request::RemoveInterface { name } => self.remove_interface(&name),
             },
         };
         self.connections[i].send(&response);
@@ -255,6 +256,20 @@ impl Monitor {
         match configured {
             Ok(()) => self.state(),
             Err(e) => refusal(format!("configure network: {e}")),
+        }
+    }
+
+    /// Deletes the interface `name` of the container's network namespace.
+    fn remove_interface(&mut self, name: &str) -> Response {
+        if self.exit.is_some() {
+            return refusal("the container is not running".into());
+        }
+        let removed = berth_runtime::in_network_namespace(self.init_pid.as_raw(), || {
+            container_side::remove(name).map_err(|e| format!("{name}: {e}"))
+        });
+        match removed {
+            Ok(()) => self.state(),
+            Err(e) => refusal(format!("remove interface: {e}")),
         }
     }
 }
