@@ -373,6 +373,14 @@ impl Db {
         Ok(n == 1)
     }
 
+    pub fn update_volume<T: Serialize>(&self, name: &str, data: &T) -> Result<()> {
+        self.conn().execute(
+            "UPDATE volumes SET data = ?2 WHERE name = ?1",
+            params![name, to_json(data)],
+        )?;
+        Ok(())
+    }
+
     pub fn volume<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         let data: Option<String> = self
             .conn()

@@ -38,6 +38,8 @@ pub struct EngineConfig {
     pub shim_binary: PathBuf,
     /// Parent of containers' cgroups (`cgroup-parent`), unless a container names its own.
     pub cgroup_parent: String,
+    /// Where volume plugins' sockets and spec files are looked for, in order.
+    pub plugin_dirs: Vec<PathBuf>,
     /// The default bridge and the address pools of user networks.
     pub network: networks::NetworkConfig,
 }

@@ -53,7 +53,12 @@ pub struct Daemon {
 impl Daemon {
     /// Starts berthd in a fresh directory and waits until it answers `/_ping`.
     pub fn start() -> Self {
-        Self::start_with(Cgroups::Host)
+        Self::start_with(Cgroups::Host, serde_json::json!({}))
+    }
+
+    /// A daemon whose daemon.json also has the keys of `extra` (e.g. `plugin-dirs`).
+    pub fn start_with_config(extra: serde_json::Value) -> Self {
+        Self::start_with(Cgroups::Host, extra)
     }
 
     /// A daemon that sees a pure cgroup v2 host: it runs in a mount namespace of its own
@@ -61,10 +66,10 @@ impl Daemon {
     /// has no controllers, so limits cannot be applied there; the rest of the v2 path (layout,
     /// cgroup namespaces, freezer, kill, the eBPF device filter) runs for real.
     pub fn start_on_cgroup_v2() -> Self {
-        Self::start_with(Cgroups::UnifiedOnly)
+        Self::start_with(Cgroups::UnifiedOnly, serde_json::json!({}))
     }
 
-    fn start_with(cgroups: Cgroups) -> Self {
+    fn start_with(cgroups: Cgroups, extra: serde_json::Value) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir_in("/tmp")
@@ -77,6 +82,9 @@ impl Daemon {
         let network = network::TestNetwork::new(&tag);
         let mut config = network.daemon_json();
         config["cgroup-parent"] = serde_json::json!(cgroup_parent_of(dir.path()));
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            config[key] = value.clone();
+        }
         std::fs::write(dir.path().join("daemon.json"), config.to_string()).expect("daemon.json");
         let child = spawn_berthd(dir.path(), cgroups);
         let mut d = Daemon {

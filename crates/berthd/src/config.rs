@@ -60,6 +60,8 @@ struct File {
     bip: Option<String>,
     #[serde(default)]
     default_address_pools: Vec<AddressPoolEntry>,
+    /// berth's own: where volume plugins are looked for (Docker's directories by default).
+    plugin_dirs: Option<Vec<PathBuf>>,
 }
 
 /// One entry of `default-address-pools`: `{"base": "10.59.0.0/16", "size": 24}`.
@@ -78,7 +80,15 @@ pub struct Config {
     pub shim_binary: PathBuf,
     pub cgroup_parent: String,
     pub network: berth_engine::networks::NetworkConfig,
+    pub plugin_dirs: Vec<PathBuf>,
 }
+
+/// Where Docker looks for (legacy) plugins: sockets, then spec files.
+const DEFAULT_PLUGIN_DIRS: [&str; 3] = [
+    "/run/docker/plugins",
+    "/etc/docker/plugins",
+    "/usr/lib/docker/plugins",
+];
 
 fn read_file(path: &Path, explicit: bool) -> Result<File> {
     match std::fs::read(path) {
@@ -160,6 +170,9 @@ impl Config {
                 .or(file.cgroup_parent)
                 .unwrap_or_else(|| "berth".into()),
             network,
+            plugin_dirs: file
+                .plugin_dirs
+                .unwrap_or_else(|| DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect()),
         })
     }
 }

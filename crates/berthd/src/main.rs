@@ -20,6 +20,7 @@ async fn main() -> Result<()> {
         exec_root: config.exec_root.clone(),
         shim_binary: config.shim_binary.clone(),
         cgroup_parent: config.cgroup_parent.clone(),
+        plugin_dirs: config.plugin_dirs.clone(),
         network: config.network.clone(),
     })
     .await

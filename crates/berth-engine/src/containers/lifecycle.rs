@@ -74,8 +74,12 @@ impl Engine {
         }
         let exec_dir = self.exec_dir(&id);
         // The cgroup exists, with its limits, before the init: the init joins it first thing.
+        let volumes = c.volume_names();
         let prepared = match self.allocate_addresses(&mut c).await {
-            Ok(()) => self.prepare_start(&c).and_then(|()| self.create_cgroup(&c)),
+            Ok(()) => match self.mount_plugin_volumes(&id, &volumes).await {
+                Ok(()) => self.prepare_start(&c).and_then(|()| self.create_cgroup(&c)),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let launched = match prepared {
@@ -86,6 +90,7 @@ impl Engine {
             Ok(l) => l,
             Err(e) => {
                 self.release_start_resources(&c);
+                self.unmount_plugin_volumes(&id, &volumes).await;
                 self.release_endpoints(&mut c).await;
                 // A container that cannot start is removed when it asked for that, as in Docker.
                 if c.auto_remove() {
@@ -102,6 +107,7 @@ impl Engine {
             c.state.exit_code = launched.exit_code.unwrap_or(125);
             c.state.error = message.clone();
             self.release_start_resources(&c);
+            self.unmount_plugin_volumes(&id, &volumes).await;
             self.release_endpoints(&mut c).await;
             let _ = std::fs::remove_dir_all(&exec_dir);
             // A container that cannot start is removed when it asked for that, as in Docker.
@@ -266,8 +272,7 @@ impl Engine {
     /// Mounts option-made volumes, fills new volumes with the image's content, and returns
     /// the container's own mounts in OCI form.
     fn prepare_mounts(&self, c: &Container) -> Result<Vec<serde_json::Value>> {
-        let volumes: Vec<String> = c.mounts.iter().filter_map(|m| m.volume.clone()).collect();
-        self.mount_volumes(&volumes)?;
+        self.mount_volumes(&c.volume_names())?;
         let layers: Vec<std::path::PathBuf> = c
             .layers
             .iter()
@@ -338,6 +343,7 @@ impl Engine {
             self.save_container(&c)?;
             let _ = std::fs::remove_dir_all(self.exec_dir(id));
             self.release_start_resources(&c);
+            self.unmount_plugin_volumes(id, &c.volume_names()).await;
             live.record_exit(exit.exit_code);
             self.container_event(&c, "die", &[("exitCode", &exit.exit_code.to_string())]);
             if let Err(e) = self.release_volumes() {

@@ -113,6 +113,14 @@ impl Container {
         &self.id[..12]
     }
 
+    /// The named and anonymous volumes it mounts.
+    pub fn volume_names(&self) -> Vec<String> {
+        self.mounts
+            .iter()
+            .filter_map(|m| m.volume.clone())
+            .collect()
+    }
+
     pub fn labels(&self) -> serde_json::Map<String, Value> {
         self.config["Labels"]
             .as_object()

@@ -1,8 +1,10 @@
 //! Named volumes with Docker's local driver: directories under `volumes/<name>/_data`, or a
-//! mount described by driver options (`type`, `device`, `o`), mounted while containers use it.
+//! mount described by driver options (`type`, `device`, `o`), mounted while containers use it;
+//! and volumes of volume plugins (see [`plugin`]), which the plugin mounts for each container.
 
 mod copy_up;
 pub(crate) mod host_mount;
+pub mod plugin;
 
 pub use copy_up::copy_image_content;
 pub(crate) use copy_up::is_opaque;
@@ -20,12 +22,25 @@ pub const PRUNE_FILTERS: &[&str] = &["all", "label"];
 const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 const LOCAL_OPTIONS: &[&str] = &["type", "device", "o", "size"];
 
+/// Docker's built-in driver.
+const LOCAL_DRIVER: &str = "local";
+
+fn local_driver() -> String {
+    LOCAL_DRIVER.to_string()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Volume {
     pub name: String,
     pub created: String,
     pub labels: Map<String, Value>,
     pub options: Map<String, Value>,
+    /// `local`, or the name of the volume plugin that holds it.
+    #[serde(default = "local_driver")]
+    pub driver: String,
+    /// A plugin volume's host path while mounted for a container, as its plugin said.
+    #[serde(default)]
+    pub mountpoint: Option<PathBuf>,
 }
 
 impl Volume {
@@ -50,7 +65,11 @@ impl Volume {
 
     /// True when the data lives in a mount made from the driver options.
     pub fn needs_host_mount(&self) -> bool {
-        !self.option("type").is_empty() && self.bind_device().is_none()
+        self.is_local() && !self.option("type").is_empty() && self.bind_device().is_none()
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.driver == LOCAL_DRIVER
     }
 }
 
@@ -80,6 +99,9 @@ impl Engine {
 
     /// Where containers see the volume's data come from.
     pub(crate) fn volume_source(&self, v: &Volume) -> PathBuf {
+        if !v.is_local() {
+            return v.mountpoint.clone().unwrap_or_default();
+        }
         v.bind_device()
             .unwrap_or_else(|| self.volume_dir(&v.name).join("_data"))
     }
@@ -87,9 +109,9 @@ impl Engine {
     fn volume_json(&self, v: &Volume) -> Value {
         json!({
             "CreatedAt": v.created,
-            "Driver": "local",
+            "Driver": v.driver,
             "Labels": v.labels,
-            "Mountpoint": self.volume_dir(&v.name).join("_data"),
+            "Mountpoint": self.volume_source(v),
             "Name": v.name,
             "Options": if v.options.is_empty() { Value::Null } else { Value::Object(v.options.clone()) },
             "Scope": "local"
@@ -103,15 +125,15 @@ impl Engine {
     }
 
     /// `POST /volumes/create`; an existing volume of that name is returned as it is.
-    pub fn create_volume(
+    pub async fn create_volume(
         &self,
         name: Option<&str>,
         driver: Option<&str>,
         options: &Map<String, Value>,
         labels: &Map<String, Value>,
     ) -> Result<Value> {
-        if let Some(d) = driver.filter(|d| !d.is_empty() && *d != "local") {
-            return Err(Error::not_found(format!("plugin \"{d}\" not found")));
+        if let Some(d) = driver.filter(|d| !d.is_empty() && *d != LOCAL_DRIVER) {
+            return self.create_plugin_volume(name, d, options, labels).await;
         }
         for key in options.keys() {
             if !LOCAL_OPTIONS.contains(&key.as_str()) {
@@ -149,11 +171,87 @@ impl Engine {
             created: clock::now(),
             labels,
             options,
+            driver: local_driver(),
+            mountpoint: None,
         };
         if !self.db.insert_volume(name, &v)? {
             return self.volume_record(name);
         }
         Ok(v)
+    }
+
+    /// A volume of the plugin `driver`: the plugin creates it, then berth records it.
+    async fn create_plugin_volume(
+        &self,
+        name: Option<&str>,
+        driver: &str,
+        options: &Map<String, Value>,
+        labels: &Map<String, Value>,
+    ) -> Result<Value> {
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                validate_name(n)?;
+                n.to_string()
+            }
+            None => ids::new_id(),
+        };
+        if let Some(existing) = self.db.volume::<Volume>(&name)? {
+            if existing.driver != driver {
+                return Err(Error::conflict(format!(
+                    "volume {name} already exists with driver {}",
+                    existing.driver
+                )));
+            }
+            return Ok(self.volume_json(&existing));
+        }
+        let plugin = plugin::VolumePlugin::find(driver, &self.config.plugin_dirs).await?;
+        plugin.create(&name, options).await?;
+        let v = Volume {
+            name: name.clone(),
+            created: clock::now(),
+            labels: labels.clone(),
+            options: options.clone(),
+            driver: driver.to_string(),
+            mountpoint: None,
+        };
+        if !self.db.insert_volume(&name, &v)? {
+            return Ok(self.volume_json(&self.volume_record(&name)?));
+        }
+        Ok(self.volume_json(&v))
+    }
+
+    /// Has their plugins mount the plugin volumes of the container `id` (before it starts).
+    pub(crate) async fn mount_plugin_volumes(&self, id: &str, names: &[String]) -> Result<()> {
+        for name in names {
+            let mut v = self.volume_record(name)?;
+            if v.is_local() {
+                continue;
+            }
+            let plugin = plugin::VolumePlugin::find(&v.driver, &self.config.plugin_dirs).await?;
+            v.mountpoint = Some(plugin.mount(name, id).await?);
+            self.db.update_volume(name, &v)?;
+        }
+        Ok(())
+    }
+
+    /// Has their plugins unmount the plugin volumes of the container `id` (after it stopped).
+    pub(crate) async fn unmount_plugin_volumes(&self, id: &str, names: &[String]) {
+        for name in names {
+            let Ok(v) = self.volume_record(name) else {
+                continue;
+            };
+            if v.is_local() {
+                continue;
+            }
+            let unmounted =
+                match plugin::VolumePlugin::find(&v.driver, &self.config.plugin_dirs).await {
+                    Ok(plugin) => plugin.unmount(name, id).await,
+                    Err(e) => Err(e),
+                };
+            if let Err(e) = unmounted {
+                tracing::warn!(volume = %name, container = %id, error = %e, "unmounting a plugin volume");
+            }
+        }
     }
 
     pub fn inspect_volume(&self, name: &str) -> Result<Value> {
@@ -175,7 +273,7 @@ impl Engine {
         for v in self.db.volumes::<Volume>()? {
             let dangling = self.volume_users(&v.name)?.is_empty();
             let keep = filters.any("dangling", |d| (d == "true" || d == "1") == dangling)
-                && filters.any("driver", |d| d == "local")
+                && filters.any("driver", |d| d == v.driver)
                 && filters.any("name", |n| v.name.contains(n))
                 && filters.labels_match(&v.labels);
             if keep {
@@ -199,12 +297,19 @@ impl Engine {
                 users.join(", ")
             )));
         }
+        if !v.is_local() {
+            let plugin = plugin::VolumePlugin::find(&v.driver, &self.config.plugin_dirs).await?;
+            plugin.remove(&v.name).await?;
+        }
         self.delete_volume(&v)
     }
 
     /// Record first, then data: a crash in between leaves a directory startup can remove.
     fn delete_volume(&self, v: &Volume) -> Result<()> {
         self.db.delete_volume(&v.name)?;
+        if !v.is_local() {
+            return Ok(()); // its data is the plugin's
+        }
         host_mount::unmount_if_mounted(&self.volume_dir(&v.name).join("_data"));
         std::fs::remove_dir_all(self.volume_dir(&v.name))?;
         Ok(())
@@ -308,6 +413,8 @@ mod tests {
             created: String::new(),
             labels: Map::new(),
             options,
+            driver: local_driver(),
+            mountpoint: None,
         };
         assert_eq!(v.bind_device(), Some(PathBuf::from("/srv/data")));
         assert!(!v.needs_host_mount());

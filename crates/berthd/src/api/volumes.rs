@@ -21,12 +21,14 @@ pub async fn create(engine: &Engine, req: Request<Incoming>) -> Result {
         ));
     }
     let map = |key: &str| body[key].as_object().cloned().unwrap_or_else(Map::new);
-    let volume = engine.create_volume(
-        body["Name"].as_str(),
-        body["Driver"].as_str(),
-        &map("DriverOpts"),
-        &map("Labels"),
-    )?;
+    let volume = engine
+        .create_volume(
+            body["Name"].as_str(),
+            body["Driver"].as_str(),
+            &map("DriverOpts"),
+            &map("Labels"),
+        )
+        .await?;
     Ok(json(StatusCode::CREATED, &volume))
 }
 
