@@ -297,3 +297,29 @@ fn driver_option_volumes_are_mounted_while_used() {
         stderr(&out)
     );
 }
+
+#[test]
+fn system_df_verbose_shows_each_volumes_size() {
+    let Some(d) = daemon() else { return };
+    ok(&d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "sized:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 204800 /dev/zero > /data/blob",
+    ]));
+    for output in [
+        ok(&d.docker(&["system", "df", "-v"])),
+        ok(&d.berth(&["system", "df", "-v"])),
+    ] {
+        let volumes = output.split_once("Local Volumes space usage:").unwrap().1;
+        let row = volumes
+            .lines()
+            .find(|l| l.starts_with("sized "))
+            .unwrap_or_else(|| panic!("no row for the volume:\n{output}"));
+        assert!(row.trim_end().ends_with("204.8kB"), "{row}");
+    }
+}
