@@ -40,6 +40,9 @@ pub struct EngineConfig {
     pub cgroup_parent: String,
     /// Where volume plugins' sockets and spec files are looked for, in order.
     pub plugin_dirs: Vec<PathBuf>,
+    /// The registry client's settings: `insecure-registries`, `registry-mirrors`,
+    /// `max-concurrent-downloads`.
+    pub registry: berth_registry::ClientConfig,
     /// The default bridge and the address pools of user networks.
     pub network: networks::NetworkConfig,
 }
@@ -93,6 +96,7 @@ impl Engine {
         shim::mount_read_only(&config.shim_binary, &config.exec_root.join(SHIM_BINARY))?;
         let db = Db::open(&config.data_root.join("berth.db"))?;
         let store = Arc::new(ImageStore::open(&config.data_root)?);
+        let registry = images::registry::new_client(&config.registry)?;
         let engine = Arc::new(Engine {
             config,
             db,
@@ -108,7 +112,7 @@ impl Engine {
             },
             execs: Default::default(),
             net: Default::default(),
-            registry: images::registry::new_client()?,
+            registry,
             build_leases: Default::default(),
             events: Default::default(),
         });

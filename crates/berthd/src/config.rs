@@ -62,6 +62,11 @@ struct File {
     default_address_pools: Vec<AddressPoolEntry>,
     /// berth's own: where volume plugins are looked for (Docker's directories by default).
     plugin_dirs: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    insecure_registries: Vec<String>,
+    #[serde(default)]
+    registry_mirrors: Vec<String>,
+    max_concurrent_downloads: Option<usize>,
 }
 
 /// One entry of `default-address-pools`: `{"base": "10.59.0.0/16", "size": 24}`.
@@ -81,6 +86,7 @@ pub struct Config {
     pub cgroup_parent: String,
     pub network: berth_engine::networks::NetworkConfig,
     pub plugin_dirs: Vec<PathBuf>,
+    pub registry: berth_registry::ClientConfig,
 }
 
 /// Where Docker looks for (legacy) plugins: sockets, then spec files.
@@ -129,6 +135,7 @@ impl Config {
             Some(p) => p,
             None => std::env::current_exe()?.with_file_name("berth-shim"),
         };
+        let defaults = berth_registry::ClientConfig::default();
         let mut network = berth_engine::networks::NetworkConfig::default();
         if let Some(bridge) = flags.bridge.or(file.bridge) {
             if bridge.is_empty() || bridge.len() > 15 {
@@ -173,6 +180,14 @@ impl Config {
             plugin_dirs: file
                 .plugin_dirs
                 .unwrap_or_else(|| DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect()),
+            registry: berth_registry::ClientConfig {
+                insecure_registries: file.insecure_registries,
+                registry_mirrors: file.registry_mirrors,
+                max_concurrent_downloads: file
+                    .max_concurrent_downloads
+                    .unwrap_or(defaults.max_concurrent_downloads),
+                ..defaults
+            },
         })
     }
 }
@@ -213,5 +228,36 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(unix_socket("tcp://0.0.0.0:2375").is_err());
+    }
+
+    #[test]
+    fn registry_and_plugin_settings_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(
+            &file,
+            r#"{"insecure-registries": ["10.0.0.0/8"], "registry-mirrors": ["https://m.example"],
+                "max-concurrent-downloads": 5, "plugin-dirs": ["/srv/plugins"]}"#,
+        )
+        .unwrap();
+        let c = Config::load(Flags::parse_from([
+            "berthd",
+            "--config-file",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(c.registry.insecure_registries, ["10.0.0.0/8"]);
+        assert_eq!(c.registry.registry_mirrors, ["https://m.example"]);
+        assert_eq!(c.registry.max_concurrent_downloads, 5);
+        assert_eq!(c.plugin_dirs, [PathBuf::from("/srv/plugins")]);
+        std::fs::write(&file, "{}").unwrap();
+        let c = Config::load(Flags::parse_from([
+            "berthd",
+            "--config-file",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(c.registry.max_concurrent_downloads, 3);
+        assert_eq!(c.plugin_dirs[0], PathBuf::from("/run/docker/plugins"));
     }
 }

@@ -21,6 +21,7 @@ async fn main() -> Result<()> {
         shim_binary: config.shim_binary.clone(),
         cgroup_parent: config.cgroup_parent.clone(),
         plugin_dirs: config.plugin_dirs.clone(),
+        registry: config.registry.clone(),
         network: config.network.clone(),
     })
     .await

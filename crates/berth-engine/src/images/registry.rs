@@ -300,8 +300,10 @@ pub(crate) fn repo_digests(engine: &Engine, image_id: &str) -> Vec<String> {
 }
 
 /// Shared client for every pull and push of this berthd.
-pub(crate) fn new_client() -> Result<Arc<berth_registry::Client>> {
-    berth_registry::Client::new(berth_registry::ClientConfig::default())
+pub(crate) fn new_client(
+    config: &berth_registry::ClientConfig,
+) -> Result<Arc<berth_registry::Client>> {
+    berth_registry::Client::new(config.clone())
         .map(Arc::new)
         .map_err(|e| Error::internal(format!("registry client: {e}")))
 }

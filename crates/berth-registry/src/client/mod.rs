@@ -41,6 +41,9 @@ pub struct ClientConfig {
     /// Docker's `insecure-registries`: CIDRs (`10.0.0.0/8`) or `host[:port]` reached over plain
     /// HTTP. The loopback networks and `localhost` always are.
     pub insecure_registries: Vec<String>,
+    /// Docker's `registry-mirrors`: `http(s)://host[:port]` origins of Docker Hub mirrors,
+    /// tried in order before Docker Hub itself when pulling a Docker Hub image.
+    pub registry_mirrors: Vec<String>,
     /// Layers downloaded at once (Docker's `max-concurrent-downloads`).
     pub max_concurrent_downloads: usize,
     /// Limit for establishing a connection, TLS included.
@@ -56,6 +59,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             insecure_registries: Vec::new(),
+            registry_mirrors: Vec::new(),
             max_concurrent_downloads: 3,
             connect_timeout: Duration::from_secs(30),
             io_timeout: Duration::from_secs(60),
@@ -78,8 +82,13 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(config: ClientConfig) -> Result<Self> {
+    pub fn new(mut config: ClientConfig) -> Result<Self> {
         let insecure = InsecureRegistries::new(&config.insecure_registries)?;
+        config.registry_mirrors = config
+            .registry_mirrors
+            .iter()
+            .map(|mirror| mirror_origin(mirror))
+            .collect::<Result<_>>()?;
         let agent = |proxy| {
             Agent::config_builder()
                 .http_status_as_error(false)
@@ -114,6 +123,11 @@ impl Client {
             status if status.is_success() => Ok(()),
             _ => Err(session.error(&Method::GET, &url, response)),
         }
+    }
+
+    /// The mirrors to try before Docker Hub, as `scheme://host[:port]`.
+    pub(crate) fn mirrors(&self) -> &[String] {
+        &self.config.registry_mirrors
     }
 
     fn agent_for(&self, url: &str) -> &Agent {
@@ -189,5 +203,50 @@ mod tests {
             ..ClientConfig::default()
         };
         assert!(matches!(Client::new(bad), Err(Error::InvalidConfig(_))));
+    }
+}
+
+/// A `registry-mirrors` entry as the origin requests go to: `http://` or `https://`, a host,
+/// and no path (a trailing `/` is dropped), as Docker requires.
+fn mirror_origin(mirror: &str) -> Result<String> {
+    let invalid = || {
+        Error::InvalidConfig(format!(
+            "invalid registry mirror {mirror:?}: it must be http(s)://host[:port]"
+        ))
+    };
+    let trimmed = mirror.trim_end_matches('/');
+    let (scheme, host) = trimmed.split_once("://").ok_or_else(invalid)?;
+    let valid_host = !host.is_empty()
+        && !host.contains(['/', '?', '#', '@'])
+        && !host.chars().any(char::is_whitespace);
+    if !matches!(scheme, "http" | "https") || !valid_host {
+        return Err(invalid());
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_are_origins() {
+        assert_eq!(
+            mirror_origin("https://mirror.gcr.io/").unwrap(),
+            "https://mirror.gcr.io"
+        );
+        assert_eq!(
+            mirror_origin("http://127.0.0.1:5000").unwrap(),
+            "http://127.0.0.1:5000"
+        );
+        for bad in [
+            "mirror.gcr.io",
+            "ftp://m",
+            "https://",
+            "https://m/path",
+            "https://u@m",
+        ] {
+            assert!(mirror_origin(bad).is_err(), "{bad}");
+        }
     }
 }

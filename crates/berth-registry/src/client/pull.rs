@@ -20,7 +20,7 @@ use crate::client::manifest::{
 };
 use crate::client::platform::Platform;
 use crate::client::progress::{Progress, ProgressStatus};
-use crate::client::reference::{DEFAULT_TAG, Reference};
+use crate::client::reference::{DEFAULT_TAG, DOCKER_HUB, Reference};
 use crate::client::session::{Call, Session, pull_scope};
 use crate::client::{Client, Credentials};
 
@@ -64,9 +64,33 @@ impl Client {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<PulledImage> {
         let scopes = vec![pull_scope(reference.repository())];
+        // A Docker Hub image comes from the first mirror that has it, else from Docker Hub.
+        if reference.registry() == DOCKER_HUB {
+            for mirror in self.mirrors() {
+                let session =
+                    Session::at_origin(self, mirror, mirror.clone(), None, scopes.clone());
+                match self.pull_from(&session, reference, store, options, progress) {
+                    Ok(pulled) => return Ok(pulled),
+                    Err(e) => {
+                        tracing::info!(%mirror, error = %e, "mirror could not serve the pull")
+                    }
+                }
+            }
+        }
         let session = Session::new(self, reference.registry(), options.credentials, scopes);
+        self.pull_from(&session, reference, store, options, progress)
+    }
+
+    fn pull_from(
+        &self,
+        session: &Session<'_>,
+        reference: &Reference,
+        store: &ImageStore,
+        options: &PullOptions<'_>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<PulledImage> {
         let puller = Puller {
-            session: &session,
+            session,
             reference,
             store,
             concurrency: self.config.max_concurrent_downloads.max(1),

@@ -86,10 +86,28 @@ impl<'c> Session<'c> {
         } else {
             "https"
         };
+        Self::at_origin(
+            client,
+            registry,
+            format!("{scheme}://{host}"),
+            credentials,
+            scopes,
+        )
+    }
+
+    /// A session with the API at `origin` (`scheme://host[:port]`), such as a mirror of
+    /// Docker Hub, named `registry` in errors.
+    pub(crate) fn at_origin(
+        client: &'c Client,
+        registry: &str,
+        origin: String,
+        credentials: Option<&'c Credentials>,
+        scopes: Vec<String>,
+    ) -> Self {
         Self {
             client,
             registry: registry.to_owned(),
-            origin: format!("{scheme}://{host}"),
+            origin,
             credentials,
             scopes,
             auth: Mutex::new(AuthState::default()),
