@@ -6,6 +6,7 @@
 //! [`Progress`] events to the API stream.
 
 mod auth;
+mod certs;
 mod error;
 mod insecure;
 mod list;
@@ -46,6 +47,9 @@ pub struct ClientConfig {
     pub registry_mirrors: Vec<String>,
     /// Layers downloaded at once (Docker's `max-concurrent-downloads`).
     pub max_concurrent_downloads: usize,
+    /// Where registries' CA and client certificates are looked for, as `<dir>/<host:port>/`
+    /// (`/etc/berth/certs.d`, then Docker's `/etc/docker/certs.d`).
+    pub certs_dirs: Vec<std::path::PathBuf>,
     /// Limit for establishing a connection, TLS included.
     pub connect_timeout: Duration,
     /// Limit for a response to start, and for any single read or write to make progress.
@@ -61,6 +65,7 @@ impl Default for ClientConfig {
             insecure_registries: Vec::new(),
             registry_mirrors: Vec::new(),
             max_concurrent_downloads: 3,
+            certs_dirs: certs::DEFAULT_CERTS_DIRS.iter().map(Into::into).collect(),
             connect_timeout: Duration::from_secs(30),
             io_timeout: Duration::from_secs(60),
             user_agent: format!("berth/{}", env!("CARGO_PKG_VERSION")),
@@ -79,6 +84,8 @@ pub struct Client {
     direct: Agent,
     insecure: InsecureRegistries,
     config: ClientConfig,
+    /// Agents for registries with certificates of their own, by `host:port`.
+    with_certs: std::sync::Mutex<std::collections::HashMap<String, Agent>>,
 }
 
 impl Client {
@@ -89,25 +96,35 @@ impl Client {
             .iter()
             .map(|mirror| mirror_origin(mirror))
             .collect::<Result<_>>()?;
-        let agent = |proxy| {
-            Agent::config_builder()
-                .http_status_as_error(false)
-                .proxy(proxy)
-                .timeout_connect(Some(config.connect_timeout))
-                .timeout_recv_response(Some(config.io_timeout))
-                .timeout_per_read(Some(config.io_timeout))
-                .timeout_per_write(Some(config.io_timeout))
-                .redirect_auth_headers(RedirectAuthHeaders::SameHost)
-                .user_agent(config.user_agent.as_str())
-                .build()
-                .new_agent()
-        };
+        let proxied = Self::agent(&config, ureq::Proxy::try_from_env(), None);
+        let direct = Self::agent(&config, None, None);
         Ok(Self {
-            proxied: agent(ureq::Proxy::try_from_env()),
-            direct: agent(None),
+            proxied,
+            direct,
             insecure,
             config,
+            with_certs: Default::default(),
         })
+    }
+
+    fn agent(
+        config: &ClientConfig,
+        proxy: Option<ureq::Proxy>,
+        tls: Option<ureq::tls::TlsConfig>,
+    ) -> Agent {
+        let builder = Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(proxy)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_recv_response(Some(config.io_timeout))
+            .timeout_per_read(Some(config.io_timeout))
+            .timeout_per_write(Some(config.io_timeout))
+            .redirect_auth_headers(RedirectAuthHeaders::SameHost)
+            .user_agent(config.user_agent.as_str());
+        match tls {
+            Some(tls) => builder.tls_config(tls).build().new_agent(),
+            None => builder.build().new_agent(),
+        }
     }
 
     /// Checks credentials as `docker login` does: `GET /v2/` with them, through the token
@@ -128,6 +145,33 @@ impl Client {
     /// The mirrors to try before Docker Hub, as `scheme://host[:port]`.
     pub(crate) fn mirrors(&self) -> &[String] {
         &self.config.registry_mirrors
+    }
+
+    /// The agent for `url`: with the registry's own certificates when it has some (HTTPS),
+    /// else the shared one of [`Client::agent_for`].
+    pub(crate) fn agent_with_certs(&self, url: &str) -> Result<Agent> {
+        let Some(authority) = url
+            .strip_prefix("https://")
+            .map(|rest| rest.split('/').next().unwrap_or_default())
+        else {
+            return Ok(self.agent_for(url).clone());
+        };
+        let mut cache = self.with_certs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(agent) = cache.get(authority) {
+            return Ok(agent.clone());
+        }
+        let Some(tls) = certs::tls_config(&self.config.certs_dirs, authority)? else {
+            return Ok(self.agent_for(url).clone());
+        };
+        let shared = self.agent_for(url);
+        let proxy = if std::ptr::eq(shared, &self.direct) {
+            None
+        } else {
+            ureq::Proxy::try_from_env()
+        };
+        let agent = Self::agent(&self.config, proxy, Some(tls));
+        cache.insert(authority.to_string(), agent.clone());
+        Ok(agent)
     }
 
     fn agent_for(&self, url: &str) -> &Agent {

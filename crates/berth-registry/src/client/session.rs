@@ -307,7 +307,7 @@ impl<'c> Session<'c> {
         if let Some(authorization) = authorization {
             builder = builder.header(http::header::AUTHORIZATION, authorization);
         }
-        let agent = self.client.agent_for(&call.url);
+        let agent = self.client.agent_with_certs(&call.url)?;
         let invalid = |e: http::Error| Error::Protocol {
             method: go_method(&call.method),
             url: call.url.clone(),
