@@ -162,3 +162,34 @@ fn berth_registry_serve_answers_health_checks_and_logs_each_request() {
         "the user agent is logged:\n{logged}"
     );
 }
+
+#[test]
+fn pull_all_tags_fetches_every_tag_of_the_repository() {
+    if !require(&[Root, Busybox, DockerCli, DockerRegistry]) {
+        return;
+    }
+    let registry = Registry::start();
+    let d = Daemon::start();
+    d.load_busybox();
+    let repository = format!("{}/team/tags", registry.addr);
+    for tag in ["one", "two"] {
+        let name = format!("{repository}:{tag}");
+        ok(&d.docker(&["tag", "busybox", &name]));
+        let pushed = d.docker(&["push", &name]);
+        assert!(pushed.status.success(), "{}", stderr(&pushed));
+        ok(&d.docker(&["rmi", &name]));
+    }
+    let pulled = ok(&d.docker(&["pull", "-a", &repository]));
+    assert!(pulled.contains("one: Pulling from team/tags\n"), "{pulled}");
+    assert!(
+        pulled.contains(&format!("Status: Downloaded newer image for {repository}")),
+        "{pulled}"
+    );
+    let tags = ok(&d.docker(&["images", "--format", "{{.Tag}}", &repository]));
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort_unstable();
+    assert_eq!(tags, ["one", "two"]);
+    // berth's own pull -a, with everything present: up to date.
+    let again = ok(&d.berth(&["pull", "-a", &repository]));
+    assert!(again.contains("Image is up to date for"), "{again}");
+}

@@ -75,7 +75,7 @@ impl Engine {
             }
             let mut summary = views::summary(
                 &row,
-                repo_tags,
+                views::matching_tags(filters, repo_tags),
                 &config,
                 self.db.containers_using(&row.id)?.len(),
             );

@@ -67,6 +67,9 @@ impl Engine {
         credentials: Option<Credentials>,
     ) -> Result<mpsc::Receiver<Transfer>> {
         let mut reference = parse_reference(image)?;
+        // An empty tag on an untagged name is Docker's "every tag" (`pull -a`); `None` is the
+        // engine's own callers asking for `latest`.
+        let all_tags = tag == Some("") && reference.tag().is_none() && reference.digest().is_none();
         if let Some(t) = tag.filter(|t| !t.is_empty()) {
             reference = if t.starts_with("sha256:") {
                 reference.with_digest(
@@ -78,7 +81,7 @@ impl Engine {
                     .with_tag(t)
                     .map_err(|e| Error::invalid(e.to_string()))?
             };
-        } else if reference.tag().is_none() && reference.digest().is_none() {
+        } else if !all_tags && reference.tag().is_none() && reference.digest().is_none() {
             reference = reference
                 .with_tag("latest")
                 .map_err(|e| Error::invalid(e.to_string()))?;
@@ -91,67 +94,124 @@ impl Engine {
         let (tx, rx) = mpsc::channel(64);
         let engine = self.clone();
         tokio::spawn(async move {
-            let store = engine.store.clone();
-            let client = engine.registry.clone();
-            let r = reference.clone();
-            let progress_tx = tx.clone();
-            let announce = format!("Pulling from {}", r.familiar_name());
-            let tag_or_digest = r
-                .tag()
-                .map(str::to_string)
-                .unwrap_or_else(|| r.digest().map(|d| d.to_string()).unwrap_or_default());
-            let pulled = tokio::task::spawn_blocking(move || {
-                let mut announced = false;
-                let options = PullOptions {
-                    platform,
-                    credentials: credentials.as_ref(),
-                };
-                client.pull(&r, &store, &options, &mut |p: Progress| {
-                    if !announced {
-                        announced = true;
-                        let _ = progress_tx
-                            .blocking_send(line(json!({"status": announce, "id": tag_or_digest})));
-                    }
-                    let _ = progress_tx.blocking_send(progress_line(&p));
-                })
-            })
-            .await;
-            let pulled = match outcome(pulled) {
-                Ok(p) => p,
+            let pulls = match all_tags {
+                false => Ok(vec![reference.clone()]),
+                true => engine.every_tag(&reference, credentials.clone()).await,
+            };
+            let pulls = match pulls {
+                Ok(pulls) => pulls,
                 Err(e) => return drop(tx.send(Transfer::Failed(e)).await),
             };
-            let familiar = reference.familiar();
-            let existed = engine
-                .db
-                .image(&pulled.image.id.to_string())
-                .ok()
-                .flatten()
-                .is_some();
-            let recorded = {
-                let _guard = engine.image_lock.lock().await;
-                engine.record_pulled(
-                    &pulled.image,
-                    &format!("{}@{}", reference.familiar_name(), pulled.manifest_digest),
-                )
-            };
-            if let Err(e) = recorded {
-                return drop(tx.send(Transfer::Failed(e)).await);
+            let mut downloaded = false;
+            for one in &pulls {
+                match engine
+                    .pull_one(one, platform.clone(), credentials.clone(), &tx)
+                    .await
+                {
+                    Ok(new) => downloaded |= new,
+                    Err(e) => return drop(tx.send(Transfer::Failed(e)).await),
+                }
             }
-            let _ = tx
-                .send(line(
-                    json!({"status": format!("Digest: {}", pulled.manifest_digest)}),
-                ))
-                .await;
-            let status = if existed {
-                format!("Image is up to date for {familiar}")
-            } else {
+            let familiar = match all_tags {
+                true => reference.familiar_name(),
+                false => reference.familiar(),
+            };
+            let status = if downloaded {
                 format!("Downloaded newer image for {familiar}")
+            } else {
+                format!("Image is up to date for {familiar}")
             };
             let _ = tx
                 .send(line(json!({"status": format!("Status: {status}")})))
                 .await;
         });
         Ok(rx)
+    }
+
+    /// The repository of `reference` at each of its tags, as the registry lists them.
+    async fn every_tag(
+        &self,
+        reference: &Reference,
+        credentials: Option<Credentials>,
+    ) -> Result<Vec<Reference>> {
+        let client = self.registry.clone();
+        let repository = reference.clone();
+        let tags =
+            tokio::task::spawn_blocking(move || client.tags(&repository, credentials.as_ref()))
+                .await;
+        let tags = outcome(tags)?;
+        if tags.is_empty() {
+            return Err(Error::not_found(format!(
+                "no tags found for {}",
+                reference.familiar_name()
+            )));
+        }
+        tags.iter()
+            .map(|t| {
+                reference
+                    .with_tag(t)
+                    .map_err(|e| Error::invalid(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Pulls one tag or digest, streaming its progress to `tx`; says whether it was new.
+    async fn pull_one(
+        self: &Arc<Self>,
+        reference: &Reference,
+        platform: Option<berth_registry::Platform>,
+        credentials: Option<Credentials>,
+        tx: &mpsc::Sender<Transfer>,
+    ) -> Result<bool> {
+        let store = self.store.clone();
+        let client = self.registry.clone();
+        let r = reference.clone();
+        let progress_tx = tx.clone();
+        // Docker names the repository's path here, without the registry.
+        let announce = format!("Pulling from {}", r.repository());
+        let tag_or_digest = r
+            .tag()
+            .map(str::to_string)
+            .unwrap_or_else(|| r.digest().map(|d| d.to_string()).unwrap_or_default());
+        let pulled = tokio::task::spawn_blocking(move || {
+            let mut announced = false;
+            let options = PullOptions {
+                platform,
+                credentials: credentials.as_ref(),
+            };
+            client.pull(&r, &store, &options, &mut |p: Progress| {
+                if !announced {
+                    announced = true;
+                    let _ = progress_tx
+                        .blocking_send(line(json!({"status": announce, "id": tag_or_digest})));
+                }
+                let _ = progress_tx.blocking_send(progress_line(&p));
+            })
+        })
+        .await;
+        let pulled = outcome(pulled)?;
+        let id = pulled.image.id.to_string();
+        // New, as Docker counts it: the tag now names another image than before (or, for a
+        // digest, the image was not here).
+        let new = match reference.tag() {
+            Some(_) => self
+                .resolve_image(&reference.familiar())
+                .map_or(true, |before| before.id != id),
+            None => self.db.image(&id).ok().flatten().is_none(),
+        };
+        {
+            let _guard = self.image_lock.lock().await;
+            self.record_pulled(
+                &pulled.image,
+                &format!("{}@{}", reference.familiar_name(), pulled.manifest_digest),
+            )?;
+        }
+        let _ = tx
+            .send(line(
+                json!({"status": format!("Digest: {}", pulled.manifest_digest)}),
+            ))
+            .await;
+        Ok(new)
     }
 
     /// Records a pulled image with its tag and repo digest.

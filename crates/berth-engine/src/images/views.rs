@@ -61,15 +61,25 @@ pub fn summary(row: &ImageRow, repo_tags: Vec<String>, config: &Value, container
     })
 }
 
+/// Whether the tag `t` (`repo:tag`) matches a `reference` filter pattern, by itself or by
+/// its repository.
+fn tag_matches(pat: &str, t: &str) -> bool {
+    let repo = t.rsplit_once(':').map_or(t, |(r, _)| r);
+    glob_match(pat, t) || glob_match(pat, repo)
+}
+
+/// The tags a `reference` filter lets through: Docker lists an image under the matching
+/// ones only.
+pub fn matching_tags(f: &Filters, tags: Vec<String>) -> Vec<String> {
+    tags.into_iter()
+        .filter(|t| f.any("reference", |pat| tag_matches(pat, t)))
+        .collect()
+}
+
 pub fn image_matches(f: &Filters, tags: &[String], config: &Value) -> bool {
     let dangling = tags.is_empty();
     f.any("dangling", |v| (v == "true" || v == "1") == dangling)
-        && f.any("reference", |pat| {
-            tags.iter().any(|t| {
-                let repo = t.rsplit_once(':').map_or(t.as_str(), |(r, _)| r);
-                glob_match(pat, t) || glob_match(pat, repo)
-            })
-        })
+        && f.any("reference", |pat| tags.iter().any(|t| tag_matches(pat, t)))
         && f.labels_match(
             &config["config"]["Labels"]
                 .as_object()

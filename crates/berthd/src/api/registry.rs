@@ -68,7 +68,10 @@ async fn transfer_reply(mut rx: mpsc::Receiver<Transfer>) -> Reply {
 
 pub async fn pull(engine: &Arc<Engine>, req: &Request<Incoming>, image: &str) -> Result {
     let q = Query::of(req);
-    let rx = engine.pull_image(image, q.get("tag"), q.get("platform"), credentials(req))?;
+    // No tag (or an empty one) with an untagged name means every tag, as in Docker: the
+    // docker CLI's `pull -a` sends none.
+    let tag = q.get("tag").unwrap_or_default();
+    let rx = engine.pull_image(image, Some(tag), q.get("platform"), credentials(req))?;
     Ok(transfer_reply(rx).await)
 }
 
