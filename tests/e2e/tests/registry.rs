@@ -193,3 +193,79 @@ fn pull_all_tags_fetches_every_tag_of_the_repository() {
     let again = ok(&d.berth(&["pull", "-a", &repository]));
     assert!(again.contains("Image is up to date for"), "{again}");
 }
+
+#[test]
+fn berth_login_has_the_daemon_check_the_credentials_first() {
+    if !require(&[Root, Busybox]) {
+        return;
+    }
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut registry = std::process::Command::new(berth_testkit::bin("berth"))
+        .args([
+            "registry",
+            "serve",
+            "--addr",
+            &addr,
+            "--log-level",
+            "warn",
+            "--storage",
+        ])
+        .arg(dir.path().join("storage"))
+        .arg("--htpasswd")
+        .arg(&htpasswd)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "registry did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The CLI's config.json goes to a directory of the test's own.
+    let config = dir.path().join("docker-config");
+    let login = |password: &str| {
+        let mut cmd = d.berth_command();
+        cmd.env("DOCKER_CONFIG", &config)
+            .args(["login", "-u", "alice", "--password-stdin", &addr])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let refused = login("wrong");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("Error response from daemon"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !config.join("config.json").exists(),
+        "nothing stored for refused credentials"
+    );
+    let accepted = login("s3cret");
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    assert!(stdout(&accepted).contains("Login Succeeded"));
+    let saved = std::fs::read_to_string(config.join("config.json")).unwrap();
+    assert!(saved.contains(&addr), "{saved}");
+    let _ = registry.kill();
+    let _ = registry.wait();
+}

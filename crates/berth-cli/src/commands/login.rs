@@ -1,16 +1,20 @@
-//! `login` and `logout`: credentials for a registry, kept in docker's `config.json`.
-//!
-//! The daemon has no `/auth` endpoint to check them with, so they are stored as given and
-//! first used by the next pull or push.
+//! `login` and `logout`: credentials for a registry, kept in docker's `config.json`. As with
+//! docker, `login` has the daemon check them with the registry (`POST /auth`) first, and
+//! stores only credentials the registry accepted.
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use hyper::Method;
+use serde_json::json;
+
 use crate::cli::{LoginArgs, LogoutArgs};
+use crate::client::Connector;
+use crate::client::raw::request;
 use crate::credentials::{HUB_ADDRESS, Store, normalize_server};
 use crate::error::CliError;
 use crate::output;
 
-pub fn login(args: LoginArgs) -> Result<(), CliError> {
+pub async fn login(connector: &Connector, args: LoginArgs) -> Result<(), CliError> {
     let server = normalize_server(args.server.as_deref().unwrap_or(HUB_ADDRESS));
     if args.password.is_some() {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
@@ -44,6 +48,15 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
     };
     if password.is_empty() {
         return Err(CliError::Failed("Error: Password Required".to_string()));
+    }
+    // Connecting first starts berthd when that is allowed; the request is then sent raw.
+    connector.connect().await?;
+    let body = json!({"username": username.trim(), "password": password, "serveraddress": server});
+    let response = request(connector.host(), Method::POST, "/auth", Some(body))
+        .await
+        .map_err(CliError::Failed)?;
+    if response.status != 200 {
+        return Err(CliError::Failed(response.error_message().await));
     }
     let store = Store::open()?;
     store

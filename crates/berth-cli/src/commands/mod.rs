@@ -262,7 +262,7 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
             pull::push(connector, args).await
         }
-        Command::Login(args) => login::login(args),
+        Command::Login(args) => login::login(connector, args).await,
         Command::Logout(args) => login::logout(args),
         Command::Registry(RegistryCommand::Serve(args)) => registry::serve(args).await,
         Command::Registry(RegistryCommand::Gc(args)) => registry::gc(args).await,
