@@ -381,6 +381,11 @@ pub struct ContainerArgs {
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
 
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, value_name = "string", default_value = "missing",
+          value_parser = ["always", "missing", "never"])]
+    pub pull: String,
+
     #[command(flatten)]
     pub network: NetworkFlags,
 

@@ -677,8 +677,7 @@ fn a_missing_base_image_is_pulled_from_a_local_registry() {
     let b = build(&d, "t=onpulled", &context(&[("Dockerfile", &dockerfile)]));
     built(&d, &b);
     assert!(
-        b.output()
-            .contains(&format!("Pulling from {}/base/busybox", registry.addr)),
+        b.output().contains("1: Pulling from base/busybox\n"),
         "{}",
         b.output()
     );

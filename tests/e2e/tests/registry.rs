@@ -269,3 +269,45 @@ fn berth_login_has_the_daemon_check_the_credentials_first() {
     let _ = registry.kill();
     let _ = registry.wait();
 }
+
+#[test]
+fn run_pull_policies_decide_when_berth_pulls() {
+    if !require(&[Root, Busybox, DockerRegistry]) {
+        return;
+    }
+    let registry = Registry::start();
+    let d = Daemon::start();
+    d.load_busybox();
+    let image = format!("{}/p/busybox:1", registry.addr);
+    ok(&d.berth(&["tag", "busybox", &image]));
+    ok(&d.berth(&["push", &image]));
+    ok(&d.berth(&["rmi", &image]));
+    let said = |out: &std::process::Output| format!("{}{}", stdout(out), stderr(out));
+
+    let never = d.berth(&["run", "--rm", "--pull", "never", &image, "true"]);
+    assert!(!never.status.success());
+    assert!(!said(&never).contains("Pulling from"), "{}", said(&never));
+    let missing = d.berth(&["run", "--rm", &image, "true"]);
+    assert!(missing.status.success(), "{}", said(&missing));
+    assert!(
+        said(&missing).contains("Unable to find image"),
+        "{}",
+        said(&missing)
+    );
+    // Present now: `missing` pulls no more, `always` asks the registry again.
+    let present = d.berth(&["run", "--rm", &image, "true"]);
+    assert!(
+        !said(&present).contains("Pulling from"),
+        "{}",
+        said(&present)
+    );
+    let always = d.berth(&["run", "--rm", "--pull", "always", &image, "true"]);
+    assert!(always.status.success(), "{}", said(&always));
+    assert!(
+        said(&always).contains("Pulling from p/busybox"),
+        "{}",
+        said(&always)
+    );
+    let bad = d.berth(&["run", "--rm", "--pull", "sometimes", &image, "true"]);
+    assert!(!bad.status.success());
+}

@@ -40,8 +40,8 @@ pub fn prepare(args: &ContainerArgs, detach: bool) -> Result<ContainerCreateBody
     container_config(args, detach, resolved).map_err(CliError::Failed)
 }
 
-/// Creates the container, pulling the image first if the daemon does not have it. Returns
-/// the container's ID.
+/// Creates the container, pulling the image as `--pull` says: first (`always`), when the
+/// daemon does not have it (`missing`, the default) or never. Returns the container's ID.
 pub async fn create_container(
     docker: &Docker,
     args: &ContainerArgs,
@@ -53,11 +53,14 @@ pub async fn create_container(
         name: args.name.clone(),
         platform: platform.clone(),
     };
+    if args.pull == "always" {
+        pull(docker, &reference, platform.clone()).await?;
+    }
     let created = match docker
         .create_container(Some(options.clone()), config.clone())
         .await
     {
-        Err(error) if is_not_found(&error) => {
+        Err(error) if is_not_found(&error) && args.pull == "missing" => {
             eprintln!(
                 "Unable to find image '{}' locally",
                 reference.with_default_tag()
