@@ -27,6 +27,7 @@ pub use objects::{
 };
 pub use registry::{
     LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryCommand, RegistryGcArgs, RegistryServeArgs,
+    SearchArgs,
 };
 pub use system::{
     CommitArgs, CpArgs, DfArgs, DiffArgs, EventsArgs, ExportArgs, ImagePruneArgs, PortArgs,
@@ -134,6 +135,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
+    /// Search Docker Hub (or the registry the term names) for images
+    Search(SearchArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -481,7 +484,7 @@ fn parse_env(text: &str) -> Result<String, String> {
 }
 
 /// `name=value`, as docker's `--filter` takes it (the name is case-insensitive).
-fn parse_filter(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_filter(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) => Ok((name.trim().to_lowercase(), value.trim().to_string())),
         None => Err("bad format of filter (expected name=value)".to_string()),

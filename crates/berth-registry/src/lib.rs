@@ -22,7 +22,7 @@ mod server;
 pub use client::{
     Client, ClientConfig, Credentials, DEFAULT_TAG, DOCKER_HUB, DOCUMENT_LIMIT, Descriptor, Error,
     ImageIndex, ImageManifest, ManifestFormat, Platform, Progress, ProgressStatus, PullOptions,
-    PulledImage, PushImage, PushOptions, PushedImage, Reference, Result, media_type,
+    PulledImage, PushImage, PushOptions, PushedImage, Reference, Result, SearchResult, media_type,
     normalize_registry,
 };
 pub use server::{

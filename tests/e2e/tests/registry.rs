@@ -207,35 +207,8 @@ fn berth_login_has_the_daemon_check_the_credentials_first() {
         format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut registry = std::process::Command::new(berth_testkit::bin("berth"))
-        .args([
-            "registry",
-            "serve",
-            "--addr",
-            &addr,
-            "--log-level",
-            "warn",
-            "--storage",
-        ])
-        .arg(dir.path().join("storage"))
-        .arg("--htpasswd")
-        .arg(&htpasswd)
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "registry did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (mut registry, addr) =
+        berth_registry(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
     // The CLI's config.json goes to a directory of the test's own.
     let config = dir.path().join("docker-config");
     let login = |password: &str| {
@@ -310,4 +283,85 @@ fn run_pull_policies_decide_when_berth_pulls() {
     );
     let bad = d.berth(&["run", "--rm", "--pull", "sometimes", &image, "true"]);
     assert!(!bad.status.success());
+}
+
+/// `berth registry serve` on a free loopback port with its storage under `dir` and `extra`
+/// flags, once it answers; the caller ends it (by pid).
+fn berth_registry(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(berth_testkit::bin("berth"))
+        .args([
+            "registry",
+            "serve",
+            "--addr",
+            &addr,
+            "--log-level",
+            "warn",
+            "--storage",
+        ])
+        .arg(dir.join("storage"))
+        .args(extra)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "registry did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+#[test]
+fn search_finds_the_repositories_of_the_registry_the_term_names() {
+    if !require(&[Root, Busybox, DockerCli]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut registry, addr) = berth_registry(dir.path(), &[]);
+    for repository in ["team/alpha", "team/beta", "other/gamma"] {
+        let name = format!("{addr}/{repository}:1");
+        ok(&d.berth(&["tag", "busybox", &name]));
+        ok(&d.berth(&["push", &name]));
+    }
+    let term = format!("{addr}/team");
+    let table = ok(&d.docker(&["search", &term]));
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]);
+    let names: Vec<&str> = lines.filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["team/alpha", "team/beta"]);
+    assert_eq!(
+        ok(&d.berth(&[
+            "search",
+            "--limit",
+            "1",
+            "--format",
+            "{{.Name}} {{.StarCount}}",
+            &term
+        ])),
+        "team/alpha 0\n"
+    );
+    assert_eq!(
+        ok(&d.berth(&["search", &term])),
+        table,
+        "berth's table is docker's"
+    );
+    let bad = d.berth(&["search", "--limit", "101", &term]);
+    assert!(
+        stderr(&bad).contains("outside the range"),
+        "{}",
+        stderr(&bad)
+    );
+    let _ = registry.kill();
+    let _ = registry.wait();
 }

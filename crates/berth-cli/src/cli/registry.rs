@@ -74,6 +74,30 @@ pub struct LogoutArgs {
     pub server: Option<String>,
 }
 
+/// `search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter", value_parser = crate::cli::parse_filter)]
+    pub filter: Vec<(String, String)>,
+
+    /// Pretty-print search using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+
+    /// Max number of search results
+    #[arg(long, value_name = "int")]
+    pub limit: Option<u32>,
+
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+
+    /// The term: a registry may come first (`localhost:5000/team`), else Docker Hub
+    #[arg(value_name = "TERM")]
+    pub term: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// Run an OCI distribution registry (no daemon needed)

@@ -37,6 +37,7 @@ mod rm;
 mod rmi;
 mod run;
 mod save;
+mod search;
 mod start;
 mod stats;
 mod stop;
@@ -264,6 +265,7 @@ async fn dispatch(connector: &Connector, command: Command) -> Result<(), CliErro
         }
         Command::Login(args) => login::login(connector, args).await,
         Command::Logout(args) => login::logout(args),
+        Command::Search(args) => search::run(connector, args).await,
         Command::Registry(RegistryCommand::Serve(args)) => registry::serve(args).await,
         Command::Registry(RegistryCommand::Gc(args)) => registry::gc(args).await,
         Command::Compose(args) => compose::run(connector, args).await,

@@ -214,6 +214,49 @@ impl Engine {
         Ok(new)
     }
 
+    /// `GET /images/search`: `term` names a registry first (`localhost:5000/team`), else
+    /// Docker Hub is searched. Filters: `is-official`, `is-automated`, `stars` (a minimum).
+    pub async fn search_images(
+        &self,
+        term: &str,
+        limit: Option<u32>,
+        filters: &crate::filters::Filters,
+        credentials: Option<Credentials>,
+    ) -> Result<Vec<serde_json::Value>> {
+        let limit = limit.unwrap_or(25);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::invalid(format!(
+                "limit {limit} is outside the range of [1, 100]"
+            )));
+        }
+        let stars = filters
+            .get("stars")
+            .iter()
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| Error::invalid(format!("invalid filter 'stars={s}'")))
+            })
+            .collect::<Result<Vec<u64>>>()?;
+        let (registry, query) = search_target(term);
+        let client = self.registry.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            client.search(&registry, &query, limit, credentials.as_ref())
+        })
+        .await;
+        let found = outcome(found)?;
+        let flag =
+            |key: &str, value: bool| filters.any(key, |f| (f == "true" || f == "1") == value);
+        Ok(found
+            .into_iter()
+            .filter(|r| {
+                flag("is-official", r.is_official)
+                    && flag("is-automated", r.is_automated)
+                    && stars.iter().all(|min| r.star_count >= *min)
+            })
+            .map(|r| serde_json::to_value(r).expect("search results serialize"))
+            .collect())
+    }
+
     /// Records a pulled image with its tag and repo digest.
     fn record_pulled(&self, image: &berth_image::LoadedImage, repo_digest: &str) -> Result<()> {
         let row = ImageRow {
@@ -366,4 +409,43 @@ pub(crate) fn new_client(
     berth_registry::Client::new(config.clone())
         .map(Arc::new)
         .map_err(|e| Error::internal(format!("registry client: {e}")))
+}
+
+/// What a search term names: a registry (`localhost:5000/team` → `localhost:5000`, `team`),
+/// when its first part looks like one (a `.`, a `:` or `localhost`), else Docker Hub.
+fn search_target(term: &str) -> (String, String) {
+    match term.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => {
+            (host.to_string(), rest.to_string())
+        }
+        _ => (berth_registry::DOCKER_HUB.to_string(), term.to_string()),
+    }
+}
+
+/// The filters of `GET /images/search`.
+pub const SEARCH_FILTERS: &[&str] = &["is-automated", "is-official", "stars"];
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn a_term_may_name_its_registry() {
+        assert_eq!(
+            search_target("localhost:5000/team"),
+            ("localhost:5000".into(), "team".into())
+        );
+        assert_eq!(
+            search_target("registry.example/x/y"),
+            ("registry.example".into(), "x/y".into())
+        );
+        assert_eq!(
+            search_target("busybox"),
+            ("docker.io".into(), "busybox".into())
+        );
+        assert_eq!(
+            search_target("team/app"),
+            ("docker.io".into(), "team/app".into())
+        );
+    }
 }

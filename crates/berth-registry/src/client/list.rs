@@ -36,6 +36,34 @@ impl Client {
         self.pages(&session, &first, |page: Page| page.tags.unwrap_or_default())
     }
 
+    /// Searches `registry` for repositories matching `term` through Docker's search API
+    /// (`/v1/search`), which Docker Hub and berth's registry answer; at most `limit` results.
+    pub fn search(
+        &self,
+        registry: &str,
+        term: &str,
+        limit: u32,
+        credentials: Option<&Credentials>,
+    ) -> Result<Vec<SearchResult>> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            results: Vec<SearchResult>,
+        }
+        let session = Session::new(self, registry, credentials, Vec::new());
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", term)
+            .append_pair("n", &limit.to_string())
+            .finish();
+        let url = session.url(&format!("/v1/search?{query}"));
+        let mut response = session.send(Call::new(Method::GET, url.clone()))?;
+        if !response.status().is_success() {
+            return Err(session.error(&Method::GET, &url, response));
+        }
+        let answer: Answer = read_json(&session, &url, &mut response, "search results")?;
+        Ok(answer.results)
+    }
+
     /// Every repository of `registry` (`localhost:5000`), for registries that allow it.
     pub fn catalog(
         &self,
@@ -72,28 +100,7 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link)
                 .map(|link| session.resolve(link));
-            let bytes = response
-                .body_mut()
-                .with_config()
-                .limit(DOCUMENT_LIMIT)
-                .read_to_vec()
-                .map_err(|e| match e {
-                    ureq::Error::BodyExceedsLimit(limit) => Error::TooLarge {
-                        registry: session.registry.clone(),
-                        what: format!("page {url}"),
-                        limit,
-                    },
-                    e => Error::Transport {
-                        method: "Get".to_owned(),
-                        url: url.clone(),
-                        source: Box::new(e),
-                    },
-                })?;
-            let page: P = serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-                method: "Get".to_owned(),
-                url: url.clone(),
-                reason: format!("invalid list: {e}"),
-            })?;
+            let page: P = read_json(session, &url, &mut response, "list")?;
             all.extend(entries(page));
             match next {
                 Some(next) => url = next,
@@ -106,6 +113,37 @@ impl Client {
             reason: format!("more than {MAX_PAGES} pages"),
         })
     }
+}
+
+/// A JSON document answered to a GET of `url` (`what` it should be, for errors), bounded.
+fn read_json<T: DeserializeOwned>(
+    session: &Session<'_>,
+    url: &str,
+    response: &mut ureq::http::Response<ureq::Body>,
+    what: &str,
+) -> Result<T> {
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(DOCUMENT_LIMIT)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(limit) => Error::TooLarge {
+                registry: session.registry.clone(),
+                what: format!("{what} {url}"),
+                limit,
+            },
+            e => Error::Transport {
+                method: "Get".to_owned(),
+                url: url.to_owned(),
+                source: Box::new(e),
+            },
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
+        method: "Get".to_owned(),
+        url: url.to_owned(),
+        reason: format!("invalid {what}: {e}"),
+    })
 }
 
 /// The target of a `Link: <url>; rel="next"` header.
@@ -138,4 +176,18 @@ mod tests {
         assert_eq!(next_link(r#"</x>; rel="prev""#), None);
         assert_eq!(next_link("garbage"), None);
     }
+}
+
+/// One result of [`Client::search`], as Docker's search API gives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct SearchResult {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub star_count: u64,
+    #[serde(default)]
+    pub is_official: bool,
+    #[serde(default)]
+    pub is_automated: bool,
 }

@@ -26,6 +26,7 @@ use ureq::http::Method;
 
 pub use auth::Credentials;
 pub use error::{Error, Result};
+pub use list::SearchResult;
 pub use manifest::{DOCUMENT_LIMIT, Descriptor, ImageIndex, ImageManifest, media_type};
 pub use platform::Platform;
 pub use progress::{Progress, ProgressStatus};

@@ -113,6 +113,7 @@ async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> Reply {
         (&Method::POST, ["build", "prune"]) => build::prune(&engine, &req).await,
 
         (&Method::GET, ["images", "json"]) => images::list(&engine, &req),
+        (&Method::GET, ["images", "search"]) => registry::search(&engine, &req).await,
         (&Method::POST, ["images", "load"]) => images::load(&engine, req).await,
         (&Method::GET, ["images", "get"]) => images::save(&engine, &req, None).await,
         (&Method::POST, ["images", "create"]) => {

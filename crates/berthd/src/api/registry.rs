@@ -81,6 +81,30 @@ pub async fn push(engine: &Arc<Engine>, req: &Request<Incoming>, name: &str) -> 
     Ok(transfer_reply(rx).await)
 }
 
+/// `GET /images/search`.
+pub async fn search(engine: &Engine, req: &Request<Incoming>) -> Result {
+    let q = Query::of(req);
+    let term = q.get("term").unwrap_or_default();
+    if term.is_empty() {
+        return Err(Error::invalid("a search term is required"));
+    }
+    let filters = berth_engine::filters::Filters::parse(
+        q.get("filters"),
+        berth_engine::images::registry::SEARCH_FILTERS,
+    )?;
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => Some(
+            l.parse()
+                .map_err(|_| Error::invalid(format!("invalid limit {l}")))?,
+        ),
+        None => None,
+    };
+    let found = engine
+        .search_images(term, limit, &filters, credentials(req))
+        .await?;
+    Ok(json(StatusCode::OK, &serde_json::Value::Array(found)))
+}
+
 /// `POST /auth`.
 pub async fn login(engine: &Engine, req: Request<Incoming>) -> Result {
     let body = json_body(req).await?;

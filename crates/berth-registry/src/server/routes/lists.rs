@@ -1,6 +1,7 @@
 //! Listings: `GET /v2/<name>/tags/list` and `GET /v2/_catalog` (paginated with `n`/`last`
 //! and a `Link` header to the next page), and `GET /v2/<name>/referrers/<digest>`.
 
+use hyper::StatusCode;
 use hyper::header::LINK;
 use serde_json::{Value, json};
 
@@ -85,7 +86,8 @@ pub(super) async fn tags(state: &State, name: &RepoName, query: &Query) -> ApiRe
 }
 
 /// The repositories, only those the caller may pull from with token authentication.
-pub(super) async fn catalog(state: &State, caller: &Caller, query: &Query) -> ApiResult<Reply> {
+/// The repositories the caller may pull from.
+async fn visible_repositories(state: &State, caller: &Caller) -> ApiResult<Vec<String>> {
     let storage = state.storage.clone();
     let mut repositories = blocking(move || storage.repositories()).await?;
     if let (Caller::Token(claims), Some(Auth::Token(service))) = (caller, &state.auth) {
@@ -96,9 +98,53 @@ pub(super) async fn catalog(state: &State, caller: &Caller, query: &Query) -> Ap
                 .contains(&Action::Pull)
         });
     }
+    Ok(repositories)
+}
+
+pub(super) async fn catalog(state: &State, caller: &Caller, query: &Query) -> ApiResult<Reply> {
+    let repositories = visible_repositories(state, caller).await?;
     let page = paginate(repositories, query, Some(CATALOG_PAGE), CATALOG_PAGE)?;
     let reply = Reply::json(&json!({ "repositories": page.entries }));
     Ok(with_link(reply, "/v2/_catalog", page.next))
+}
+
+/// Most results a search answers with, and the default (Docker's).
+const SEARCH_LIMIT: usize = 100;
+const SEARCH_DEFAULT: usize = 25;
+
+/// `GET /v1/search?q=<term>&n=<limit>`: the repositories whose name contains the term, in the
+/// shape of Docker Hub's search API (berth keeps no descriptions or stars).
+pub(super) async fn search(state: &State, caller: &Caller, query: &Query) -> ApiResult<Reply> {
+    let term = query.get("q").unwrap_or_default().to_lowercase();
+    let limit = match query.get("n") {
+        None => SEARCH_DEFAULT,
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=SEARCH_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::Unsupported,
+                    format!("invalid limit {n}: 1 to {SEARCH_LIMIT}"),
+                )
+                .with_status(StatusCode::BAD_REQUEST)
+            })?,
+    };
+    let results: Vec<Value> = visible_repositories(state, caller)
+        .await?
+        .into_iter()
+        .filter(|name| name.contains(&term))
+        .take(limit)
+        .map(|name| {
+            json!({"name": name, "description": "", "star_count": 0, "is_official": false,
+                   "is_automated": false})
+        })
+        .collect();
+    Ok(Reply::json(&json!({
+        "num_results": results.len(),
+        "query": term,
+        "results": results
+    })))
 }
 
 /// An image index of the manifests whose `subject` is `digest`, optionally only those of one

@@ -76,6 +76,8 @@ enum Route {
     Base,
     /// `/v2/_catalog`
     Catalog,
+    /// `/v1/search`: Docker's search API (`docker search`), answered from the catalog.
+    Search,
     Repository(RepoName, Endpoint),
 }
 
@@ -104,6 +106,7 @@ impl Route {
         let rest = match path {
             "/v2" | "/v2/" => return Ok(Route::Base),
             "/v2/_catalog" => return Ok(Route::Catalog),
+            "/v1/search" => return Ok(Route::Search),
             _ => path.strip_prefix("/v2/").ok_or_else(not_found)?,
         };
         let segments: Vec<&str> = rest.split('/').collect();
@@ -239,6 +242,7 @@ async fn dispatch(state: &State, request: Request<Incoming>) -> ApiResult<Respon
     let reply = match (route, method) {
         (Route::Base, Method::GET | Method::HEAD) => Reply::json(&serde_json::json!({})),
         (Route::Catalog, Method::GET) => lists::catalog(state, &caller, &query).await?,
+        (Route::Search, Method::GET) => lists::search(state, &caller, &query).await?,
         (Route::Repository(name, endpoint), method) => match (endpoint, method) {
             (Endpoint::Tags, Method::GET) => lists::tags(state, &name, &query).await?,
             (Endpoint::Referrers(digest), Method::GET) => {

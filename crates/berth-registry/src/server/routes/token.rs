@@ -66,7 +66,7 @@ struct Needed {
 fn needed(route: &Route, method: &Method) -> Option<Needed> {
     let (name, endpoint) = match route {
         Route::Base => return None,
-        Route::Catalog => {
+        Route::Catalog | Route::Search => {
             return Some(Needed {
                 resource_type: REGISTRY,
                 name: CATALOG.to_owned(),
