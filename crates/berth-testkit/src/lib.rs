@@ -13,7 +13,7 @@ mod registry;
 pub use gate::{Requirement, require};
 pub use http::{ApiResponse, encode};
 pub use images::{busybox_rootfs_tar, tar_of};
-pub use registry::Registry;
+pub use registry::{Registry, wait_for_listener};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -128,14 +128,7 @@ fn berth_registry_serve_answers_health_checks_and_logs_each_request() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "registry did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    berth_testkit::wait_for_listener(&addr);
     assert_eq!(
         http_get(&addr, "/health"),
         (200, r#"{"status":"ok"}"#.to_string())
@@ -308,14 +301,7 @@ fn berth_registry(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child
         .args(extra)
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "registry did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    berth_testkit::wait_for_listener(&addr);
     (child, addr)
 }
 

@@ -125,14 +125,7 @@ fn a_registry_signed_by_a_private_ca_is_trusted_through_certs_d() {
             .unwrap(),
         certs_d,
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "registry did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    berth_testkit::wait_for_listener(&addr);
     let image = format!("{addr}/team/busybox:tls");
     ok(&d.docker(&["tag", "busybox", &image]));
 
