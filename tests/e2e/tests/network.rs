@@ -160,7 +160,8 @@ fn user_networks_resolve_names_and_are_isolated() {
         "busybox",
         "sh",
         "-c",
-        "nc api 80; until nc svc 80; do sleep 0.1; done",
+        // The server may not listen yet: each name is tried until it answers.
+        "until nc api 80; do sleep 0.1; done; until nc svc 80; do sleep 0.1; done",
     ]));
     let hostname = hostname_of(&d, "api");
     assert_eq!(
