@@ -1,6 +1,9 @@
 //! Registry credentials, kept where docker keeps them: the `auths` of `config.json` in
 //! `$DOCKER_CONFIG` or `~/.docker`, each `{"auth": base64("user:password")}`, so that a
-//! `docker login` serves berth too and the other way round.
+//! `docker login` serves berth too and the other way round — or, when the file names one
+//! (`credHelpers` for a registry, else `credsStore`), in a credential helper: the program
+//! `docker-credential-<name>` with its `get`, `store` and `erase` commands (JSON on stdin and
+//! stdout), `auths` then only listing the registry with an empty entry.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -88,6 +91,52 @@ fn write_config(path: &Path, config: &Map<String, Value>) -> io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
+/// The credential helper `config` names for `server`, if any.
+fn helper_for(config: &Map<String, Value>, server: &str) -> Option<String> {
+    let name = config
+        .get("credHelpers")
+        .and_then(|helpers| helpers.get(server))
+        .or_else(|| config.get("credsStore"))?
+        .as_str()?;
+    // A program name, never a path.
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    valid.then(|| name.to_string())
+}
+
+/// Runs `docker-credential-<helper> <command>` with `input` on stdin; its stdout, or what it
+/// said went wrong.
+fn run_helper(helper: &str, command: &str, input: &str) -> io::Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let program = format!("docker-credential-{helper}");
+    let mut child = Command::new(&program)
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| io::Error::other(format!("{program}: {e}")))?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())?;
+    let output = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        Err(io::Error::other(format!(
+            "{program} {command}: {}",
+            if stdout.is_empty() { said } else { stdout }
+        )))
+    }
+}
+
 /// Stored credentials, in the file under `dir`.
 pub struct Store {
     path: PathBuf,
@@ -109,18 +158,28 @@ impl Store {
         &self.path
     }
 
-    /// Records `username` and `password` for `server` (an `auths` key).
+    /// Records `username` and `password` for `server` (an `auths` key): in its credential
+    /// helper if the file names one, else in the file.
     pub fn save(&self, server: &str, username: &str, password: &str) -> io::Result<()> {
         let mut config = read_config(&self.path)?;
+        let entry = match helper_for(&config, server) {
+            Some(helper) => {
+                let input = serde_json::json!({"ServerURL": server, "Username": username, "Secret": password});
+                run_helper(&helper, "store", &input.to_string())?;
+                serde_json::json!({})
+            }
+            None => {
+                serde_json::json!({ "auth": STANDARD.encode(format!("{username}:{password}")) })
+            }
+        };
         let auths = config
             .entry("auths")
             .or_insert_with(|| Value::Object(Map::new()));
         if !auths.is_object() {
             *auths = Value::Object(Map::new());
         }
-        let encoded = STANDARD.encode(format!("{username}:{password}"));
         if let Value::Object(auths) = auths {
-            auths.insert(server.to_string(), serde_json::json!({ "auth": encoded }));
+            auths.insert(server.to_string(), entry);
         }
         write_config(&self.path, &config)
     }
@@ -128,6 +187,10 @@ impl Store {
     /// Forgets `server`'s credentials; whether there were any.
     pub fn remove(&self, server: &str) -> io::Result<bool> {
         let mut config = read_config(&self.path)?;
+        if let Some(helper) = helper_for(&config, server) {
+            // Forgotten by the helper whether or not the file still lists it.
+            let _ = run_helper(&helper, "erase", server);
+        }
         let removed = config
             .get_mut("auths")
             .and_then(Value::as_object_mut)
@@ -141,6 +204,13 @@ impl Store {
     /// `server`'s username and password, if stored (and readable).
     pub fn get(&self, server: &str) -> Option<(String, String)> {
         let config = read_config(&self.path).ok()?;
+        if let Some(helper) = helper_for(&config, server) {
+            let answer: Value =
+                serde_json::from_str(&run_helper(&helper, "get", server).ok()?).ok()?;
+            let username = answer["Username"].as_str()?.to_string();
+            let secret = answer["Secret"].as_str()?.to_string();
+            return Some((username, secret));
+        }
         let entry = config.get("auths")?.get(server)?;
         let auth = entry.get("auth")?.as_str()?;
         let decoded = String::from_utf8(STANDARD.decode(auth.trim()).ok()?).ok()?;

@@ -200,15 +200,31 @@ fn berth_login_has_the_daemon_check_the_credentials_first() {
         format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
     )
     .unwrap();
-    let (mut registry, addr) =
-        berth_registry(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
+    let (_registry, addr) = berth_registry(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
     // The CLI's config.json goes to a directory of the test's own.
     let config = dir.path().join("docker-config");
-    let login = |password: &str| {
+    // A credential helper of the test's own, on the CLI's PATH.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-berthtest");
+    std::fs::write(&helper, CREDENTIAL_HELPER).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let berth = |args: &[&str]| {
         let mut cmd = d.berth_command();
         cmd.env("DOCKER_CONFIG", &config)
-            .args(["login", "-u", "alice", "--password-stdin", &addr])
-            .stdin(std::process::Stdio::piped())
+            .env("PATH", &path)
+            .args(args);
+        cmd
+    };
+    let login = |password: &str| {
+        let mut cmd = berth(&["login", "-u", "alice", "--password-stdin", &addr]);
+        cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
@@ -232,9 +248,51 @@ fn berth_login_has_the_daemon_check_the_credentials_first() {
     assert!(stdout(&accepted).contains("Login Succeeded"));
     let saved = std::fs::read_to_string(config.join("config.json")).unwrap();
     assert!(saved.contains(&addr), "{saved}");
-    let _ = registry.kill();
-    let _ = registry.wait();
+
+    // With a credsStore, the helper keeps the secret and config.json only lists the registry;
+    // a push to the registry, which needs the credentials, gets them from the helper.
+    std::fs::write(config.join("config.json"), r#"{"credsStore": "berthtest"}"#).unwrap();
+    assert!(login("s3cret").status.success());
+    let saved = std::fs::read_to_string(config.join("config.json")).unwrap();
+    assert!(
+        !saved.contains("\"auth\""),
+        "the secret is the helper's: {saved}"
+    );
+    let kept = dir.path().join("helper-store");
+    assert_eq!(std::fs::read_dir(&kept).unwrap().count(), 1);
+    d.load_busybox();
+    let image = format!("{addr}/team/helped:1");
+    ok(&d.berth(&["tag", "busybox", &image]));
+    let pushed = berth(&["push", &image]).output().unwrap();
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(berth(&["logout", &addr]).status().unwrap().success());
+    assert_eq!(
+        std::fs::read_dir(&kept).unwrap().count(),
+        0,
+        "erased by logout"
+    );
 }
+
+/// A credential helper (`docker-credential-<name> get|store|erase`) keeping each server's
+/// JSON in a file under `../helper-store`.
+const CREDENTIAL_HELPER: &str = r#"#!/bin/sh
+store="$(dirname "$0")/../helper-store"
+mkdir -p "$store"
+key() { printf '%s' "$1" | tr '/:' '__'; }
+case "$1" in
+store)
+  input=$(cat)
+  server=$(printf '%s' "$input" | sed 's/.*"ServerURL":"\([^"]*\)".*/\1/')
+  printf '%s' "$input" > "$store/$(key "$server")" ;;
+get)
+  server=$(cat)
+  if [ -f "$store/$(key "$server")" ]; then cat "$store/$(key "$server")"
+  else echo "credentials not found in native keychain"; exit 1; fi ;;
+erase)
+  server=$(cat)
+  rm -f "$store/$(key "$server")" ;;
+esac
+"#;
 
 #[test]
 fn run_pull_policies_decide_when_berth_pulls() {
@@ -278,9 +336,19 @@ fn run_pull_policies_decide_when_berth_pulls() {
     assert!(!bad.status.success());
 }
 
+/// A `berth registry serve` of the test's, ended (by pid) when dropped, pass or fail.
+struct ServingRegistry(std::process::Child);
+
+impl Drop for ServingRegistry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `berth registry serve` on a free loopback port with its storage under `dir` and `extra`
-/// flags, once it answers; the caller ends it (by pid).
-fn berth_registry(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+/// flags, once it answers.
+fn berth_registry(dir: &std::path::Path, extra: &[&str]) -> (ServingRegistry, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -302,7 +370,7 @@ fn berth_registry(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child
         .spawn()
         .unwrap();
     berth_testkit::wait_for_listener(&addr);
-    (child, addr)
+    (ServingRegistry(child), addr)
 }
 
 #[test]
@@ -313,7 +381,7 @@ fn search_finds_the_repositories_of_the_registry_the_term_names() {
     let d = Daemon::start();
     d.load_busybox();
     let dir = tempfile::tempdir().unwrap();
-    let (mut registry, addr) = berth_registry(dir.path(), &[]);
+    let (_registry, addr) = berth_registry(dir.path(), &[]);
     for repository in ["team/alpha", "team/beta", "other/gamma"] {
         let name = format!("{addr}/{repository}:1");
         ok(&d.berth(&["tag", "busybox", &name]));
@@ -348,6 +416,4 @@ fn search_finds_the_repositories_of_the_registry_the_term_names() {
         "{}",
         stderr(&bad)
     );
-    let _ = registry.kill();
-    let _ = registry.wait();
 }
