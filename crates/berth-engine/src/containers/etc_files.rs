@@ -95,9 +95,9 @@ pub fn parse_extra_host(entry: &str) -> Result<(String, String)> {
 }
 
 impl NameOptions {
-    /// The options of a HostConfig; `host_gateway` is what `host-gateway` stands for (the
-    /// default bridge's gateway, as in Docker).
-    pub fn of(hc: &Value, host_gateway: Option<IpAddr>) -> Result<Self> {
+    /// The options of a HostConfig; `host_gateway` finds what `host-gateway` stands for (the
+    /// default bridge's gateway, as in Docker), asked only when an entry names it.
+    pub fn of(hc: &Value, host_gateway: impl Fn() -> Option<IpAddr>) -> Result<Self> {
         let strings = |field: &str| -> Vec<String> {
             hc[field]
                 .as_array()
@@ -110,11 +110,24 @@ impl NameOptions {
         if let Some(bad) = dns.iter().find(|d| d.parse::<IpAddr>().is_err()) {
             return Err(Error::invalid(format!("{bad} is not an ip address")));
         }
+        // Each is written as a line of resolv.conf: one word, no control characters.
+        let one_word = |field: &str, what: &str| -> Result<Vec<String>> {
+            let values = strings(field);
+            match values
+                .iter()
+                .find(|v| v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()))
+            {
+                Some(bad) => Err(Error::invalid(format!("invalid {what}: {bad:?}"))),
+                None => Ok(values),
+            }
+        };
+        let search = one_word("DnsSearch", "DNS search domain")?;
+        let options = one_word("DnsOptions", "DNS option")?;
         let mut extra_hosts = Vec::new();
         for entry in strings("ExtraHosts") {
             let (name, address) = parse_extra_host(&entry)?;
             let address = if address == HOST_GATEWAY {
-                host_gateway
+                host_gateway()
                     .ok_or_else(|| {
                         Error::invalid("unable to derive the IP value for host-gateway")
                     })?
@@ -126,8 +139,8 @@ impl NameOptions {
         }
         Ok(Self {
             dns,
-            search: strings("DnsSearch"),
-            options: strings("DnsOptions"),
+            search,
+            options,
             extra_hosts,
         })
     }
@@ -264,7 +277,7 @@ mod tests {
         use serde_json::json;
         let gateway: IpAddr = "10.58.0.1".parse().unwrap();
         let hc = json!({"Dns": ["192.0.2.53"], "ExtraHosts": ["db:192.0.2.9", "v6:::1", "host.docker.internal:host-gateway"]});
-        let names = NameOptions::of(&hc, Some(gateway)).unwrap();
+        let names = NameOptions::of(&hc, || Some(gateway)).unwrap();
         assert_eq!(
             names.extra_hosts,
             [
@@ -275,9 +288,15 @@ mod tests {
         );
         for bad in ["nocolon", ":192.0.2.1", "db:notanip", "db:300.1.1.1"] {
             let hc = json!({"ExtraHosts": [bad]});
-            assert!(NameOptions::of(&hc, Some(gateway)).is_err(), "{bad}");
+            assert!(NameOptions::of(&hc, || Some(gateway)).is_err(), "{bad}");
         }
-        assert!(NameOptions::of(&json!({"Dns": ["resolver.lan"]}), None).is_err());
+        assert!(NameOptions::of(&json!({"Dns": ["resolver.lan"]}), || None).is_err());
+        for bad in [
+            json!({"DnsSearch": ["a\nnameserver 1.2.3.4"]}),
+            json!({"DnsOptions": [""]}),
+        ] {
+            assert!(NameOptions::of(&bad, || None).is_err(), "{bad}");
+        }
     }
 
     #[test]

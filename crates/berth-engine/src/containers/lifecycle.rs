@@ -199,7 +199,7 @@ impl Engine {
         };
         let namespaces = self.namespace_plan(c, netns)?;
         let hostname = c.config["Hostname"].as_str().unwrap_or_default();
-        let names = etc_files::NameOptions::of(&c.host_config, self.host_gateway())?;
+        let names = etc_files::NameOptions::of(&c.host_config, || self.host_gateway())?;
         let etc = etc_files::write(
             &dir,
             hostname,
@@ -551,7 +551,7 @@ impl Engine {
     /// cgroup and a shareable `/dev/shm`.
     fn release_start_resources(&self, c: &Container) {
         self.remove_cgroup(c);
-        self.release_shared_shm(&c.id);
+        self.release_shared_shm(c);
     }
 
     /// Whether the kernel's OOM killer killed a process of the container, read before its

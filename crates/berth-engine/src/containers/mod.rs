@@ -145,7 +145,7 @@ impl Engine {
         let resolved = config::resolve(&id, body, &source.config, &source.name)?;
         limits::validate(&resolved.host_config)?;
         namespaces::validate(&resolved.host_config)?;
-        etc_files::NameOptions::of(&resolved.host_config, self.host_gateway())?;
+        etc_files::NameOptions::of(&resolved.host_config, || self.host_gateway())?;
         resources::from_host_config(&resolved.host_config)?;
         security::validate(&resolved.host_config)?;
         logs::max_size(&resolved.host_config)?;

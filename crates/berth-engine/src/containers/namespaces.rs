@@ -194,9 +194,12 @@ impl Engine {
         Ok(donor)
     }
 
-    /// Unmounts a shareable container's `/dev/shm` once it has stopped.
-    pub(crate) fn release_shared_shm(&self, id: &str) {
-        crate::volumes::host_mount::unmount_if_mounted(&self.shared_shm_dir(id));
+    /// Unmounts a shareable container's `/dev/shm` once it has stopped (other containers
+    /// have none on the host: no mount table is read for them).
+    pub(crate) fn release_shared_shm(&self, c: &Container) {
+        if matches!(ipc_mode(&c.host_config), Ok(IpcMode::Shareable)) {
+            crate::volumes::host_mount::unmount_if_mounted(&self.shared_shm_dir(&c.id));
+        }
     }
 }
 

@@ -9,34 +9,50 @@ use crate::error::{Error, Result};
 
 /// The HostConfig fields `docker update` changes. In the request a zero (or empty string)
 /// means "leave as it is", as the docker CLI sends every field.
-const UPDATABLE: &[&str] = &[
+const UPDATABLE_NUMBERS: &[&str] = &[
     "BlkioWeight",
     "CpuShares",
     "CpuPeriod",
     "CpuQuota",
     "CpuRealtimePeriod",
     "CpuRealtimeRuntime",
-    "CpusetCpus",
-    "CpusetMems",
     "Memory",
     "MemoryReservation",
     "MemorySwap",
     "NanoCpus",
 ];
+const UPDATABLE_TEXTS: &[&str] = &["CpusetCpus", "CpusetMems"];
 
-/// `current` with the changes `body` asks for.
+/// `current` with the changes `body` asks for; a value of the wrong type is refused, so it
+/// never reaches the record.
 fn updated_host_config(current: &Value, body: &Value) -> Result<Value> {
     let mut hc = current.clone();
-    for field in UPDATABLE {
-        let given = &body[*field];
-        let unchanged = given.is_null() || given.as_i64() == Some(0) || given.as_str() == Some("");
-        if !unchanged {
-            hc[*field] = given.clone();
+    let wrong = |field: &str| Error::invalid(format!("invalid value for {field}: {}", body[field]));
+    for field in UPDATABLE_NUMBERS {
+        match &body[*field] {
+            Value::Null => {}
+            given => match given.as_i64() {
+                Some(0) => {}
+                Some(_) => hc[*field] = given.clone(),
+                None => return Err(wrong(field)),
+            },
+        }
+    }
+    for field in UPDATABLE_TEXTS {
+        match &body[*field] {
+            Value::Null => {}
+            Value::String(text) if text.is_empty() => {}
+            Value::String(_) => hc[*field] = body[*field].clone(),
+            _ => return Err(wrong(field)),
         }
     }
     // null leaves it; 0 and -1 both mean unlimited.
-    if let Some(pids) = body["PidsLimit"].as_i64() {
-        hc["PidsLimit"] = (if pids <= 0 { -1 } else { pids }).into();
+    match &body["PidsLimit"] {
+        Value::Null => {}
+        given => {
+            let pids = given.as_i64().ok_or_else(|| wrong("PidsLimit"))?;
+            hc["PidsLimit"] = (if pids <= 0 { -1 } else { pids }).into();
+        }
     }
     let policy = &body["RestartPolicy"];
     if policy["Name"].as_str().is_some_and(|n| !n.is_empty()) {
@@ -98,6 +114,18 @@ mod tests {
         assert_eq!(hc["RestartPolicy"]["Name"], "always");
         let same = updated_host_config(&current, &json!({"PidsLimit": null})).unwrap();
         assert_eq!(same, current);
+    }
+
+    #[test]
+    fn values_of_the_wrong_type_are_refused() {
+        let current = json!({"Memory": 64 << 20});
+        for body in [
+            json!({"Memory": "lots"}),
+            json!({"CpusetCpus": 3}),
+            json!({"PidsLimit": "x"}),
+        ] {
+            assert!(updated_host_config(&current, &body).is_err(), "{body}");
+        }
     }
 
     #[test]
