@@ -665,3 +665,115 @@ fn content_that_does_not_match_its_digest_is_refused_and_leaves_nothing() {
     assert!(err.to_string().contains("schema 1"), "{err}");
     assert_store_empty(&store, dir.path());
 }
+
+/// How the scripted registry below serves the layer blob after the first, broken, answer.
+#[derive(Clone, Copy)]
+enum AfterTheDrop {
+    /// `206 Partial Content` for a `Range` request.
+    Ranges,
+    /// The whole blob again, as a server without range support does.
+    Whole,
+    /// Breaks every answer the same way.
+    Drops,
+}
+
+/// A registry whose first answer for the layer promises the whole blob and closes the
+/// connection halfway through it.
+fn dropping_registry(image: Served, after: AfterTheDrop) -> FakeServer {
+    let layer_path = |repo: &str| format!("/v2/{repo}/blobs/{}", image.layer_digest);
+    let (layer_path, config_path) = (
+        layer_path("flaky/app"),
+        format!("/v2/flaky/app/blobs/{}", image.config_digest),
+    );
+    let broken = std::sync::atomic::AtomicBool::new(false);
+    FakeServer::start(move |request| {
+        let path = request.path();
+        if path == "/v2/flaky/app/manifests/latest" {
+            return Response::new(200)
+                .header("Content-Type", media_type::DOCKER_MANIFEST)
+                .body(&image.manifest);
+        }
+        if path == config_path {
+            return Response::new(200).body(&image.config);
+        }
+        if path != layer_path {
+            return Response::new(if path == "/v2/" { 200 } else { 404 });
+        }
+        let whole = &image.layer;
+        let half = &whole[..whole.len() / 2];
+        let cut = Response::new(200)
+            .header("Content-Length", &whole.len().to_string())
+            .body(half);
+        let first = !broken.swap(true, std::sync::atomic::Ordering::SeqCst);
+        match (after, request.header("range")) {
+            (AfterTheDrop::Drops, _) => cut,
+            _ if first => cut,
+            (AfterTheDrop::Ranges, Some(range)) => {
+                let from: usize = range
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.strip_suffix('-'))
+                    .and_then(|r| r.parse().ok())
+                    .unwrap();
+                let last = whole.len() - 1;
+                Response::new(206)
+                    .header(
+                        "Content-Range",
+                        &format!("bytes {from}-{last}/{}", whole.len()),
+                    )
+                    .body(&whole[from..])
+            }
+            _ => Response::new(200).body(whole),
+        }
+    })
+}
+
+#[test]
+fn a_dropped_layer_download_resumes_where_it_broke() {
+    let image = served();
+    let half = image.layer.len() / 2;
+    let (config_digest, layer_digest) = (image.config_digest.clone(), image.layer_digest.clone());
+    let server = dropping_registry(image, AfterTheDrop::Ranges);
+    let (_dir, store) = common::store();
+    let flaky = reference(&format!("{}/flaky/app", server.addr));
+    let (pulled, _) = pull(&client(), &flaky, &store, &PullOptions::default()).unwrap();
+    assert_eq!(pulled.image.id, config_digest);
+    assert!(store.has_blob(&layer_digest));
+    let layer_requests: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with(layer_digest.as_str()))
+        .map(|r| r.header("range").map(str::to_owned))
+        .collect();
+    assert_eq!(layer_requests, [None, Some(format!("bytes={half}-"))]);
+}
+
+#[test]
+fn a_server_without_ranges_sends_the_blob_again_and_the_received_part_is_skipped() {
+    let image = served();
+    let config_digest = image.config_digest.clone();
+    let server = dropping_registry(image, AfterTheDrop::Whole);
+    let (_dir, store) = common::store();
+    let flaky = reference(&format!("{}/flaky/app", server.addr));
+    let (pulled, _) = pull(&client(), &flaky, &store, &PullOptions::default()).unwrap();
+    assert_eq!(pulled.image.id, config_digest);
+}
+
+#[test]
+fn a_download_that_keeps_breaking_fails_and_leaves_nothing() {
+    let image = served();
+    let layer_digest = image.layer_digest.clone();
+    let server = dropping_registry(image, AfterTheDrop::Drops);
+    let (dir, store) = common::store();
+    let flaky = reference(&format!("{}/flaky/app", server.addr));
+    let err = pull(&client(), &flaky, &store, &PullOptions::default()).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(layer_digest.as_str()), "{message}");
+    assert!(message.contains("attempts to resume"), "{message}");
+    let attempts = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with(layer_digest.as_str()))
+        .count();
+    assert_eq!(attempts, 6, "the first request and five resumes");
+    assert_store_empty(&store, dir.path());
+}

@@ -16,6 +16,7 @@ mod progress;
 mod pull;
 mod push;
 mod reference;
+mod resume;
 mod session;
 
 use std::time::Duration;

@@ -21,6 +21,7 @@ use crate::client::manifest::{
 use crate::client::platform::Platform;
 use crate::client::progress::{Progress, ProgressStatus};
 use crate::client::reference::{DEFAULT_TAG, DOCKER_HUB, Reference};
+use crate::client::resume::ResumableBlob;
 use crate::client::session::{Call, Session, pull_scope};
 use crate::client::{Client, Credentials};
 
@@ -538,7 +539,8 @@ impl Puller<'_> {
         }
     }
 
-    /// Streams one layer blob into the store, verifying its size and digest.
+    /// Streams one layer blob into the store, verifying its size and digest; a dropped
+    /// connection is resumed where it broke.
     fn download(
         &self,
         descriptor: &Descriptor,
@@ -547,7 +549,7 @@ impl Puller<'_> {
     ) -> Result<()> {
         let digest = &descriptor.digest;
         let what = format!("layer {digest}");
-        let (_, response) = self.get_blob(digest)?;
+        let (url, response) = self.get_blob(digest)?;
         let announced = response
             .headers()
             .get("Content-Length")
@@ -556,8 +558,9 @@ impl Puller<'_> {
         if let Some(length) = announced.filter(|l| *l != descriptor.size) {
             return Err(self.size_mismatch(what, descriptor.size, length));
         }
+        let body = response.into_body().into_reader();
         let mut reader = ProgressReader {
-            inner: response.into_body().into_reader(),
+            inner: ResumableBlob::new(self.session, url, descriptor.size, body),
             done: 0,
             total: descriptor.size,
             last_report: None,
