@@ -38,31 +38,48 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 # The end-to-end tests find berthd, berth-shim and berth next to the test executables.
 cargo test --workspace --locked --exclude berth-compose
-# The CLI's side-by-side comparison with the docker CLI, once more against berthd itself
-# (interactive sessions through a pty included): a daemon of its own, removed afterwards.
-compare_against_berthd() {
-  local dir; dir=$(mktemp -d /tmp/berth-compare-XXXXXX)
-  echo '{"bridge": "btcompare", "bip": "10.251.7.1/24", "cgroup-parent": "berth-compare"}' >"$dir/daemon.json"
+# Runs "$@" with BERTHD_HOST naming a berthd of its own (bridge $1, its address $2, user
+# networks from the pool $3), which is removed afterwards with all it made.
+with_berthd() {
+  local bridge=$1 bip=$2 pool=$3; shift 3
+  local dir; dir=$(mktemp -d "/tmp/berth-$bridge-XXXXXX")
+  printf '{"bridge": "%s", "bip": "%s", "cgroup-parent": "berth-%s",
+    "default-address-pools": [{"base": "%s", "size": 24}]}\n' "$bridge" "$bip" "$bridge" "$pool" \
+    >"$dir/daemon.json"
   "$CARGO_TARGET_DIR/debug/berthd" --data-root "$dir/data" --exec-root "$dir/exec" \
     -H "unix://$dir/berth.sock" --config-file "$dir/daemon.json" >"$dir/berthd.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do [ -S "$dir/berth.sock" ] && break; sleep 0.1; done
   local rc=0
-  BERTH_REFERENCE_DOCKER_HOST="unix://$dir/berth.sock" cargo test -p berth-cli --locked --test against_docker || rc=$?
+  BERTHD_HOST="unix://$dir/berth.sock" "$@" || rc=$?
+  # What a failed test left: its containers and user networks, then the daemon.
+  local berth=("$CARGO_TARGET_DIR/debug/berth" -H "unix://$dir/berth.sock")
+  "${berth[@]}" ps -aq | xargs -r "${berth[@]}" rm -f >/dev/null 2>&1 || true
+  "${berth[@]}" network prune -f >/dev/null 2>&1 || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  # Containers outlive berthd by design: end any a failed test left, by their recorded pids.
+  # Containers outlive berthd by design: end any still there, by their recorded pids.
   for f in "$dir"/exec/containers/*/init.pid "$dir"/exec/containers/*/shim.pid; do
     [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
   done
   sleep 0.2
   grep -o "$dir[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  ip link del btcompare 2>/dev/null || true
-  nft delete table ip berth_btcompare 2>/dev/null || true
-  find /sys/fs/cgroup -depth -type d -path '*berth-compare*' -exec rmdir {} + 2>/dev/null || true
+  ip link del "$bridge" 2>/dev/null || true
+  nft delete table ip "berth_$bridge" 2>/dev/null || true
+  find /sys/fs/cgroup -depth -type d -path "*berth-$bridge*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$dir"
   return $rc
 }
-compare_against_berthd
+# The CLI's side-by-side comparison with the docker CLI, once more against berthd itself
+# (interactive sessions through a pty included).
+compare_cli() {
+  BERTH_REFERENCE_DOCKER_HOST=$BERTHD_HOST cargo test -p berth-cli --locked --test against_docker
+}
+with_berthd btcompare 10.251.7.1/24 10.252.0.0/16 compare_cli
+# Compose against berthd: projects up and down, services talking by name, published ports.
+compose_live() {
+  BERTH_COMPOSE_TEST_HOST=$BERTHD_HOST cargo test -p berth-compose --locked --test live
+}
+with_berthd btcompose 10.251.8.1/24 10.253.0.0/16 compose_live
 
 # Compose's live tests drive a real Docker and read its published ports on 127.0.0.1, so
 # they run inside the reference daemon's network namespace. Without one they skip locally

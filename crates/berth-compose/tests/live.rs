@@ -54,8 +54,12 @@ async fn daemon() -> Option<Docker> {
     Some(docker)
 }
 
-/// `busybox:latest`, imported from Debian's busybox-static when the daemon lacks it.
+/// `busybox:latest`, imported from Debian's busybox-static when the daemon lacks it. One
+/// import at a time: a second would move the tag to a new image, and the first test's
+/// containers would then look out of date to `up`.
 async fn ensure_busybox(docker: &Docker) {
+    static IMPORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = IMPORT.lock().await;
     if docker.inspect_image(IMAGE).await.is_ok() {
         return;
     }
