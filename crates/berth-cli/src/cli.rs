@@ -15,8 +15,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::opts::parse_label;
 pub use build::{BuildArgs, BuilderCommand, BuilderPruneArgs};
 pub use compose::{
-    ComposeArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs, ComposeLogsArgs,
-    ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
+    ComposeArgs, ComposeBuildArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs,
+    ComposeExecArgs, ComposeImagesArgs, ComposeLogsArgs, ComposeLsArgs, ComposePortArgs,
+    ComposePsArgs, ComposeRmArgs, ComposeRunArgs, ComposeUpArgs, ComposeVersionArgs,
 };
 pub use container_flags::{
     HealthFlags, NamespaceFlags, NetworkFlags, ResourceFlags, SecurityFlags, StorageFlags,

@@ -56,6 +56,28 @@ pub enum ComposeCommand {
     Pull(ComposePullArgs),
     /// List running compose projects
     Ls(ComposeLsArgs),
+    /// Execute a command in a running container
+    Exec(ComposeExecArgs),
+    /// Run a one-off command on a service
+    Run(ComposeRunArgs),
+    /// Build or rebuild services
+    Build(ComposeBuildArgs),
+    /// Push service images
+    Push(ComposePushArgs),
+    /// Force stop service containers
+    Kill(ComposeKillArgs),
+    /// Pause services
+    Pause(ComposeServicesArgs),
+    /// Unpause services
+    Unpause(ComposeServicesArgs),
+    /// Display the running processes
+    Top(ComposeServicesArgs),
+    /// List images used by the created containers
+    Images(ComposeImagesArgs),
+    /// Print the public port for a port binding
+    Port(ComposePortArgs),
+    /// Show the Docker Compose version information
+    Version(ComposeVersionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +292,224 @@ pub struct ComposeLsArgs {
     pub format: String,
 }
 
+/// docker compose allocates a terminal for `exec` and `run` when its output is one; `-T`
+/// turns that off.
+fn default_no_tty() -> bool {
+    !crate::terminal::stdout_is_terminal()
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth compose exec [OPTIONS] SERVICE COMMAND [ARGS...]")]
+pub struct ComposeExecArgs {
+    /// Detached mode: Run command in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "stringArray")]
+    pub env: Vec<String>,
+
+    /// Index of the container if service has multiple replicas
+    #[arg(long, value_name = "int")]
+    pub index: Option<u32>,
+
+    /// Give extended privileges to the process
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// Disable pseudo-TTY allocation. By default `docker compose exec` allocates a TTY
+    #[arg(short = 'T', long = "no-TTY", default_value_t = default_no_tty())]
+    pub no_tty: bool,
+
+    /// Run the command as this user
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+
+    /// Path to workdir directory for this command
+    #[arg(short = 'w', long, value_name = "string")]
+    pub workdir: Option<String>,
+
+    /// The service, then the command and its arguments (flags included).
+    #[arg(
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true,
+        value_names = ["SERVICE", "COMMAND"]
+    )]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth compose run [OPTIONS] SERVICE [COMMAND] [ARGS...]")]
+pub struct ComposeRunArgs {
+    /// Build image before starting container
+    #[arg(long)]
+    pub build: bool,
+
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+
+    /// Override the entrypoint of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "stringArray")]
+    pub env: Vec<String>,
+
+    /// Keep STDIN open even if not attached
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "bool",
+        default_value_t = true,
+        default_missing_value = "true",
+        num_args = 0..=1,
+        require_equals = true,
+        action = clap::ArgAction::Set
+    )]
+    pub interactive: bool,
+
+    /// Add or override a label
+    #[arg(short = 'l', long = "label", value_name = "stringArray")]
+    pub labels: Vec<String>,
+
+    /// Assign a name to the container
+    #[arg(long, value_name = "string")]
+    pub name: Option<String>,
+
+    /// Disable pseudo-TTY allocation (default: auto-detected)
+    #[arg(short = 'T', long = "no-TTY", default_value_t = default_no_tty())]
+    pub no_tty: bool,
+
+    /// Don't start linked services
+    #[arg(long = "no-deps")]
+    pub no_deps: bool,
+
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "stringArray")]
+    pub publish: Vec<String>,
+
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+
+    /// Run command with all service's ports enabled and mapped to the host
+    #[arg(short = 'P', long = "service-ports")]
+    pub service_ports: bool,
+
+    /// Run as specified username or uid
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume", value_name = "stringArray")]
+    pub volumes: Vec<String>,
+
+    /// Working directory inside the container
+    #[arg(short = 'w', long, value_name = "string")]
+    pub workdir: Option<String>,
+
+    /// The service, then the command and its arguments (flags included).
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        value_names = ["SERVICE", "COMMAND"]
+    )]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeBuildArgs {
+    /// Set build-time variables for services
+    #[arg(long = "build-arg", value_name = "stringArray")]
+    pub build_args: Vec<String>,
+
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+
+    /// Don't print anything to STDOUT
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposePushArgs {
+    /// Push what it can and ignores images with push failures
+    #[arg(long = "ignore-push-failures")]
+    pub ignore_push_failures: bool,
+
+    /// Push without printing progress information
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeKillArgs {
+    /// SIGNAL to send to the container
+    #[arg(short = 's', long, value_name = "string", default_value = "SIGKILL")]
+    pub signal: String,
+
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeImagesArgs {
+    /// Only display IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Format the output. Values: [table | json]
+    #[arg(long, value_name = "string", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth compose port [OPTIONS] SERVICE PRIVATE_PORT")]
+pub struct ComposePortArgs {
+    /// Index of the container if service has multiple replicas
+    #[arg(long, value_name = "int")]
+    pub index: Option<u32>,
+
+    /// tcp or udp
+    #[arg(long, value_name = "string", default_value = "tcp", value_parser = ["tcp", "udp", "sctp"])]
+    pub protocol: String,
+
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+
+    #[arg(value_name = "PRIVATE_PORT")]
+    pub private_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeVersionArgs {
+    /// Format the output. Values: [pretty | json]
+    #[arg(short = 'f', long, value_name = "string", default_value = "pretty", value_parser = ["pretty", "json"])]
+    pub format: String,
+
+    /// Shows only Compose's version number
+    #[arg(long)]
+    pub short: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -372,7 +612,48 @@ mod tests {
             panic!("not rm");
         };
         assert!(rm.force && rm.stop && rm.volumes);
-        for sub in ["config", "start", "stop", "restart", "pull", "ls"] {
+        let ComposeCommand::Exec(exec) =
+            compose(&["exec", "-T", "--index", "2", "web", "ls", "-l"])
+                .unwrap()
+                .command
+        else {
+            panic!("not exec");
+        };
+        assert!(exec.no_tty);
+        assert_eq!(
+            (exec.index, exec.argv.as_slice()),
+            (Some(2), &["web".to_string(), "ls".into(), "-l".into()][..])
+        );
+        assert!(compose(&["exec", "web"]).is_err(), "exec needs a command");
+        let ComposeCommand::Run(run) = compose(&[
+            "run", "--rm", "-i=false", "-e", "A=1", "db", "sh", "-c", "x",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not run");
+        };
+        assert!(run.rm && !run.interactive);
+        assert_eq!(run.argv, ["db", "sh", "-c", "x"]);
+        let ComposeCommand::Port(port) = compose(&["port", "--protocol", "udp", "web", "53"])
+            .unwrap()
+            .command
+        else {
+            panic!("not port");
+        };
+        assert_eq!(
+            (
+                port.service.as_str(),
+                port.private_port,
+                port.protocol.as_str()
+            ),
+            ("web", 53, "udp")
+        );
+        assert!(compose(&["port", "web", "http"]).is_err());
+        for sub in [
+            "config", "start", "stop", "restart", "pull", "ls", "build", "push", "kill", "pause",
+            "unpause", "top", "images", "version",
+        ] {
             assert!(compose(&[sub]).is_ok(), "{sub}");
         }
         assert!(compose(&[]).is_err());

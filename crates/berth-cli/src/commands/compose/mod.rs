@@ -3,12 +3,15 @@
 //! compose does (` ✔ Container app-web-1  Started` on a terminal, every step plainly
 //! otherwise).
 
+mod listing;
+mod oneoff;
+
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use berth_compose::orchestrate::{
-    DownOptions, Event, LogPrefixer, LogsOptions, RemoveImages, Status, UpOptions,
+    BuildOptions, DownOptions, Event, LogPrefixer, LogsOptions, RemoveImages, Status, UpOptions,
 };
 use berth_compose::{Compose, LoadOptions, Project};
 use futures_util::StreamExt;
@@ -16,8 +19,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::cli::{
-    ComposeArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs, ComposeLogsArgs,
-    ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
+    ComposeArgs, ComposeBuildArgs, ComposeCommand, ComposeConfigArgs, ComposeDownArgs,
+    ComposeLogsArgs, ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
 };
 use crate::client::Connector;
 use crate::error::{CliError, template_failure};
@@ -27,9 +30,15 @@ use crate::output;
 
 const PS_TABLE: &str = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}";
 
-/// Whether `args` runs in the foreground with its own Ctrl-C handling (`up` attached).
+/// Whether `args` runs in the foreground with its own Ctrl-C handling (`up` attached, and
+/// the sessions of `exec` and `run`).
 pub fn handles_interrupts(args: &ComposeArgs) -> bool {
-    matches!(&args.command, ComposeCommand::Up(up) if !up.detach && !up.wait)
+    match &args.command {
+        ComposeCommand::Up(up) => !up.detach && !up.wait,
+        ComposeCommand::Exec(exec) => !exec.detach,
+        ComposeCommand::Run(run) => !run.detach,
+        _ => false,
+    }
 }
 
 pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliError> {
@@ -93,7 +102,103 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
                 .await
                 .map_err(failed)
         }
+        ComposeCommand::Exec(exec) => {
+            let project = load(&exec.argv[..1])?;
+            oneoff::exec(connector, &client(connector).await?, &project, exec).await
+        }
+        ComposeCommand::Run(run) => {
+            let project = load(&run.argv[..1])?;
+            oneoff::run(connector, &client(connector).await?, &project, run).await
+        }
+        ComposeCommand::Build(build) => {
+            let project = load(&build.services)?;
+            let compose = match build.quiet {
+                true => Compose::new(connector.connect().await?),
+                false => client(connector).await?,
+            };
+            compose
+                .build(&project, &build_options(build)?)
+                .await
+                .map_err(failed)
+        }
+        ComposeCommand::Push(push) => {
+            let project = load(&push.services)?;
+            let compose = match push.quiet {
+                true => Compose::new(connector.connect().await?),
+                false => client(connector).await?,
+            };
+            compose
+                .push(&project, &push.services, push.ignore_push_failures)
+                .await
+                .map_err(failed)
+        }
+        ComposeCommand::Kill(kill) => {
+            let project = load(&kill.services)?;
+            let compose = client(connector).await?;
+            compose
+                .kill(&project, &kill.services, Some(&kill.signal))
+                .await
+                .map_err(failed)
+        }
+        ComposeCommand::Pause(pause) => {
+            let project = load(&pause.services)?;
+            let compose = client(connector).await?;
+            compose
+                .pause(&project, &pause.services)
+                .await
+                .map_err(failed)
+        }
+        ComposeCommand::Unpause(unpause) => {
+            let project = load(&unpause.services)?;
+            let compose = client(connector).await?;
+            compose
+                .unpause(&project, &unpause.services)
+                .await
+                .map_err(failed)
+        }
+        ComposeCommand::Top(top) => {
+            let project = load(&top.services)?;
+            let compose = Compose::new(connector.connect().await?);
+            listing::top(&compose, &project.name, &top.services).await
+        }
+        ComposeCommand::Images(images) => {
+            let project = load(&images.services)?;
+            let compose = Compose::new(connector.connect().await?);
+            listing::images(&compose, &project.name, images).await
+        }
+        ComposeCommand::Port(port) => {
+            let project = load(std::slice::from_ref(&port.service))?;
+            let compose = Compose::new(connector.connect().await?);
+            listing::port(&compose, &project.name, port).await
+        }
+        ComposeCommand::Version(version) => {
+            listing::version(version);
+            Ok(())
+        }
     }
+}
+
+/// `--build-arg KEY=value`, or `KEY` for the value in our environment (left out when unset).
+fn build_options(args: &ComposeBuildArgs) -> Result<BuildOptions, CliError> {
+    let mut build_args = BTreeMap::new();
+    for spec in &args.build_args {
+        match spec.split_once('=') {
+            Some((key, value)) => {
+                build_args.insert(key.to_string(), value.to_string());
+            }
+            None => {
+                if let Ok(value) = std::env::var(spec) {
+                    build_args.insert(spec.clone(), value);
+                }
+            }
+        }
+    }
+    Ok(BuildOptions {
+        services: args.services.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+        args: build_args,
+    })
 }
 
 fn failed(error: berth_compose::Error) -> CliError {
