@@ -57,6 +57,7 @@ compare_against_berthd() {
   sleep 0.2
   grep -o "$dir[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   ip link del btcompare 2>/dev/null || true
+  nft delete table inet berth_btcompare 2>/dev/null || true
   nft delete table ip berth_btcompare 2>/dev/null || true
   find /sys/fs/cgroup -depth -type d -path '*berth-compare*' -exec rmdir {} + 2>/dev/null || true
   rm -rf "$dir"

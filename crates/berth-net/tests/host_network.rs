@@ -68,7 +68,10 @@ async fn containers_on_a_bridge_talk_and_publish_ports() {
         .unwrap();
     let subnet = ipam.subnet();
     assert!(berth_net::routed_subnets().await.unwrap().contains(&subnet));
-    firewall.add_network(bridge.name(), subnet).await.unwrap();
+    firewall
+        .add_network(bridge.name(), subnet, None)
+        .await
+        .unwrap();
     let gateway = ipam.gateway();
 
     let (ns_a, ns_b) = (Netns::new(), Netns::new());
@@ -108,7 +111,10 @@ async fn containers_on_a_bridge_talk_and_publish_ports() {
     // Publish container a's port 80 on a random host port (`-p 80`).
     let mut host_ports = HostPortAllocator::new();
     let spec: PortSpec = "80".parse().unwrap();
-    let forward = host_ports.reserve(&spec.requests()[0], ip_a).unwrap();
+    let forward = host_ports
+        .reserve(&spec.requests()[0], ip_a, None)
+        .unwrap()
+        .remove(0);
     firewall
         .publish(&a.host_ifname, std::slice::from_ref(&forward))
         .await
@@ -218,11 +224,11 @@ async fn networks_are_isolated_from_each_other() {
     }
 
     firewall
-        .add_network(bridge_1.name(), ipam_1.subnet())
+        .add_network(bridge_1.name(), ipam_1.subnet(), None)
         .await
         .unwrap();
     firewall
-        .add_network(bridge_2.name(), ipam_2.subnet())
+        .add_network(bridge_2.name(), ipam_2.subnet(), None)
         .await
         .unwrap();
     let after = ns_1.run(move || {
