@@ -37,6 +37,11 @@ impl TestNetwork {
         })
     }
 
+    /// berthd's nftables table for this bridge (`NetworkConfig::table`).
+    pub fn table(&self) -> String {
+        format!("berth_{}", self.bridge)
+    }
+
     /// Deletes the default bridge, every bridge with an address in the daemon's pool, and
     /// the daemon's nftables tables.
     pub fn remove(&self) {
@@ -52,10 +57,7 @@ impl TestNetwork {
         }
         // berth's table is `inet`; an `ip` one is what a berth before IPv6 support made.
         for family in ["inet", "ip"] {
-            quiet(
-                &["delete", "table", family, &format!("berth_{}", self.bridge)],
-                "nft",
-            );
+            quiet(&["delete", "table", family, &self.table()], "nft");
         }
     }
 
