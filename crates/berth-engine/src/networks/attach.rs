@@ -374,6 +374,16 @@ impl Engine {
         Ok(out)
     }
 
+    /// Holds the host ports of forwards made before berthd restarted.
+    fn hold_ports(&self, container: &str, forwards: &[PortForward]) {
+        let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+        for f in forwards {
+            if let Err(e) = ports.hold(f) {
+                tracing::warn!(%container, error = %e, "could not hold published port again");
+            }
+        }
+    }
+
     fn release_ports(&self, forwards: &[PortForward]) {
         let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
         forwards.iter().for_each(|f| ports.release(f));
@@ -542,13 +552,7 @@ impl Engine {
                 continue;
             }
             for (name, a) in &c.networks {
-                let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
-                for f in &a.ports {
-                    if let Err(e) = ports.hold(f) {
-                        tracing::warn!(container = %c.id, error = %e, "could not hold published port again");
-                    }
-                }
-                drop(ports);
+                self.hold_ports(&c.id, &a.ports);
                 if republish
                     && !a.ports.is_empty()
                     && let Some(endpoint) = &a.endpoint
