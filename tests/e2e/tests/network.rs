@@ -998,3 +998,90 @@ fn ipv6_host_addresses_need_an_ipv6_container_address() {
     assert!(mapping.starts_with("0.0.0.0:"), "{mapping}");
     ok(&d.docker(&["rm", "-f", "v4only", "badip"]));
 }
+
+#[test]
+fn a_restart_over_an_earlier_berths_ip_table_publishes_the_ports_again() {
+    let Some(mut d) = daemon() else { return };
+    let prefix = subnet6_prefix(3);
+    let subnet = format!("{prefix}::/64");
+    ok(&d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "v6restart",
+    ]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "kept",
+        "--network",
+        "v6restart",
+        "--hostname",
+        "kepthost",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let mapping = ok(&d.docker(&["port", "kept", "80"]));
+    let port = mapping
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    // berthd dies while the container runs, and its table is found as a berth before IPv6
+    // support left it: an `ip` table of the same name, the `inet` one missing.
+    d.kill9();
+    let table = d.nft_table();
+    let nft = |args: &[&str]| {
+        let status = std::process::Command::new("nft")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "nft {args:?}");
+    };
+    nft(&["delete", "table", "inet", &table]);
+    nft(&["add", "table", "ip", &table]);
+    d.restart();
+    let listed = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .status()
+        .unwrap();
+    assert!(!listed.success(), "the legacy table was deleted");
+    assert_eq!(
+        read_from(&format!("[{prefix}::1]:{port}")),
+        "served-by-kepthost\n"
+    );
+    assert_eq!(
+        read_from(&format!("127.0.0.1:{port}")),
+        "served-by-kepthost\n"
+    );
+    // The host port is held again: the daemon refuses it to another container.
+    let taken = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "squatter",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert!(!taken.status.success());
+    assert!(
+        stderr(&taken).contains("already allocated"),
+        "{}",
+        stderr(&taken)
+    );
+    ok(&d.docker(&["rm", "-f", "kept", "squatter"]));
+    ok(&d.docker(&["network", "rm", "v6restart"]));
+}

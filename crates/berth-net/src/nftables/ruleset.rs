@@ -440,8 +440,18 @@ mod tests {
             ]
             .concat()
         );
-        // Isolation is by interface: one pair of rules covers both families.
-        assert_eq!(rules.iter().filter(|r| r.chain == ISOLATION).count(), 1);
+        // Isolation is by interface: one pair of rules covers both families, with no family
+        // check in it.
+        let isolation: Vec<_> = rules
+            .iter()
+            .filter(|r| r.chain == ISOLATION || r.chain == FORWARD)
+            .collect();
+        assert_eq!(isolation.len(), 2);
+        let family_check = Expr::Meta {
+            key: MetaKey::NfProto,
+            dreg: Register::R1,
+        };
+        assert!(isolation.iter().all(|r| !r.exprs.contains(&family_check)));
     }
 
     #[test]
