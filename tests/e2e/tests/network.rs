@@ -860,6 +860,16 @@ fn dual_stack_containers_publish_ports_and_reach_out_over_ipv6() {
     assert_eq!(lines.len(), 2, "{mapping}");
     let port = lines[0].strip_prefix("0.0.0.0:").expect("IPv4 first");
     assert_eq!(lines[1], format!("[::]:{port}"), "{mapping}");
+    assert_eq!(
+        ok(&d.berth(&["port", "web6", "80"])),
+        mapping,
+        "berth's CLI agrees"
+    );
+    let ps = ok(&d.docker(&["ps", "--filter", "name=web6", "--format", "{{.Ports}}"]));
+    assert_eq!(
+        ps.trim(),
+        format!("0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp")
+    );
     let ports = ok(&d.docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web6"]));
     assert_eq!(
         ports.trim(),
