@@ -25,6 +25,7 @@ cleanup() {
   awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   ip link del "$bridge" 2>/dev/null || true
+  nft delete table inet "berth_$bridge" 2>/dev/null || true
   nft delete table ip "berth_$bridge" 2>/dev/null || true
   find /sys/fs/cgroup -depth -type d -path "*/$cgroup_parent*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"

@@ -20,6 +20,7 @@ cleanup() {
   # berthd's mounts under its roots (the read-only shim binary, volumes).
   grep -o "$work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   ip link del "$bridge" 2>/dev/null || true
+  nft delete table inet "berth_$bridge" 2>/dev/null || true
   nft delete table ip "berth_$bridge" 2>/dev/null || true
   find /sys/fs/cgroup -depth -type d -path "*/$cgroup_parent*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"

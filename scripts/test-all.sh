@@ -64,6 +64,7 @@ with_berthd() {
   sleep 0.2
   grep -o "$dir[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   ip link del "$bridge" 2>/dev/null || true
+  nft delete table inet "berth_$bridge" 2>/dev/null || true
   nft delete table ip "berth_$bridge" 2>/dev/null || true
   find /sys/fs/cgroup -depth -type d -path "*berth-$bridge*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$dir"

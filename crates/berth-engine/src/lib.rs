@@ -121,7 +121,7 @@ impl Engine {
         engine.collect_garbage().await?;
         engine.init_networks().await?;
         engine.reconnect_running().await?;
-        engine.readopt_endpoints()?;
+        engine.readopt_endpoints().await?;
         // Volumes a crash left mounted with no container running to use them.
         engine.release_volumes()?;
         engine.seed_builtin_images().await?;

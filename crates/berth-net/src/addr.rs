@@ -143,6 +143,11 @@ impl Ipv6Cidr {
             .unwrap_or(0)
     }
 
+    /// The prefix as an address mask (`ffff:ffff:ffff:ffff::` for a /64).
+    pub fn netmask(&self) -> Ipv6Addr {
+        Ipv6Addr::from(self.mask())
+    }
+
     /// The network itself: the address with its host bits cleared.
     pub fn network(&self) -> Self {
         Self {

@@ -10,10 +10,15 @@
 //! of the payload through user space, and the container sees the real client address for
 //! outside traffic. A `prerouting_raw` rule drops anything arriving from the bridge for
 //! 127.0.0.0/8, closing the hole route_localnet would otherwise open (CVE-2020-8558).
+//!
+//! The table is of the `inet` family, so one set of chains and tags covers IPv4 and IPv6
+//! (rather than an `ip` and an `ip6` table kept in step). berth before IPv6 made an `ip` table
+//! of the same name: [`Firewall::init`] deletes it, and [`Firewall::migrated`] tells the
+//! caller to publish its running containers' ports again in the new one.
 
 use std::sync::Arc;
 
-use crate::addr::Ipv4Cidr;
+use crate::addr::{Ipv4Cidr, Ipv6Cidr};
 use crate::blocking;
 use crate::error::{Error, Result};
 use crate::netlink::socket::{NETLINK_NETFILTER, NetlinkSocket};
@@ -30,30 +35,36 @@ pub struct Firewall {
     table: Arc<str>,
     /// One transaction at a time: each replaces a tag's rules by listing then committing.
     lock: tokio::sync::Mutex<()>,
+    /// An `ip` table of an earlier berth was deleted at init.
+    migrated: bool,
 }
 
 impl Firewall {
-    /// The table berthd uses: `table ip berth`.
+    /// The table berthd uses: `table inet berth`.
     pub const DEFAULT_TABLE: &'static str = "berth";
 
     /// Turns on IPv4 forwarding and creates the table and its chains if missing; rules already
-    /// there (from a berthd that was restarted while containers ran) are kept.
+    /// there (from a berthd that was restarted while containers ran) are kept. An `ip` table of
+    /// the same name, from a berth before IPv6 support, is deleted.
     pub async fn init(table: &str) -> Result<Self> {
         validate_table_name(table)?;
-        let firewall = Self {
+        let mut firewall = Self {
             table: Arc::from(table),
             lock: tokio::sync::Mutex::new(()),
+            migrated: false,
         };
-        firewall
+        firewall.migrated = firewall
             .transact(|socket, table| {
                 sysctl::enable_ip_forward()?;
+                let migrated = delete_table(socket, Batch::legacy_ip(table))?;
                 let mut batch = Batch::new(table);
                 batch.add_table();
                 for chain in chains() {
                     batch.add_chain(&chain);
                 }
                 commit(socket, batch, "create the nftables table")?;
-                replace_tagged(socket, table, STATIC_TAG, &static_rules())
+                replace_tagged(socket, table, STATIC_TAG, &static_rules())?;
+                Ok(migrated)
             })
             .await?;
         Ok(firewall)
@@ -63,17 +74,32 @@ impl Firewall {
         &self.table
     }
 
+    /// Whether init replaced an earlier berth's `ip` table: the published ports of running
+    /// containers were in it and must be published again.
+    pub fn migrated(&self) -> bool {
+        self.migrated
+    }
+
     /// Installs (or reinstalls) a bridge network's masquerade, isolation and loopback rules,
-    /// and turns on route_localnet for the bridge, which must exist.
-    pub async fn add_network(&self, bridge: &str, subnet: Ipv4Cidr) -> Result<()> {
+    /// and turns on route_localnet for the bridge, which must exist. A dual-stack network
+    /// (`subnet6`) also gets its IPv6 masquerade, and turns on IPv6 forwarding.
+    pub async fn add_network(
+        &self,
+        bridge: &str,
+        subnet: Ipv4Cidr,
+        subnet6: Option<Ipv6Cidr>,
+    ) -> Result<()> {
         let bridge = bridge.to_owned();
         self.transact(move |socket, table| {
             sysctl::enable_route_localnet(&bridge)?;
+            if subnet6.is_some() {
+                sysctl::enable_ipv6_forward()?;
+            }
             replace_tagged(
                 socket,
                 table,
                 &network_tag(&bridge),
-                &network_rules(&bridge, subnet),
+                &network_rules(&bridge, subnet, subnet6),
             )
         })
         .await
@@ -108,15 +134,8 @@ impl Firewall {
 
     /// Deletes the whole table (uninstall, tests). A missing table is not an error.
     pub async fn destroy(self) -> Result<()> {
-        self.transact(|socket, table| {
-            let mut batch = Batch::new(table);
-            batch.delete_table();
-            match commit(socket, batch, "delete the nftables table") {
-                Err(Error::Netlink(e)) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-                other => other,
-            }
-        })
-        .await
+        self.transact(|socket, table| delete_table(socket, Batch::new(table)).map(drop))
+            .await
     }
 
     async fn transact<T: Send + 'static>(
@@ -156,6 +175,15 @@ fn commit(socket: &mut NetlinkSocket, batch: Batch<'_>, op: &str) -> Result<()> 
     }
     socket.transact(batch.into_messages(), op)?;
     Ok(())
+}
+
+/// Deletes the batch's table; false if there was none.
+fn delete_table(socket: &mut NetlinkSocket, mut batch: Batch<'_>) -> Result<bool> {
+    batch.delete_table();
+    match commit(socket, batch, "delete the nftables table") {
+        Err(Error::Netlink(e)) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        other => other.map(|()| true),
+    }
 }
 
 fn list(socket: &mut NetlinkSocket, table: &str) -> Result<Vec<RuleInfo>> {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::mem;
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::error::{Error, Result};
@@ -25,12 +25,66 @@ const FALLBACK_EPHEMERAL: PortRange = PortRange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     protocol: Protocol,
-    ip: Ipv4Addr,
+    /// The unspecified address of its family for "every address".
+    ip: IpAddr,
     port: u16,
 }
 
-/// The host ports berth holds. Not persisted: on restart berthd reserves its containers'
-/// published ports again, each by its exact number.
+impl Key {
+    fn of(forward: &PortForward) -> Self {
+        Key {
+            protocol: forward.protocol,
+            ip: host_ip_or_any(forward.host_ip, forward.container_ip),
+            port: forward.host_port,
+        }
+    }
+}
+
+/// One family's half of a request: the host address (`None`: all of them) and the container
+/// address its traffic goes to.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    host_ip: Option<IpAddr>,
+    container_ip: IpAddr,
+}
+
+fn host_ip_or_any(host_ip: Option<IpAddr>, container_ip: IpAddr) -> IpAddr {
+    host_ip.unwrap_or(match container_ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    })
+}
+
+/// As Docker: no host address publishes on every IPv4 address, and on every IPv6 one when the
+/// container has an IPv6 address; an explicit address (`0.0.0.0` and `::` included) publishes
+/// on its own family only, which the container must have.
+fn targets(request: &PortRequest, ipv4: Ipv4Addr, ipv6: Option<Ipv6Addr>) -> Result<Vec<Target>> {
+    let target = |host_ip: IpAddr, container_ip: IpAddr| Target {
+        host_ip: (!host_ip.is_unspecified()).then_some(host_ip),
+        container_ip,
+    };
+    match request.host_ip.map(|ip| ip.to_canonical()) {
+        None => Ok(std::iter::once(IpAddr::V4(ipv4))
+            .chain(ipv6.map(IpAddr::V6))
+            .map(|container_ip| Target {
+                host_ip: None,
+                container_ip,
+            })
+            .collect()),
+        Some(host_ip @ IpAddr::V4(_)) => Ok(vec![target(host_ip, IpAddr::V4(ipv4))]),
+        Some(host_ip @ IpAddr::V6(_)) => match ipv6 {
+            Some(ip) => Ok(vec![target(host_ip, IpAddr::V6(ip))]),
+            None => Err(Error::InvalidArgument(format!(
+                "cannot publish port {}/{} on IPv6 host address {host_ip}: the container has no \
+                 IPv6 address (its network was not created with --ipv6)",
+                request.container_port, request.protocol
+            ))),
+        },
+    }
+}
+
+/// The host ports berth holds. Not persisted: on restart berthd holds its containers'
+/// published ports again, with [`HostPortAllocator::hold`].
 pub struct HostPortAllocator {
     ephemeral: PortRange,
     next: u16,
@@ -62,22 +116,15 @@ impl HostPortAllocator {
     }
 
     /// Picks a host port for `request` (the exact one asked for, a free one in the range
-    /// asked for, or a free ephemeral one), holds it, and returns the forward to install.
+    /// asked for, or a free ephemeral one), holds it, and returns the forwards to install: one
+    /// per address family the request covers (see `targets`), all on the same host port.
     pub fn reserve(
         &mut self,
         request: &PortRequest,
-        container_ip: Ipv4Addr,
-    ) -> Result<PortForward> {
-        let host_ip = match request.host_ip {
-            None => None,
-            Some(IpAddr::V4(ip)) => Some(ip),
-            Some(IpAddr::V6(ip)) => {
-                return Err(Error::InvalidArgument(format!(
-                    "publishing on IPv6 host address {ip}: berth networks are IPv4 only"
-                )));
-            }
-        };
-        let ip = host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        ipv4: Ipv4Addr,
+        ipv6: Option<Ipv6Addr>,
+    ) -> Result<Vec<PortForward>> {
+        let targets = targets(request, ipv4, ipv6)?;
         let (range, random) = match request.host_ports {
             Some(range) => (range, false),
             None => (self.ephemeral, true),
@@ -92,17 +139,27 @@ impl HostPortAllocator {
         for step in 0..count {
             let offset = (usize::from(first - range.start) + step) % count;
             let port = range.start + offset as u16;
-            let key = Key {
-                protocol: request.protocol,
-                ip,
-                port,
-            };
-            if self.conflicts(key) {
+            let forwards: Vec<PortForward> = targets
+                .iter()
+                .map(|t| PortForward {
+                    host_ip: t.host_ip,
+                    host_port: port,
+                    container_ip: t.container_ip,
+                    container_port: request.container_port,
+                    protocol: request.protocol,
+                })
+                .collect();
+            let keys: Vec<Key> = forwards.iter().map(Key::of).collect();
+            if keys.iter().any(|key| self.conflicts(*key)) {
                 continue;
             }
-            match bind_reservation(request.protocol, SocketAddrV4::new(ip, port)) {
-                Ok(socket) => {
-                    self.held.insert(key, socket);
+            match keys
+                .iter()
+                .map(|key| bind_reservation(key.protocol, SocketAddr::new(key.ip, port)))
+                .collect::<io::Result<Vec<_>>>()
+            {
+                Ok(sockets) => {
+                    self.held.extend(keys.into_iter().zip(sockets));
                     if random {
                         self.next = if port == range.end {
                             range.start
@@ -110,21 +167,16 @@ impl HostPortAllocator {
                             port + 1
                         };
                     }
-                    return Ok(PortForward {
-                        host_ip,
-                        host_port: port,
-                        container_ip,
-                        container_port: request.container_port,
-                        protocol: request.protocol,
-                    });
+                    return Ok(forwards);
                 }
                 Err(e) => last_error = Some(e),
             }
         }
+        let ip = host_ip_or_any(targets[0].host_ip, targets[0].container_ip);
         let what = match request.host_ports {
             Some(range) if range.count() == 1 => format!(
-                "Bind for {ip}:{} failed: port is already allocated",
-                range.start
+                "Bind for {} failed: port is already allocated",
+                SocketAddr::new(ip, range.start)
             ),
             Some(range) => format!("no free host port in {range} on {ip}"),
             None => format!("no free host port in the ephemeral range {range} on {ip}"),
@@ -135,21 +187,31 @@ impl HostPortAllocator {
         ))
     }
 
-    /// Stops holding a forward's host port.
-    pub fn release(&mut self, forward: &PortForward) {
-        self.held.remove(&Key {
-            protocol: forward.protocol,
-            ip: forward.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
-            port: forward.host_port,
-        });
+    /// Holds the host port of a forward made before (berthd restarted while it was published).
+    pub fn hold(&mut self, forward: &PortForward) -> Result<()> {
+        let key = Key::of(forward);
+        if self.held.contains_key(&key) {
+            return Ok(());
+        }
+        let addr = SocketAddr::new(key.ip, key.port);
+        let socket = bind_reservation(key.protocol, addr)
+            .map_err(|e| Error::io(format!("hold published port {addr}"), e))?;
+        self.held.insert(key, socket);
+        Ok(())
     }
 
-    /// The same port and protocol is taken on the same address, or on every address by one
-    /// side.
+    /// Stops holding a forward's host port.
+    pub fn release(&mut self, forward: &PortForward) {
+        self.held.remove(&Key::of(forward));
+    }
+
+    /// The same port and protocol is taken on the same address, or on every address of the
+    /// same family by one side (IPv6 sockets are bound IPv6-only).
     fn conflicts(&self, key: Key) -> bool {
         self.held.keys().any(|held| {
             held.protocol == key.protocol
                 && held.port == key.port
+                && held.ip.is_ipv4() == key.ip.is_ipv4()
                 && (held.ip == key.ip || held.ip.is_unspecified() || key.ip.is_unspecified())
         })
     }
@@ -161,16 +223,21 @@ impl Default for HostPortAllocator {
     }
 }
 
-/// Binds (never listens on) a socket to hold `addr`.
-fn bind_reservation(protocol: Protocol, addr: SocketAddrV4) -> io::Result<Option<OwnedFd>> {
+/// Binds (never listens on) a socket to hold `addr`; an IPv6 one only for IPv6, so that
+/// `[::]` and `0.0.0.0` are held apart as Docker holds them.
+fn bind_reservation(protocol: Protocol, addr: SocketAddr) -> io::Result<Option<OwnedFd>> {
     let kind = match protocol {
         Protocol::Udp => libc::SOCK_DGRAM,
         Protocol::Tcp | Protocol::Sctp => libc::SOCK_STREAM,
     };
+    let domain = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
     // SAFETY: socket(2) with constant arguments; the result is checked before use.
     let raw = unsafe {
         libc::socket(
-            libc::AF_INET,
+            domain,
             kind | libc::SOCK_CLOEXEC,
             libc::c_int::from(protocol.number()),
         )
@@ -189,18 +256,51 @@ fn bind_reservation(protocol: Protocol, addr: SocketAddrV4) -> io::Result<Option
     }
     // SAFETY: `raw` is a descriptor just returned by socket(2) that nothing else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: an all-zero sockaddr_in is valid; the fields are set below.
-    let mut sockaddr: libc::sockaddr_in = unsafe { mem::zeroed() };
-    sockaddr.sin_family = libc::AF_INET as libc::sa_family_t;
-    sockaddr.sin_port = addr.port().to_be();
-    sockaddr.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
-    // SAFETY: the address pointer is valid for the length given.
-    let rc = unsafe {
-        libc::bind(
-            socket.as_raw_fd(),
-            (&raw const sockaddr).cast(),
-            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
+    let rc = match addr {
+        SocketAddr::V4(addr) => {
+            // SAFETY: an all-zero sockaddr_in is valid; the fields are set below.
+            let mut sockaddr: libc::sockaddr_in = unsafe { mem::zeroed() };
+            sockaddr.sin_family = libc::AF_INET as libc::sa_family_t;
+            sockaddr.sin_port = addr.port().to_be();
+            sockaddr.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+            // SAFETY: the address pointer is valid for the length given.
+            unsafe {
+                libc::bind(
+                    socket.as_raw_fd(),
+                    (&raw const sockaddr).cast(),
+                    mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+        }
+        SocketAddr::V6(addr) => {
+            let one: libc::c_int = 1;
+            // SAFETY: the option value points at a c_int of the length given.
+            let rc = unsafe {
+                libc::setsockopt(
+                    socket.as_raw_fd(),
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_V6ONLY,
+                    (&raw const one).cast(),
+                    mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: an all-zero sockaddr_in6 is valid; the fields are set below.
+            let mut sockaddr: libc::sockaddr_in6 = unsafe { mem::zeroed() };
+            sockaddr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sockaddr.sin6_port = addr.port().to_be();
+            sockaddr.sin6_addr.s6_addr = addr.ip().octets();
+            // SAFETY: the address pointer is valid for the length given.
+            unsafe {
+                libc::bind(
+                    socket.as_raw_fd(),
+                    (&raw const sockaddr).cast(),
+                    mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
@@ -223,13 +323,19 @@ mod tests {
     }
 
     const CONTAINER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const CONTAINER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 7, 0, 0, 0, 0, 0, 2);
+
+    fn one(forwards: Vec<PortForward>) -> PortForward {
+        assert_eq!(forwards.len(), 1, "{forwards:?}");
+        forwards.into_iter().next().unwrap()
+    }
 
     #[test]
     fn random_port_is_held_until_released() {
         let mut ports = HostPortAllocator::new();
-        let forward = ports
-            .reserve(&request(None, Protocol::Tcp), CONTAINER)
-            .unwrap();
+        let forward = one(ports
+            .reserve(&request(None, Protocol::Tcp), CONTAINER, None)
+            .unwrap());
         assert_ne!(forward.host_port, 0);
         assert_eq!(forward.container_ip, CONTAINER);
         assert!(TcpListener::bind(("127.0.0.1", forward.host_port)).is_err());
@@ -246,6 +352,7 @@ mod tests {
             .reserve(
                 &request(Some(PortRange::single(port)), Protocol::Tcp),
                 CONTAINER,
+                None,
             )
             .unwrap_err();
         assert!(
@@ -257,6 +364,7 @@ mod tests {
             .reserve(
                 &request(Some(PortRange::single(port)), Protocol::Udp),
                 CONTAINER,
+                None,
             )
             .unwrap();
     }
@@ -271,24 +379,82 @@ mod tests {
             start: base,
             end: base.saturating_add(20),
         };
-        let a = ports
-            .reserve(&request(Some(range), Protocol::Udp), CONTAINER)
-            .unwrap();
-        let b = ports
-            .reserve(&request(Some(range), Protocol::Udp), CONTAINER)
-            .unwrap();
+        let a = one(ports
+            .reserve(&request(Some(range), Protocol::Udp), CONTAINER, None)
+            .unwrap());
+        let b = one(ports
+            .reserve(&request(Some(range), Protocol::Udp), CONTAINER, None)
+            .unwrap());
         assert_ne!(a.host_port, b.host_port);
         assert!(range.contains(a.host_port) && range.contains(b.host_port));
     }
 
     #[test]
-    fn ipv6_host_ip_is_refused() {
+    fn ipv6_host_ip_needs_an_ipv6_container_address() {
         let mut ports = HostPortAllocator::new();
         let mut req = request(None, Protocol::Tcp);
         req.host_ip = Some("::1".parse().unwrap());
-        assert!(matches!(
-            ports.reserve(&req, CONTAINER),
-            Err(Error::InvalidArgument(_))
-        ));
+        let error = ports.reserve(&req, CONTAINER, None).unwrap_err();
+        assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+        assert!(error.to_string().contains("no IPv6 address"), "{error}");
+        assert!(ports.held.is_empty());
+        let forward = one(ports.reserve(&req, CONTAINER, Some(CONTAINER6)).unwrap());
+        assert_eq!(forward.container_ip, IpAddr::V6(CONTAINER6));
+        assert_eq!(forward.host_ip, req.host_ip);
+        assert!(TcpListener::bind(("::1", forward.host_port)).is_err());
+    }
+
+    #[test]
+    fn no_host_ip_publishes_both_families_on_one_port() {
+        let mut ports = HostPortAllocator::new();
+        let mut req = request(None, Protocol::Tcp);
+        req.host_ip = None;
+        let forwards = ports.reserve(&req, CONTAINER, Some(CONTAINER6)).unwrap();
+        assert_eq!(forwards.len(), 2, "{forwards:?}");
+        assert_eq!(forwards[0].container_ip, IpAddr::V4(CONTAINER));
+        assert_eq!(forwards[1].container_ip, IpAddr::V6(CONTAINER6));
+        assert!(forwards.iter().all(|f| f.host_ip.is_none()));
+        let port = forwards[0].host_port;
+        assert_eq!(forwards[1].host_port, port);
+        assert!(TcpListener::bind(("::", port)).is_err());
+        assert!(TcpListener::bind(("0.0.0.0", port)).is_err());
+        // A container without IPv6 gets the IPv4 forward only.
+        assert_eq!(ports.reserve(&req, CONTAINER, None).unwrap().len(), 1);
+        // Explicit unspecified addresses keep to their family.
+        req.host_ip = Some("::".parse().unwrap());
+        let v6 = one(ports.reserve(&req, CONTAINER, Some(CONTAINER6)).unwrap());
+        assert_eq!(
+            (v6.host_ip, v6.container_ip),
+            (None, IpAddr::V6(CONTAINER6))
+        );
+        req.host_ip = Some("0.0.0.0".parse().unwrap());
+        let v4 = one(ports.reserve(&req, CONTAINER, Some(CONTAINER6)).unwrap());
+        assert_eq!((v4.host_ip, v4.container_ip), (None, IpAddr::V4(CONTAINER)));
+        forwards.iter().for_each(|f| ports.release(f));
+        drop(TcpListener::bind(("::", port)).unwrap());
+        // Held again after a restart, by the forward alone.
+        ports.hold(&forwards[1]).unwrap();
+        assert!(TcpListener::bind(("::", port)).is_err());
+    }
+
+    #[test]
+    fn a_port_taken_on_ipv6_only_is_skipped_for_a_dual_stack_request() {
+        let squatter = TcpListener::bind("[::1]:0").unwrap();
+        let port = squatter.local_addr().unwrap().port();
+        let mut ports = HostPortAllocator::new();
+        let req = PortRequest {
+            host_ip: None,
+            host_ports: Some(PortRange {
+                start: port,
+                end: port.saturating_add(20),
+            }),
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let forwards = ports.reserve(&req, CONTAINER, Some(CONTAINER6)).unwrap();
+        assert_ne!(forwards[0].host_port, port);
+        assert_eq!(forwards[0].host_port, forwards[1].host_port);
+        // Nothing of the refused port is held.
+        assert!(!ports.held.keys().any(|k| k.port == port));
     }
 }

@@ -1,4 +1,4 @@
-//! The few IPv4 sysctls berth sets, written through /proc/sys.
+//! The few sysctls berth sets, written through /proc/sys.
 
 use std::fs;
 use std::path::Path;
@@ -9,6 +9,13 @@ use crate::rtnl::validate_ifname;
 /// Turns on IPv4 forwarding, which containers need to reach anything beyond their bridge.
 pub(crate) fn enable_ip_forward() -> Result<()> {
     set_if_different(Path::new("/proc/sys/net/ipv4/ip_forward"), "1")
+}
+
+/// Turns on IPv6 forwarding, which a dual-stack network's containers need to reach anything
+/// beyond their bridge. Set only once such a network exists, as Docker does: on a host that
+/// forwards, the kernel stops taking router advertisements on interfaces with `accept_ra=1`.
+pub(crate) fn enable_ipv6_forward() -> Result<()> {
+    set_if_different(Path::new("/proc/sys/net/ipv6/conf/all/forwarding"), "1")
 }
 
 /// Lets packets from the host's 127.0.0.0/8 be routed out of `bridge` (see `Firewall`).

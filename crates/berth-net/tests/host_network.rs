@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::time::Duration;
@@ -11,8 +11,9 @@ use std::time::Duration;
 use berth_net::container_side::{self, ContainerInterface};
 use berth_net::dns::{DnsConfig, DnsRecords, DnsServer};
 use berth_net::ipam::AddressAllocator;
+use berth_net::ipam6::Ipv6Allocator;
 use berth_net::port_spec::PortSpec;
-use berth_net::{Bridge, Firewall, HostPortAllocator, attach, detach, open_netns};
+use berth_net::{Bridge, Firewall, HostPortAllocator, Ipv6Cidr, attach, detach, open_netns};
 use common::*;
 
 const MTU: u32 = 1500;
@@ -34,6 +35,42 @@ async fn network() -> (Bridge, BridgeGuard, AddressAllocator) {
         .await
         .expect("create the test bridge");
     (bridge, guard, ipam)
+}
+
+/// A unique local /64 of this test process (`fdbe:PID:PID:n::/64`), never routed elsewhere.
+fn test_subnet6(n: u16) -> Ipv6Cidr {
+    let pid = std::process::id();
+    let addr = Ipv6Addr::new(0xfdbe, (pid >> 16) as u16, pid as u16, n, 0, 0, 0, 0);
+    Ipv6Cidr::new(addr, 64).unwrap()
+}
+
+/// A network with an IPv6 gateway on its bridge too.
+async fn dual_stack_network(n: u16) -> (Bridge, BridgeGuard, AddressAllocator, Ipv6Allocator) {
+    let (bridge, guard, ipam) = network().await;
+    let ipam6 = Ipv6Allocator::new(test_subnet6(n), None).unwrap();
+    bridge.add_gateway6(ipam6.gateway_cidr()).await.unwrap();
+    (bridge, guard, ipam, ipam6)
+}
+
+/// Plugs a namespace into a bridge with an IPv4 and an IPv6 address; `routed`: with default
+/// routes through the bridge's gateways.
+async fn attach_dual(
+    bridge: &Bridge,
+    netns: &Netns,
+    ipam: &mut AddressAllocator,
+    ipam6: &mut Ipv6Allocator,
+    routed: bool,
+) -> (berth_net::Endpoint, Ipv4Addr, Ipv6Addr) {
+    let (ip, ip6) = (ipam.allocate().unwrap(), ipam6.allocate().unwrap());
+    let mut endpoint = attach(bridge, netns.fd(), ip, None).await.unwrap();
+    endpoint.container.addresses6 = vec![ipam6.subnet().with_addr(ip6)];
+    endpoint.container.gateway6 = Some(ipam6.gateway());
+    if !routed {
+        endpoint.container.gateway = None;
+        endpoint.container.gateway6 = None;
+    }
+    configure_in(netns, &endpoint.container);
+    (endpoint, ip, ip6)
 }
 
 fn configure_in(netns: &Netns, interface: &ContainerInterface) {
@@ -68,7 +105,10 @@ async fn containers_on_a_bridge_talk_and_publish_ports() {
         .unwrap();
     let subnet = ipam.subnet();
     assert!(berth_net::routed_subnets().await.unwrap().contains(&subnet));
-    firewall.add_network(bridge.name(), subnet).await.unwrap();
+    firewall
+        .add_network(bridge.name(), subnet, None)
+        .await
+        .unwrap();
     let gateway = ipam.gateway();
 
     let (ns_a, ns_b) = (Netns::new(), Netns::new());
@@ -108,7 +148,10 @@ async fn containers_on_a_bridge_talk_and_publish_ports() {
     // Publish container a's port 80 on a random host port (`-p 80`).
     let mut host_ports = HostPortAllocator::new();
     let spec: PortSpec = "80".parse().unwrap();
-    let forward = host_ports.reserve(&spec.requests()[0], ip_a).unwrap();
+    let forward = host_ports
+        .reserve(&spec.requests()[0], ip_a, None)
+        .unwrap()
+        .remove(0);
     firewall
         .publish(&a.host_ifname, std::slice::from_ref(&forward))
         .await
@@ -218,11 +261,11 @@ async fn networks_are_isolated_from_each_other() {
     }
 
     firewall
-        .add_network(bridge_1.name(), ipam_1.subnet())
+        .add_network(bridge_1.name(), ipam_1.subnet(), None)
         .await
         .unwrap();
     firewall
-        .add_network(bridge_2.name(), ipam_2.subnet())
+        .add_network(bridge_2.name(), ipam_2.subnet(), None)
         .await
         .unwrap();
     let after = ns_1.run(move || {
@@ -318,4 +361,120 @@ async fn dns_answers_container_names_and_forwards_the_rest() {
     stub.join().unwrap();
     drop(server);
     detach(&endpoint).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_stack_networks_publish_and_masquerade_over_ipv6() {
+    if !have_root() {
+        return;
+    }
+    let table = firewall().await;
+    let firewall = table.firewall();
+    let (bridge, _guard, mut ipam, mut ipam6) = dual_stack_network(1).await;
+    firewall
+        .add_network(bridge.name(), ipam.subnet(), Some(ipam6.subnet()))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/forwarding")
+            .unwrap()
+            .trim(),
+        "1",
+        "a dual-stack network turns IPv6 forwarding on"
+    );
+    let container = Netns::new();
+    let (endpoint, ip, ip6) = attach_dual(&bridge, &container, &mut ipam, &mut ipam6, true).await;
+
+    // `-p 80`: one host port, published on 0.0.0.0 and on ::.
+    let mut host_ports = HostPortAllocator::new();
+    let spec: PortSpec = "80".parse().unwrap();
+    let forwards = host_ports
+        .reserve(&spec.requests()[0], ip, Some(ip6))
+        .unwrap();
+    assert_eq!(forwards.len(), 2, "{forwards:?}");
+    firewall
+        .publish(&endpoint.host_ifname, &forwards)
+        .await
+        .unwrap();
+    let web = container.run(|| TcpListener::bind("[::]:80").unwrap());
+    let web_server = container.spawn(move || serve_greetings(web, 2, "web6"));
+    let (port, gateway, gateway6) = (forwards[0].host_port, ipam.gateway(), ipam6.gateway());
+    let got = tokio::task::spawn_blocking(move || {
+        (
+            read_greeting(SocketAddr::from((gateway6, port))),
+            read_greeting(SocketAddr::from((gateway, port))),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        got.0.expect("[gateway6]:hostPort reaches the container"),
+        "web6"
+    );
+    assert_eq!(got.1.expect("gateway:hostPort still reaches it"), "web6");
+    let peers = web_server.join().unwrap();
+    assert_eq!(peers[0].ip(), IpAddr::V6(gateway6), "{peers:?}");
+
+    // An outside host: a plain bridge (not one of berth's networks) with a namespace on it.
+    let (outside, _outside_guard, mut outside_ipam, mut outside_ipam6) =
+        dual_stack_network(2).await;
+    let peer = Netns::new();
+    let (peer_endpoint, _, peer_ip6) = attach_dual(
+        &outside,
+        &peer,
+        &mut outside_ipam,
+        &mut outside_ipam6,
+        false,
+    )
+    .await;
+    let listener = peer.run(move || TcpListener::bind((peer_ip6, 7000)).unwrap());
+    let peer_server = peer.spawn(move || serve_greetings(listener, 1, "outside"));
+    let got = container.run(move || read_greeting(SocketAddr::from((peer_ip6, 7000))));
+    assert_eq!(
+        got.expect("the container reaches the outside over IPv6"),
+        "outside"
+    );
+    // The peer has no route back to the container's subnet: it sees, and answers, the host.
+    assert_eq!(
+        peer_server.join().unwrap()[0].ip(),
+        IpAddr::V6(outside_ipam6.gateway()),
+        "masqueraded to the outgoing interface's address"
+    );
+
+    // Unpublished and removed: no rule of the endpoint or network stays.
+    firewall.unpublish(&endpoint.host_ifname).await.unwrap();
+    forwards.iter().for_each(|f| host_ports.release(f));
+    firewall.remove_network(bridge.name()).await.unwrap();
+    let rules = firewall.rules().await.unwrap();
+    assert!(
+        rules.iter().all(|r| r.tag.as_deref() == Some("berth")),
+        "{rules:#?}"
+    );
+    detach(&endpoint).await.unwrap();
+    detach(&peer_endpoint).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_replaces_an_earlier_berths_ip_table() {
+    if !have_root() {
+        return;
+    }
+    let name = table_name();
+    let nft = |args: &[&str]| {
+        let status = std::process::Command::new("nft").args(args).status();
+        status.is_ok_and(|s| s.success())
+    };
+    if !nft(&["add", "table", "ip", &name]) {
+        eprintln!("skipped: no nft tool to make a legacy table with");
+        return;
+    }
+    let table = TableGuard(Some(Firewall::init(&name).await.unwrap()));
+    assert!(table.firewall().migrated());
+    assert!(
+        !nft(&["list", "table", "ip", &name]),
+        "the ip table is gone"
+    );
+    assert!(nft(&["list", "table", "inet", &name]));
+    let again = Firewall::init(&name).await.unwrap();
+    assert!(!again.migrated(), "nothing to migrate the second time");
 }

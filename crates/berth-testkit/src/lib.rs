@@ -141,6 +141,11 @@ impl Daemon {
             .to_string()
     }
 
+    /// The daemon's nftables table (`inet`), as berthd names it after its bridge.
+    pub fn nft_table(&self) -> String {
+        self.network.table()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

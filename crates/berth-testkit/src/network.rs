@@ -37,8 +37,13 @@ impl TestNetwork {
         })
     }
 
+    /// berthd's nftables table for this bridge (`NetworkConfig::table`).
+    pub fn table(&self) -> String {
+        format!("berth_{}", self.bridge)
+    }
+
     /// Deletes the default bridge, every bridge with an address in the daemon's pool, and
-    /// the daemon's nftables table.
+    /// the daemon's nftables tables.
     pub fn remove(&self) {
         let quiet = |args: &[&str], tool: &str| {
             let _ = Command::new(tool)
@@ -50,10 +55,10 @@ impl TestNetwork {
         for bridge in self.bridges() {
             quiet(&["link", "del", &bridge], "ip");
         }
-        quiet(
-            &["delete", "table", "ip", &format!("berth_{}", self.bridge)],
-            "nft",
-        );
+        // berth's table is `inet`; an `ip` one is what a berth before IPv6 support made.
+        for family in ["inet", "ip"] {
+            quiet(&["delete", "table", family, &self.table()], "nft");
+        }
     }
 
     fn bridges(&self) -> Vec<String> {

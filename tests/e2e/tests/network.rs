@@ -720,3 +720,378 @@ fn dual_stack_networks_give_containers_ipv6_addresses() {
     ok(&d.docker(&["rm", "-f", "six"]));
     ok(&d.docker(&["network", "rm", "dual", "ula"]));
 }
+
+/// A unique local /64 for this test process (`fdbf:PID:PID:n::/64`), as its prefix text.
+fn subnet6_prefix(n: u16) -> String {
+    let pid = std::process::id();
+    format!("fdbf:{:x}:{:x}:{n:x}", pid >> 16, pid & 0xffff)
+}
+
+/// A namespace on the far end of a veth pair: an IPv6 host outside every berth network, with
+/// no route back to them. Deleted on drop.
+struct OutsideHost {
+    netns: String,
+    link: String,
+}
+
+impl OutsideHost {
+    /// The host end gets `PREFIX::1/64`, the namespace end `PREFIX::2/64`.
+    fn new(prefix: &str) -> Self {
+        let id = std::process::id() % 100_000;
+        let host = OutsideHost {
+            netns: format!("bt6ns{id}"),
+            link: format!("bt6h{id}"),
+        };
+        let peer = format!("bt6p{id}");
+        let ip = |args: &[&str]| {
+            let status = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "ip {args:?}");
+        };
+        ip(&["netns", "add", &host.netns]);
+        ip(&[
+            "link", "add", &host.link, "type", "veth", "peer", "name", &peer,
+        ]);
+        ip(&["link", "set", &peer, "netns", &host.netns]);
+        let host_addr = format!("{prefix}::1/64");
+        ip(&["addr", "add", &host_addr, "dev", &host.link, "nodad"]);
+        ip(&["link", "set", &host.link, "up"]);
+        let peer_addr = format!("{prefix}::2/64");
+        ip(&[
+            "-n",
+            &host.netns,
+            "addr",
+            "add",
+            &peer_addr,
+            "dev",
+            &peer,
+            "nodad",
+        ]);
+        ip(&["-n", &host.netns, "link", "set", &peer, "up"]);
+        host
+    }
+
+    /// Listens on `addr` inside the namespace, answers one connection with `greeting` and
+    /// returns who connected.
+    fn serve_once(
+        &self,
+        addr: std::net::SocketAddr,
+        greeting: &'static str,
+    ) -> std::thread::JoinHandle<std::net::SocketAddr> {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let path = format!("/run/netns/{}", self.netns);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap();
+            // SAFETY: setns on this thread alone, with a descriptor of a network namespace.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}");
+            let listener = std::net::TcpListener::bind(addr).unwrap();
+            ready_tx.send(()).unwrap();
+            let (mut stream, peer) = listener.accept().unwrap();
+            stream.write_all(greeting.as_bytes()).unwrap();
+            peer
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("listening");
+        handle
+    }
+}
+
+impl Drop for OutsideHost {
+    fn drop(&mut self) {
+        for args in [
+            vec!["link", "del", &self.link],
+            vec!["netns", "del", &self.netns],
+        ] {
+            let _ = std::process::Command::new("ip").args(&args).status();
+        }
+    }
+}
+
+/// The rules of the daemon's table owned by `tag` (`berth network br-…`, `berth endpoint …`).
+fn rules_tagged(d: &Daemon, tag: &str) -> usize {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "inet", &d.nft_table()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.contains(&format!("comment \"{tag}")))
+        .count()
+}
+
+#[test]
+fn dual_stack_containers_publish_ports_and_reach_out_over_ipv6() {
+    let Some(d) = daemon() else { return };
+    let prefix = subnet6_prefix(1);
+    let subnet = format!("{prefix}::/64");
+    let gateway6 = format!("{prefix}::1");
+    ok(&d.docker(&["network", "create", "--ipv6", "--subnet", &subnet, "v6pub"]));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/forwarding")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web6",
+        "--network",
+        "v6pub",
+        "--hostname",
+        "web6host",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    // One host port, on 0.0.0.0 and on ::, as Docker 1.47 shows them.
+    let mapping = ok(&d.docker(&["port", "web6", "80"]));
+    let lines: Vec<&str> = mapping.lines().collect();
+    assert_eq!(lines.len(), 2, "{mapping}");
+    let port = lines[0].strip_prefix("0.0.0.0:").expect("IPv4 first");
+    assert_eq!(lines[1], format!("[::]:{port}"), "{mapping}");
+    assert_eq!(
+        ok(&d.berth(&["port", "web6", "80"])),
+        mapping,
+        "berth's CLI agrees"
+    );
+    let ps = ok(&d.docker(&["ps", "--filter", "name=web6", "--format", "{{.Ports}}"]));
+    assert_eq!(
+        ps.trim(),
+        format!("0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp")
+    );
+    let ports = ok(&d.docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web6"]));
+    assert_eq!(
+        ports.trim(),
+        format!(
+            r#"{{"80/tcp":[{{"HostIp":"0.0.0.0","HostPort":"{port}"}},{{"HostIp":"::","HostPort":"{port}"}}]}}"#
+        )
+    );
+    // Over IPv6 on the bridge's gateway address, and still over IPv4 on loopback.
+    assert_eq!(
+        read_from(&format!("[{gateway6}]:{port}")),
+        "served-by-web6host\n"
+    );
+    assert_eq!(
+        read_from(&format!("127.0.0.1:{port}")),
+        "served-by-web6host\n"
+    );
+
+    // An IPv6 host address publishes on that address only.
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "pinned6",
+        "--network",
+        "v6pub",
+        "--hostname",
+        "pinnedhost",
+        "-p",
+        &format!("[{gateway6}]::80"),
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let mapping = ok(&d.docker(&["port", "pinned6", "80"]));
+    let pinned = mapping.trim().to_string();
+    assert!(
+        pinned.starts_with(&format!("[{gateway6}]:")) && mapping.lines().count() == 1,
+        "{mapping}"
+    );
+    assert_eq!(read_from(&pinned), "served-by-pinnedhost\n");
+
+    // Outbound: a host outside the network, with no route back, sees the host's address.
+    let outside_prefix = subnet6_prefix(2);
+    let outside = OutsideHost::new(&outside_prefix);
+    let peer_addr: std::net::SocketAddr = format!("[{outside_prefix}::2]:7000").parse().unwrap();
+    let server = outside.serve_once(peer_addr, "from-outside");
+    let peer_host = format!("{outside_prefix}::2");
+    let got = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6pub",
+        "busybox",
+        "nc",
+        "-w",
+        "5",
+        &peer_host,
+        "7000",
+    ]));
+    assert_eq!(got, "from-outside");
+    assert_eq!(
+        server.join().unwrap().ip().to_string(),
+        format!("{outside_prefix}::1"),
+        "masqueraded to the outgoing interface's address"
+    );
+
+    // Everything goes with the containers and the network.
+    let bridge = format!(
+        "br-{}",
+        &ok(&d.docker(&["network", "inspect", "-f", "{{.Id}}", "v6pub"])).trim()[..12]
+    );
+    assert!(rules_tagged(&d, &format!("berth network {bridge}")) > 0);
+    ok(&d.docker(&["rm", "-f", "web6", "pinned6"]));
+    assert_eq!(rules_tagged(&d, "berth endpoint"), 0);
+    assert!(
+        std::net::TcpStream::connect(&pinned).is_err(),
+        "nothing answers once the container went"
+    );
+    ok(&d.docker(&["network", "rm", "v6pub"]));
+    assert_eq!(rules_tagged(&d, &format!("berth network {bridge}")), 0);
+}
+
+#[test]
+fn ipv6_host_addresses_need_an_ipv6_container_address() {
+    let Some(d) = daemon() else { return };
+    // The CLI refuses an address that is not one.
+    let bad = d.docker(&["run", "--rm", "-p", "[zz::1]:80:80", "busybox", "true"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("invalid IP address"),
+        "{}",
+        stderr(&bad)
+    );
+    // So does the API.
+    let created = d.api_json(
+        "POST",
+        "/containers/create?name=badip",
+        &serde_json::json!({
+            "Image": "busybox", "Cmd": ["true"],
+            "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "zz::1", "HostPort": "80"}]}}
+        }),
+    );
+    let started = d.api_json("POST", "/containers/badip/start", &serde_json::json!({}));
+    let refused = if created.status == 201 {
+        &started
+    } else {
+        &created
+    };
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("zz::1"), "{}", refused.text());
+
+    // An IPv6 host address on the default bridge, which has no IPv6: a clear error at start,
+    // and nothing of it stays in the firewall.
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "nov6",
+        "-p",
+        "[fd00:dead:beef::1]::80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no IPv6 address"), "{}", stderr(&out));
+    assert_eq!(rules_tagged(&d, "berth endpoint"), 0);
+    // Without an IPv6 host address the same container publishes on IPv4 only.
+    ok(&d.docker(&["rm", "-f", "nov6"]));
+    ok(&d.docker(&[
+        "run", "-d", "--name", "v4only", "-p", "80", "busybox", "sleep", "60",
+    ]));
+    let mapping = ok(&d.docker(&["port", "v4only", "80"]));
+    assert_eq!(mapping.lines().count(), 1, "{mapping}");
+    assert!(mapping.starts_with("0.0.0.0:"), "{mapping}");
+    ok(&d.docker(&["rm", "-f", "v4only", "badip"]));
+}
+
+#[test]
+fn a_restart_over_an_earlier_berths_ip_table_publishes_the_ports_again() {
+    let Some(mut d) = daemon() else { return };
+    let prefix = subnet6_prefix(3);
+    let subnet = format!("{prefix}::/64");
+    ok(&d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "v6restart",
+    ]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "kept",
+        "--network",
+        "v6restart",
+        "--hostname",
+        "kepthost",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let mapping = ok(&d.docker(&["port", "kept", "80"]));
+    let port = mapping
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    // berthd dies while the container runs, and its table is found as a berth before IPv6
+    // support left it: an `ip` table of the same name, the `inet` one missing.
+    d.kill9();
+    let table = d.nft_table();
+    let nft = |args: &[&str]| {
+        let status = std::process::Command::new("nft")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "nft {args:?}");
+    };
+    nft(&["delete", "table", "inet", &table]);
+    nft(&["add", "table", "ip", &table]);
+    d.restart();
+    let listed = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .status()
+        .unwrap();
+    assert!(!listed.success(), "the legacy table was deleted");
+    assert_eq!(
+        read_from(&format!("[{prefix}::1]:{port}")),
+        "served-by-kepthost\n"
+    );
+    assert_eq!(
+        read_from(&format!("127.0.0.1:{port}")),
+        "served-by-kepthost\n"
+    );
+    // The host port is held again: the daemon refuses it to another container.
+    let taken = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "squatter",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert!(!taken.status.success());
+    assert!(
+        stderr(&taken).contains("already allocated"),
+        "{}",
+        stderr(&taken)
+    );
+    ok(&d.docker(&["rm", "-f", "kept", "squatter"]));
+    ok(&d.docker(&["network", "rm", "v6restart"]));
+}

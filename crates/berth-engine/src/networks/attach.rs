@@ -11,7 +11,7 @@ use berth_net::port_spec::{PortRange, PortRequest, Protocol};
 use berth_net::{Bridge, PortForward};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// How a container is networked, from HostConfig.NetworkMode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +66,9 @@ fn port_requests(c: &Container) -> Result<Vec<PortRequest>> {
                 })
             }
         };
+        // No address: both families. `0.0.0.0` and `::` are each their own family only.
         let host_ip = match host_ip {
-            "" | "0.0.0.0" => None,
+            "" => None,
             ip => Some(
                 ip.parse::<IpAddr>()
                     .map_err(|_| Error::invalid(format!("invalid host IP: \"{ip}\"")))?,
@@ -259,11 +260,21 @@ impl Engine {
                 continue;
             };
             let a = c.networks.get_mut(name).expect("listed above");
+            if n.bridge.is_none() && n.parent.is_none() {
+                continue;
+            }
             let ip: Ipv4Addr =
                 a.ip.as_deref()
                     .unwrap_or_default()
                     .parse()
                     .map_err(|_| Error::internal("no address allocated"))?;
+            let ip6: Option<Ipv6Addr> = match (&n.ipam6, a.ip6.as_deref()) {
+                (Some(_), Some(ip6)) => Some(
+                    ip6.parse()
+                        .map_err(|_| Error::internal("bad IPv6 address allocated"))?,
+                ),
+                _ => None,
+            };
             use std::os::fd::AsFd;
             let mac = a
                 .requested_mac
@@ -271,31 +282,42 @@ impl Engine {
                 .map(str::parse)
                 .transpose()
                 .map_err(|e| Error::invalid(format!("{e}")))?;
-            let mut endpoint = match (&n.bridge, &n.parent) {
+            // Host ports first: a request the container cannot have (an IPv6 host address
+            // without an IPv6 address) or a taken port fails before anything is plugged in.
+            let forwards = if index == 0 && !requests.is_empty() {
+                self.reserve_ports(&requests, ip, ip6)?
+            } else {
+                Vec::new()
+            };
+            let plugged = match (&n.bridge, &n.parent) {
                 (Some(bridge_name), _) => {
-                    let bridge =
-                        Bridge::ensure(bridge_name, ipam.gateway_cidr(), super::MTU).await?;
-                    berth_net::attach(&bridge, netns.as_fd(), ip, mac).await?
+                    match Bridge::ensure(bridge_name, ipam.gateway_cidr(), super::MTU).await {
+                        Ok(bridge) => berth_net::attach(&bridge, netns.as_fd(), ip, mac).await,
+                        Err(e) => Err(e),
+                    }
                 }
                 (None, Some(parent)) => {
-                    let gateway = Some(ipam.gateway());
                     berth_net::macvlan::attach_macvlan(
                         &parent.name,
                         netns.as_fd(),
                         ipam.gateway_cidr(),
                         ip,
-                        gateway,
+                        Some(ipam.gateway()),
                         mac,
                     )
-                    .await?
+                    .await
                 }
-                (None, None) => continue,
+                (None, None) => unreachable!("skipped above"),
+            };
+            let mut endpoint = match plugged {
+                Ok(endpoint) => endpoint,
+                Err(e) => {
+                    self.release_ports(&forwards);
+                    return Err(e.into());
+                }
             };
             endpoint.container.name = format!("eth{index}");
-            if let (Some(ipam6), Some(ip6)) = (&n.ipam6, a.ip6.as_deref()) {
-                let ip6 = ip6
-                    .parse()
-                    .map_err(|_| Error::internal("bad IPv6 address allocated"))?;
+            if let (Some(ipam6), Some(ip6)) = (&n.ipam6, ip6) {
                 endpoint.container.addresses6 = vec![ipam6.subnet().with_addr(ip6)];
                 endpoint.container.gateway6 = Some(ipam6.gateway());
             }
@@ -303,12 +325,19 @@ impl Engine {
                 endpoint.container.gateway = None;
                 endpoint.container.gateway6 = None;
             }
-            if index == 0 && !requests.is_empty() {
-                let forwards = self.reserve_ports(&requests, ip)?;
-                self.net
-                    .firewall()?
-                    .publish(&endpoint.host_ifname, &forwards)
-                    .await?;
+            if !forwards.is_empty() {
+                let published = match self.net.firewall() {
+                    Ok(firewall) => firewall.publish(&endpoint.host_ifname, &forwards).await,
+                    Err(e) => {
+                        self.release_ports(&forwards);
+                        return Err(e);
+                    }
+                };
+                if let Err(e) = published {
+                    self.release_ports(&forwards);
+                    let _ = berth_net::detach(&endpoint).await;
+                    return Err(e.into());
+                }
                 a.ports = forwards;
             }
             interfaces.push(endpoint.container.clone());
@@ -318,21 +347,46 @@ impl Engine {
         Ok(interfaces)
     }
 
-    fn reserve_ports(&self, requests: &[PortRequest], ip: Ipv4Addr) -> Result<Vec<PortForward>> {
+    /// Host ports for every request: IPv4 forwards to `ip`, IPv6 ones to `ip6` (see
+    /// `HostPortAllocator::reserve`). All or nothing.
+    fn reserve_ports(
+        &self,
+        requests: &[PortRequest],
+        ip: Ipv4Addr,
+        ip6: Option<Ipv6Addr>,
+    ) -> Result<Vec<PortForward>> {
         let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<PortForward> = Vec::new();
         for r in requests {
-            match ports.reserve(r, ip) {
-                Ok(f) => out.push(f),
+            match ports.reserve(r, ip, ip6) {
+                Ok(forwards) => out.extend(forwards),
                 Err(e) => {
                     out.iter().for_each(|f| ports.release(f));
-                    return Err(Error::internal(format!(
-                        "driver failed programming external connectivity: {e}"
-                    )));
+                    return Err(match e {
+                        berth_net::Error::InvalidArgument(_) => Error::invalid(e.to_string()),
+                        e => Error::internal(format!(
+                            "driver failed programming external connectivity: {e}"
+                        )),
+                    });
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Holds the host ports of forwards made before berthd restarted.
+    fn hold_ports(&self, container: &str, forwards: &[PortForward]) {
+        let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+        for f in forwards {
+            if let Err(e) = ports.hold(f) {
+                tracing::warn!(%container, error = %e, "could not hold published port again");
+            }
+        }
+    }
+
+    fn release_ports(&self, forwards: &[PortForward]) {
+        let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+        forwards.iter().for_each(|f| ports.release(f));
     }
 
     /// At exit, or when a start fails: veths, ports, DNS names and addresses go back.
@@ -488,26 +542,28 @@ impl Engine {
         Ok(())
     }
 
-    /// After a berthd restart: running containers keep their host ports and DNS names.
-    pub(crate) fn readopt_endpoints(&self) -> Result<()> {
+    /// After a berthd restart: running containers keep their host ports and DNS names, and
+    /// their published ports are put in the firewall table again when it was just migrated
+    /// from an earlier berth's `ip` table.
+    pub(crate) async fn readopt_endpoints(&self) -> Result<()> {
+        let republish = self.net.firewall()?.migrated();
         for c in self.container_records()? {
             if !c.state.running() {
                 continue;
             }
             for (name, a) in &c.networks {
-                let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
-                for f in &a.ports {
-                    let exact = PortRequest {
-                        host_ip: f.host_ip.map(IpAddr::V4),
-                        host_ports: Some(PortRange::single(f.host_port)),
-                        container_port: f.container_port,
-                        protocol: f.protocol,
-                    };
-                    if let Err(e) = ports.reserve(&exact, f.container_ip) {
-                        tracing::warn!(container = %c.id, error = %e, "could not hold published port again");
-                    }
+                self.hold_ports(&c.id, &a.ports);
+                if republish
+                    && !a.ports.is_empty()
+                    && let Some(endpoint) = &a.endpoint
+                    && let Err(e) = self
+                        .net
+                        .firewall()?
+                        .publish(&endpoint.host_ifname, &a.ports)
+                        .await
+                {
+                    tracing::warn!(container = %c.id, error = %e, "could not publish ports again");
                 }
-                drop(ports);
                 if let Some(ip) = a.ip.as_deref().and_then(|ip| ip.parse().ok()) {
                     self.register_in_dns(&c, name, ip);
                 }

@@ -256,7 +256,7 @@ impl Engine {
         }
         self.net
             .firewall()?
-            .add_network(bridge, ipam.subnet())
+            .add_network(bridge, ipam.subnet(), n.ipam6.as_ref().map(|i| i.subnet()))
             .await?;
         if n.has_dns() {
             let upstreams = berth_net::dns::upstreams_from_resolv_conf(

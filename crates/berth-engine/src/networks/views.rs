@@ -3,6 +3,7 @@
 use super::{Attachment, Network};
 use crate::containers::Container;
 use serde_json::{Map, Value, json};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Docker's network object; `members` fill `Containers` (inspect only).
 pub fn network_json(n: &Network, members: &[(Container, Attachment)]) -> Value {
@@ -93,6 +94,16 @@ pub fn endpoint_json(n: Option<&Network>, a: &Attachment) -> Value {
     })
 }
 
+/// A forward's host address as Docker shows it: `0.0.0.0` or `::` for every address of its
+/// family.
+fn host_ip_text(f: &berth_net::PortForward) -> String {
+    let any = match f.container_ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    f.host_ip.unwrap_or(any).to_string()
+}
+
 /// `Ports` of inspect: every exposed or published port, with its bindings or null.
 pub fn ports_json(c: &Container) -> Value {
     let mut ports = Map::new();
@@ -106,7 +117,7 @@ pub fn ports_json(c: &Container) -> Value {
     for a in c.networks.values() {
         for f in &a.ports {
             let key = format!("{}/{}", f.container_port, f.protocol);
-            let host_ip = f.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
+            let host_ip = host_ip_text(f);
             let entry = ports.entry(key).or_insert_with(|| json!([]));
             if !entry.is_array() {
                 *entry = json!([]);
@@ -125,7 +136,7 @@ pub fn ports_summary(c: &Container) -> Value {
     let mut out: Vec<Value> = Vec::new();
     for a in c.networks.values() {
         for f in &a.ports {
-            let ip = f.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
+            let ip = host_ip_text(f);
             out.push(json!({"IP": ip, "PrivatePort": f.container_port, "PublicPort": f.host_port, "Type": f.protocol.to_string()}));
         }
     }

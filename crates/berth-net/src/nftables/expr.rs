@@ -1,10 +1,13 @@
 //! nftables rule expressions as data, and their netlink encoding
 //! (`include/uapi/linux/netfilter/nf_tables.h`). A rule is a list of these run in order on a
 //! packet: loads into registers, comparisons that stop the rule on mismatch, then an action.
+//!
+//! berth's table is of the `inet` family, which sees IPv4 and IPv6 packets alike: every match
+//! on a network header first checks the packet's family (`meta nfproto`), as `nft` adds itself.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use crate::addr::Ipv4Cidr;
+use crate::addr::{Ipv4Cidr, Ipv6Cidr};
 use crate::netlink::message::{MessageBuilder, NLA_F_NESTED};
 use crate::port_spec::Protocol;
 
@@ -20,7 +23,32 @@ pub enum Register {
 pub enum MetaKey {
     IifName = 6,
     OifName = 7,
+    NfProto = 15,
     L4Proto = 16,
+}
+
+/// The address family of a packet or of a translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Self::Ipv4,
+            IpAddr::V6(_) => Self::Ipv6,
+        }
+    }
+
+    /// `NFPROTO_IPV4` / `NFPROTO_IPV6`.
+    fn nfproto(self) -> u8 {
+        match self {
+            Self::Ipv4 => 2,
+            Self::Ipv6 => 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +103,12 @@ pub enum Expr {
     FibDaddrType { dreg: Register },
     /// Loads the connection's conntrack status bits.
     CtStatus { dreg: Register },
-    /// Destination NAT to the address in `addr` and the port in `port`.
-    Dnat { addr: Register, port: Register },
+    /// Destination NAT to the `family` address in `addr` and the port in `port`.
+    Dnat {
+        family: Family,
+        addr: Register,
+        port: Register,
+    },
     /// Source NAT to the outgoing interface's address.
     Masquerade,
 }
@@ -101,7 +133,6 @@ const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 const NFTA_FIB_F_DADDR: u32 = 1 << 1;
 const NFT_CT_STATUS: u32 = 2;
 const NFT_NAT_DNAT: u32 = 1;
-const NFPROTO_IPV4: u32 = 2;
 
 impl Expr {
     fn name(&self) -> &'static str {
@@ -184,9 +215,9 @@ impl Expr {
             Self::CtStatus { dreg } => {
                 msg.attr_u32_be(1, reg(*dreg)).attr_u32_be(2, NFT_CT_STATUS);
             }
-            Self::Dnat { addr, port } => {
+            Self::Dnat { family, addr, port } => {
                 msg.attr_u32_be(1, NFT_NAT_DNAT)
-                    .attr_u32_be(2, NFPROTO_IPV4)
+                    .attr_u32_be(2, u32::from(family.nfproto()))
                     .attr_u32_be(3, reg(*addr))
                     .attr_u32_be(5, reg(*port));
             }
@@ -240,11 +271,26 @@ pub fn oifname(op: CmpOp, name: &str) -> Vec<Expr> {
     ]
 }
 
-/// Which IPv4 header address to match.
+/// Which network header address to match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Address {
     Source,
     Destination,
+}
+
+/// `meta nfproto ipv4` / `meta nfproto ipv6`.
+pub fn nfproto(family: Family) -> Vec<Expr> {
+    vec![
+        Expr::Meta {
+            key: MetaKey::NfProto,
+            dreg: Register::R1,
+        },
+        Expr::Cmp {
+            sreg: Register::R1,
+            op: CmpOp::Eq,
+            data: vec![family.nfproto()],
+        },
+    ]
 }
 
 /// `ip saddr CIDR` / `ip daddr CIDR` (a /32 is an exact compare).
@@ -253,24 +299,45 @@ pub fn ip_in(which: Address, cidr: Ipv4Cidr) -> Vec<Expr> {
         Address::Source => 12,
         Address::Destination => 16,
     };
-    let mut exprs = vec![Expr::Payload {
+    let network = cidr.network().addr().octets();
+    let mask = (cidr.prefix() < 32).then(|| cidr.netmask().octets().to_vec());
+    address_match(Family::Ipv4, offset, &network, mask)
+}
+
+/// `ip6 saddr CIDR` / `ip6 daddr CIDR` (a /128 is an exact compare).
+pub fn ip6_in(which: Address, cidr: Ipv6Cidr) -> Vec<Expr> {
+    let offset = match which {
+        Address::Source => 8,
+        Address::Destination => 24,
+    };
+    let network = cidr.network().addr().octets();
+    let mask = (cidr.prefix() < 128).then(|| cidr.netmask().octets().to_vec());
+    address_match(Family::Ipv6, offset, &network, mask)
+}
+
+/// The family check, then the header address at `offset`, masked when `mask` is given,
+/// compared with `network`.
+fn address_match(family: Family, offset: u32, network: &[u8], mask: Option<Vec<u8>>) -> Vec<Expr> {
+    let len = network.len();
+    let mut exprs = nfproto(family);
+    exprs.push(Expr::Payload {
         base: PayloadBase::Network,
         offset,
-        len: 4,
+        len: u32::try_from(len).expect("an address is 4 or 16 bytes"),
         dreg: Register::R1,
-    }];
-    if cidr.prefix() < 32 {
+    });
+    if let Some(mask) = mask {
         exprs.push(Expr::Bitwise {
             sreg: Register::R1,
             dreg: Register::R1,
-            mask: cidr.netmask().octets().to_vec(),
-            xor: vec![0; 4],
+            mask,
+            xor: vec![0; len],
         });
     }
     exprs.push(Expr::Cmp {
         sreg: Register::R1,
         op: CmpOp::Eq,
-        data: cidr.network().addr().octets().to_vec(),
+        data: network.to_vec(),
     });
     exprs
 }
@@ -331,18 +398,23 @@ pub fn ct_status_dnat() -> Vec<Expr> {
     ]
 }
 
-/// `dnat ip to ADDR:PORT`.
-pub fn dnat_to(addr: Ipv4Addr, port: u16) -> Vec<Expr> {
+/// `dnat ip to ADDR:PORT` / `dnat ip6 to [ADDR]:PORT`.
+pub fn dnat_to(addr: IpAddr, port: u16) -> Vec<Expr> {
+    let octets = match addr {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
     vec![
         Expr::Immediate {
             dreg: Register::R1,
-            data: addr.octets().to_vec(),
+            data: octets,
         },
         Expr::Immediate {
             dreg: Register::R2,
             data: port.to_be_bytes().to_vec(),
         },
         Expr::Dnat {
+            family: Family::of(addr),
             addr: Register::R1,
             port: Register::R2,
         },
@@ -357,8 +429,9 @@ mod tests {
     #[test]
     fn subnet_match_masks_then_compares_network() {
         let exprs = ip_in(Address::Source, "172.18.0.9/16".parse().unwrap());
+        assert_eq!(exprs[..2], nfproto(Family::Ipv4)[..]);
         assert_eq!(
-            exprs,
+            exprs[2..],
             vec![
                 Expr::Payload {
                     base: PayloadBase::Network,
@@ -381,7 +454,58 @@ mod tests {
         );
         assert_eq!(
             ip_in(Address::Destination, "10.0.0.1/32".parse().unwrap()).len(),
-            2
+            4
+        );
+    }
+
+    #[test]
+    fn ipv6_subnet_match_checks_the_family_and_loads_16_bytes() {
+        let exprs = ip6_in(Address::Source, "fd00:7:1::9/64".parse().unwrap());
+        assert_eq!(
+            exprs,
+            vec![
+                Expr::Meta {
+                    key: MetaKey::NfProto,
+                    dreg: Register::R1
+                },
+                Expr::Cmp {
+                    sreg: Register::R1,
+                    op: CmpOp::Eq,
+                    data: vec![10]
+                },
+                Expr::Payload {
+                    base: PayloadBase::Network,
+                    offset: 8,
+                    len: 16,
+                    dreg: Register::R1
+                },
+                Expr::Bitwise {
+                    sreg: Register::R1,
+                    dreg: Register::R1,
+                    mask: [[0xff; 8], [0; 8]].concat(),
+                    xor: vec![0; 16]
+                },
+                Expr::Cmp {
+                    sreg: Register::R1,
+                    op: CmpOp::Eq,
+                    data: "fd00:7:1::"
+                        .parse::<std::net::Ipv6Addr>()
+                        .unwrap()
+                        .octets()
+                        .to_vec()
+                },
+            ]
+        );
+        let host = ip6_in(Address::Destination, "fd00::1/128".parse().unwrap());
+        assert_eq!(host.len(), 4);
+        assert_eq!(
+            host[2],
+            Expr::Payload {
+                base: PayloadBase::Network,
+                offset: 24,
+                len: 16,
+                dreg: Register::R1
+            }
         );
     }
 
@@ -418,7 +542,7 @@ mod tests {
 
     #[test]
     fn dnat_loads_address_and_port_big_endian() {
-        let exprs = dnat_to(Ipv4Addr::new(10, 1, 2, 3), 8080);
+        let exprs = dnat_to(IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 2, 3)), 8080);
         assert_eq!(
             exprs[..2],
             [
@@ -438,7 +562,22 @@ mod tests {
         assert_eq!(elem.find(NFTA_EXPR_NAME).unwrap(), b"nat\0");
         let data = Attrs::new(elem.find(NFTA_EXPR_DATA).unwrap());
         assert_eq!(data.find(1).unwrap(), NFT_NAT_DNAT.to_be_bytes());
+        assert_eq!(data.find(2).unwrap(), 2u32.to_be_bytes(), "NFPROTO_IPV4");
         assert_eq!(data.find(3).unwrap(), 1u32.to_be_bytes());
         assert_eq!(data.find(5).unwrap(), 2u32.to_be_bytes());
+    }
+
+    #[test]
+    fn ipv6_dnat_loads_sixteen_bytes_and_says_its_family() {
+        let exprs = dnat_to("fd00:7::2".parse().unwrap(), 80);
+        let Expr::Immediate { data, .. } = &exprs[0] else {
+            panic!("{exprs:?}")
+        };
+        assert_eq!(data.len(), 16);
+        let mut msg = MessageBuilder::new(0, 0);
+        exprs[2].encode(&mut msg);
+        let elem = Attrs::new(Attrs::new(msg.payload()).find(NFTA_LIST_ELEM).unwrap());
+        let data = Attrs::new(elem.find(NFTA_EXPR_DATA).unwrap());
+        assert_eq!(data.find(2).unwrap(), 10u32.to_be_bytes(), "NFPROTO_IPV6");
     }
 }

@@ -2,15 +2,23 @@
 //! each published endpoint adds. Every rule carries a comment tag naming its owner, so the
 //! owner's rules can be found (and deleted) after a daemon restart without stored handles.
 //!
+//! One `inet` table serves both address families: the interface rules (isolation) hold for
+//! IPv4 and IPv6 alike, and an address rule names its family. A dual-stack network adds the
+//! `ip6` twins of its masquerade and hairpin rules, and a container with an IPv6 address gets
+//! `ip6` port forwards next to its `ip` ones.
+//!
 //! ```text
-//! table ip berth {
+//! table inet berth {
 //!   chain prerouting     { type nat hook prerouting priority dstnat; fib daddr type local jump ports }
 //!   chain output         { type nat hook output priority dstnat;     fib daddr type local jump ports }
-//!   chain ports          { [ip daddr H] meta l4proto P th dport HP dnat to C:CP   # per endpoint }
+//!   chain ports          { meta nfproto F [ip(6) daddr H] meta l4proto P th dport HP
+//!                            dnat ip(6) to C:CP                                    # per endpoint }
 //!   chain postrouting    { type nat hook postrouting priority srcnat;             # per network:
 //!                          ip saddr SUBNET oifname != BR masquerade               #  outbound
 //!                          ip saddr 127.0.0.0/8 oifname BR masquerade             #  host loopback
-//!                          ip saddr SUBNET oifname BR ct status dnat masquerade } #  hairpin
+//!                          ip saddr SUBNET oifname BR ct status dnat masquerade   #  hairpin
+//!                          ip6 saddr SUBNET6 oifname != BR masquerade             #  (dual stack)
+//!                          ip6 saddr SUBNET6 oifname BR ct status dnat masquerade }
 //!   chain forward        { type filter hook forward priority filter; policy accept;
 //!                          iifname BR oifname != BR jump isolation }
 //!   chain isolation      { oifname BR drop }
@@ -18,16 +26,21 @@
 //!                          iifname BR ip daddr 127.0.0.0/8 drop }
 //! }
 //! ```
+//!
+//! The host's `::1` has no counterpart of `route_localnet`: the kernel never routes a packet
+//! with a loopback IPv6 source out of another interface, so a port published on every address
+//! is reached over IPv6 on the host's other addresses (the bridge's gateway among them), not on
+//! `[::1]` (Docker without its userland proxy behaves the same).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
 use super::expr::{
-    Address, CmpOp, Expr, Verdict, ct_status_dnat, daddr_is_local, dnat_to, dport, iifname, ip_in,
-    oifname,
+    Address, CmpOp, Expr, Family, Verdict, ct_status_dnat, daddr_is_local, dnat_to, dport, iifname,
+    ip_in, ip6_in, nfproto, oifname,
 };
-use crate::addr::Ipv4Cidr;
+use crate::addr::{Ipv4Cidr, Ipv6Cidr};
 use crate::port_spec::Protocol;
 
 pub const PREROUTING: &str = "prerouting";
@@ -156,11 +169,11 @@ pub fn static_rules() -> Vec<Rule> {
         .collect()
 }
 
-/// The rules of one bridge network.
-pub fn network_rules(bridge: &str, subnet: Ipv4Cidr) -> Vec<Rule> {
+/// The rules of one bridge network; `subnet6` for a dual-stack one.
+pub fn network_rules(bridge: &str, subnet: Ipv4Cidr, subnet6: Option<Ipv6Cidr>) -> Vec<Rule> {
     let tag = network_tag(bridge);
     let subnet = subnet.network();
-    vec![
+    let mut rules = vec![
         // Containers reach the outside world with the host's address.
         rule(
             POSTROUTING,
@@ -223,17 +236,42 @@ pub fn network_rules(bridge: &str, subnet: Ipv4Cidr) -> Vec<Rule> {
                 vec![Expr::Verdict(Verdict::Drop)],
             ],
         ),
-    ]
+    ];
+    if let Some(subnet6) = subnet6 {
+        let subnet6 = subnet6.network();
+        // The IPv6 twins of the outbound and hairpin rules (no loopback one: see above).
+        rules.push(rule(
+            POSTROUTING,
+            &tag,
+            vec![
+                ip6_in(Address::Source, subnet6),
+                oifname(CmpOp::Neq, bridge),
+                vec![Expr::Masquerade],
+            ],
+        ));
+        rules.push(rule(
+            POSTROUTING,
+            &tag,
+            vec![
+                ip6_in(Address::Source, subnet6),
+                oifname(CmpOp::Eq, bridge),
+                ct_status_dnat(),
+                vec![Expr::Masquerade],
+            ],
+        ));
+    }
+    rules
 }
 
 /// One host port forwarded to a container port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PortForward {
-    /// `None`: every address of the host.
-    pub host_ip: Option<Ipv4Addr>,
+    /// `None`: every address of the host of the container address's family.
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
-    pub container_ip: Ipv4Addr,
+    /// IPv4 or IPv6: the forward is of that family, and so is `host_ip`.
+    pub container_ip: IpAddr,
     pub container_port: u16,
     pub protocol: Protocol,
 }
@@ -245,9 +283,16 @@ pub fn port_rules(endpoint: &str, forwards: &[PortForward]) -> Vec<Rule> {
         .iter()
         .map(|forward| {
             let mut parts = Vec::new();
-            if let Some(host_ip) = forward.host_ip {
-                let host = Ipv4Cidr::new(host_ip, 32).expect("prefix 32");
-                parts.push(ip_in(Address::Destination, host));
+            match forward.host_ip {
+                Some(IpAddr::V4(ip)) => parts.push(ip_in(
+                    Address::Destination,
+                    Ipv4Cidr::new(ip, 32).expect("prefix 32"),
+                )),
+                Some(IpAddr::V6(ip)) => parts.push(ip6_in(
+                    Address::Destination,
+                    Ipv6Cidr::new(ip, 128).expect("prefix 128"),
+                )),
+                None => parts.push(nfproto(Family::of(forward.container_ip))),
             }
             parts.push(dport(forward.protocol, forward.host_port));
             parts.push(dnat_to(forward.container_ip, forward.container_port));
@@ -272,7 +317,7 @@ mod tests {
 
     #[test]
     fn outbound_masquerade_rule() {
-        let rules = network_rules("br-test", "10.7.0.1/24".parse().unwrap());
+        let rules = network_rules("br-test", "10.7.0.1/24".parse().unwrap(), None);
         assert_eq!(rules.len(), 6);
         assert!(rules.iter().all(|r| r.tag == "berth network br-test"));
         let masq = &rules[0];
@@ -285,7 +330,7 @@ mod tests {
 
     #[test]
     fn isolation_pairs_a_jump_with_a_drop() {
-        let rules = network_rules("br-a", "10.7.0.0/24".parse().unwrap());
+        let rules = network_rules("br-a", "10.7.0.0/24".parse().unwrap(), None);
         let forward = rules.iter().find(|r| r.chain == FORWARD).unwrap();
         assert_eq!(
             forward.exprs.last(),
@@ -307,9 +352,9 @@ mod tests {
     #[test]
     fn published_port_with_host_ip() {
         let forward = PortForward {
-            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ip: Some(Ipv4Addr::LOCALHOST.into()),
             host_port: 8080,
-            container_ip: Ipv4Addr::new(10, 7, 0, 2),
+            container_ip: Ipv4Addr::new(10, 7, 0, 2).into(),
             container_port: 80,
             protocol: Protocol::Udp,
         };
@@ -318,8 +363,9 @@ mod tests {
         let rule = &rules[0];
         assert_eq!(rule.chain, PORTS);
         assert_eq!(rule.tag, "berth endpoint veth1234567");
+        assert_eq!(rule.exprs[..2], nfproto(Family::Ipv4)[..]);
         assert_eq!(
-            rule.exprs[..2],
+            rule.exprs[2..4],
             [
                 Expr::Payload {
                     base: PayloadBase::Network,
@@ -335,27 +381,112 @@ mod tests {
             ]
         );
         assert_eq!(
-            rule.exprs[2],
+            rule.exprs[4],
             Expr::Meta {
                 key: MetaKey::L4Proto,
                 dreg: Register::R1
             }
         );
         assert_eq!(
-            rule.exprs[3],
+            rule.exprs[5],
             Expr::Cmp {
                 sreg: Register::R1,
                 op: CmpOp::Eq,
                 data: vec![17]
             }
         );
-        assert_eq!(rule.exprs[6..], dnat_to(Ipv4Addr::new(10, 7, 0, 2), 80)[..]);
+        assert_eq!(
+            rule.exprs[8..],
+            dnat_to(Ipv4Addr::new(10, 7, 0, 2).into(), 80)[..]
+        );
 
+        // On every address: the family check alone.
         let any_ip = PortForward {
             host_ip: None,
             ..forward
         };
-        assert_eq!(port_rules("e", &[any_ip])[0].exprs.len(), 7);
+        let exprs = &port_rules("e", &[any_ip])[0].exprs;
+        assert_eq!(exprs.len(), 9);
+        assert_eq!(exprs[..2], nfproto(Family::Ipv4)[..]);
+    }
+
+    #[test]
+    fn dual_stack_network_masquerades_its_ipv6_subnet_too() {
+        let subnet6: Ipv6Cidr = "fd00:7:1::/64".parse().unwrap();
+        let rules = network_rules("br-6", "10.7.0.0/24".parse().unwrap(), Some(subnet6));
+        assert_eq!(rules.len(), 8);
+        let v4_only = network_rules("br-6", "10.7.0.0/24".parse().unwrap(), None);
+        assert_eq!(rules[..6], v4_only[..], "the IPv4 rules stay as they are");
+        let outbound = &rules[6];
+        assert_eq!(outbound.chain, POSTROUTING);
+        assert_eq!(outbound.tag, "berth network br-6");
+        assert_eq!(
+            outbound.exprs,
+            [
+                ip6_in(Address::Source, subnet6),
+                oifname(CmpOp::Neq, "br-6"),
+                vec![Expr::Masquerade]
+            ]
+            .concat()
+        );
+        let hairpin = &rules[7];
+        assert_eq!(
+            hairpin.exprs,
+            [
+                ip6_in(Address::Source, subnet6),
+                oifname(CmpOp::Eq, "br-6"),
+                ct_status_dnat(),
+                vec![Expr::Masquerade]
+            ]
+            .concat()
+        );
+        // Isolation is by interface: one pair of rules covers both families, with no family
+        // check in it.
+        let isolation: Vec<_> = rules
+            .iter()
+            .filter(|r| r.chain == ISOLATION || r.chain == FORWARD)
+            .collect();
+        assert_eq!(isolation.len(), 2);
+        let family_check = Expr::Meta {
+            key: MetaKey::NfProto,
+            dreg: Register::R1,
+        };
+        assert!(isolation.iter().all(|r| !r.exprs.contains(&family_check)));
+    }
+
+    #[test]
+    fn ipv6_published_ports() {
+        let container_ip: IpAddr = "fd00:7:1::2".parse().unwrap();
+        let everywhere = PortForward {
+            host_ip: None,
+            host_port: 8080,
+            container_ip,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let exprs = &port_rules("veth7654321", std::slice::from_ref(&everywhere))[0].exprs;
+        assert_eq!(
+            *exprs,
+            [
+                nfproto(Family::Ipv6),
+                dport(Protocol::Tcp, 8080),
+                dnat_to(container_ip, 80)
+            ]
+            .concat()
+        );
+        let on_gateway = PortForward {
+            host_ip: Some("fd00:7:1::1".parse().unwrap()),
+            ..everywhere
+        };
+        let exprs = &port_rules("veth7654321", &[on_gateway])[0].exprs;
+        assert_eq!(
+            exprs[..4],
+            ip6_in(Address::Destination, "fd00:7:1::1/128".parse().unwrap())[..]
+        );
+        assert_eq!(
+            exprs[4..],
+            [dport(Protocol::Tcp, 8080), dnat_to(container_ip, 80)].concat()[..]
+        );
     }
 
     #[test]

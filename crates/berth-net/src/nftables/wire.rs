@@ -35,21 +35,25 @@ const NFTA_EXPR_NAME: u16 = 1;
 /// libnftnl's user-data TLV type for a rule comment, so `nft list ruleset` shows the tag.
 const NFTNL_UDATA_RULE_COMMENT: u8 = 0;
 const NF_ACCEPT: u32 = 1;
+/// berth's table: IPv4 and IPv6 in one.
+const NFPROTO_INET: u8 = 1;
+/// The family of the `ip` tables berth used before it handled IPv6.
 const NFPROTO_IPV4: u8 = 2;
 
 fn nft_type(message: u16) -> u16 {
     (NFNL_SUBSYS_NFTABLES << 8) | message
 }
 
-/// `struct nfgenmsg` for the IPv4 family.
+/// `struct nfgenmsg`: the table family, and the resource id (0).
 fn nfgenmsg(family: u8, res_id: u16) -> [u8; 4] {
     let id = res_id.to_be_bytes();
     [family, 0, id[0], id[1]]
 }
 
-/// The operations of one transaction on one `ip` table.
+/// The operations of one transaction on one table (an `inet` one unless said otherwise).
 pub(crate) struct Batch<'a> {
     table: &'a str,
+    family: u8,
     messages: Vec<MessageBuilder>,
 }
 
@@ -57,7 +61,16 @@ impl<'a> Batch<'a> {
     pub(crate) fn new(table: &'a str) -> Self {
         Self {
             table,
+            family: NFPROTO_INET,
             messages: Vec::new(),
+        }
+    }
+
+    /// A transaction on the `ip` table of the same name that earlier berth versions made.
+    pub(crate) fn legacy_ip(table: &'a str) -> Self {
+        Self {
+            family: NFPROTO_IPV4,
+            ..Self::new(table)
         }
     }
 
@@ -67,7 +80,7 @@ impl<'a> Batch<'a> {
 
     fn message(&mut self, message: u16, flags: u16) -> &mut MessageBuilder {
         let mut msg = MessageBuilder::new(nft_type(message), flags | NLM_F_ACK);
-        msg.fixed(&nfgenmsg(NFPROTO_IPV4, 0));
+        msg.fixed(&nfgenmsg(self.family, 0));
         self.messages.push(msg);
         self.messages.last_mut().expect("just pushed")
     }
@@ -161,7 +174,7 @@ fn parse_comment(mut userdata: &[u8]) -> Option<String> {
 /// A dump request for every rule of the table.
 pub(crate) fn list_rules(table: &str) -> MessageBuilder {
     let mut msg = MessageBuilder::new(nft_type(NFT_MSG_GETRULE), 0);
-    msg.fixed(&nfgenmsg(NFPROTO_IPV4, 0))
+    msg.fixed(&nfgenmsg(NFPROTO_INET, 0))
         .attr_str(NFTA_RULE_TABLE, table);
     msg
 }
@@ -226,7 +239,7 @@ mod tests {
     #[test]
     fn a_rule_as_listed_parses_back() {
         // A NEWRULE message built by the batch has the layout of a dumped one, handle aside.
-        let rule = &network_rules("br0", "10.7.0.0/24".parse().unwrap())[0];
+        let rule = &network_rules("br0", "10.7.0.0/24".parse().unwrap(), None)[0];
         let mut batch = Batch::new("t");
         batch.add_rule(rule);
         let mut message = batch.messages.remove(0);
@@ -239,7 +252,21 @@ mod tests {
         assert_eq!(info.tag.as_deref(), Some("berth network br0"));
         assert_eq!(
             info.expressions,
-            ["payload", "bitwise", "cmp", "meta", "cmp", "masq"]
+            [
+                "meta", "cmp", "payload", "bitwise", "cmp", "meta", "cmp", "masq"
+            ]
         );
+    }
+
+    #[test]
+    fn tables_are_inet_and_the_legacy_one_is_ip() {
+        let family = |batch: Batch<'_>| batch.messages[0].payload()[0];
+        let mut batch = Batch::new("t");
+        batch.add_table();
+        assert_eq!(family(batch), NFPROTO_INET);
+        let mut legacy = Batch::legacy_ip("t");
+        legacy.delete_table();
+        assert_eq!(family(legacy), NFPROTO_IPV4);
+        assert_eq!(list_rules("t").payload()[0], NFPROTO_INET);
     }
 }
