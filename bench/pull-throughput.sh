@@ -30,7 +30,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   grep -o "$work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   in_ns ip link del "$bridge" 2>/dev/null || true
-  in_ns nft delete table ip "berth_$bridge" 2>/dev/null || true
+  in_ns nft delete table inet "berth_$bridge" 2>/dev/null || true
   find /sys/fs/cgroup -depth -type d -path "*/$cgroup_parent*" -exec rmdir {} + 2>/dev/null || true
   docker -H "$host" rmi "$image" >/dev/null 2>&1 || true
   rm -rf "$work"
