@@ -13,6 +13,7 @@ missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)   # test images
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)             # docker CLI compatibility tests
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)         # pull and push tests
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # compose 1.29 against berthd
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)                # registry server interop tests
 command -v curl >/dev/null 2>&1 || missing+=(curl)                    # registry server TLS test
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)              # its self-signed certificate

@@ -7,6 +7,8 @@ pub enum Requirement {
     Root,
     /// The `docker` CLI on PATH.
     DockerCli,
+    /// Debian's docker-compose (1.29, on docker-py) on PATH.
+    DockerCompose,
     /// Debian's busybox-static at /bin/busybox.
     Busybox,
     /// Debian's docker-registry, for pull and push tests.
@@ -25,6 +27,10 @@ impl Requirement {
                 .arg("--version")
                 .output()
                 .is_ok_and(|o| o.status.success()),
+            Requirement::DockerCompose => std::process::Command::new("docker-compose")
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success()),
             Requirement::Busybox => std::path::Path::new(crate::images::BUSYBOX).exists(),
             Requirement::ReferenceDocker => crate::reference_docker_host().is_some(),
             Requirement::DockerRegistry => {
@@ -34,6 +40,7 @@ impl Requirement {
         (!ok).then_some(match self {
             Requirement::Root => "needs root",
             Requirement::DockerCli => "needs the docker CLI",
+            Requirement::DockerCompose => "needs docker-compose",
             Requirement::Busybox => "needs busybox-static (/bin/busybox)",
             Requirement::ReferenceDocker => {
                 "needs a reference Docker (BERTH_REFERENCE_DOCKER_HOST)"

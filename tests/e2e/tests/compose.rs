@@ -176,6 +176,61 @@ fn exec_run_port_images_top_pause_kill() {
     assert_eq!(ok(&d.berth(&left)), "");
 }
 
+/// Debian's docker-compose 1.29 (Python, docker-py) drives the same project through berthd.
+#[test]
+fn docker_compose_1_29_brings_a_project_up_and_down() {
+    if !require(&[Root, Busybox, DockerCompose]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_project(dir.path());
+    let compose = |args: &[&str]| {
+        std::process::Command::new("docker-compose")
+            .args(["-f", &file, "-p", "legacy"])
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let result = std::panic::catch_unwind(|| {
+        ok(&compose(&["up", "-d"]));
+        let ps = ok(&compose(&["ps"]));
+        assert!(
+            ps.contains("legacy_db_1") && ps.contains("legacy_web_1"),
+            "{ps}"
+        );
+        assert_eq!(
+            ok(&compose(&["exec", "-T", "db", "sh", "-c", "echo $LEVEL"])),
+            "high\n"
+        );
+        assert_eq!(
+            ok(&compose(&["run", "--rm", "db", "echo", "one-off"])),
+            "one-off\n"
+        );
+        let address = ok(&compose(&["port", "web", "80"]));
+        let port = address.trim().rsplit(':').next().unwrap().to_string();
+        let page = http_get(&format!("127.0.0.1:{port}"));
+        assert!(page.ends_with("hello-from-web\n"), "{page}");
+        ok(&compose(&["down"]));
+        let left = [
+            "ps",
+            "-aq",
+            "--filter",
+            "label=com.docker.compose.project=legacy",
+        ];
+        assert_eq!(ok(&d.berth(&left)), "");
+        let networks = ok(&d.berth(&["network", "ls", "-q", "--filter", "name=legacy_default"]));
+        assert_eq!(networks, "");
+    });
+    if result.is_err() {
+        let _ = compose(&["down", "-t", "0"]);
+    }
+    result.unwrap();
+}
+
 #[test]
 fn bad_exec_and_run_requests_change_nothing() {
     if !require(&[Root, Busybox]) {
