@@ -417,3 +417,70 @@ fn search_finds_the_repositories_of_the_registry_the_term_names() {
         stderr(&bad)
     );
 }
+
+/// `compose build`, `push` and `pull` against a registry that wants credentials: the ones
+/// `login` stored are sent, as docker compose sends them.
+#[test]
+fn compose_builds_pushes_and_pulls_with_the_stored_credentials() {
+    if !require(&[Root, Busybox]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("bob:{}\n", bcrypt::hash("pw", 4).unwrap()),
+    )
+    .unwrap();
+    let (_registry, addr) = berth_registry(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
+    let project = dir.path().join("app");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("Dockerfile"),
+        "FROM busybox\nRUN echo built-by-compose > /built\n",
+    )
+    .unwrap();
+    let image = format!("{addr}/team/composed:1");
+    std::fs::write(
+        project.join("compose.yaml"),
+        format!("services:\n  app:\n    image: {image}\n    build: .\n"),
+    )
+    .unwrap();
+    let config = dir.path().join("docker-config");
+    let file = project.join("compose.yaml");
+    let berth = |args: &[&str]| {
+        let mut cmd = d.berth_command();
+        cmd.env("DOCKER_CONFIG", &config).args(args);
+        cmd.output().unwrap()
+    };
+    let compose = |args: &[&str]| {
+        let mut all = vec!["compose", "-f", file.to_str().unwrap()];
+        all.extend_from_slice(args);
+        berth(&all)
+    };
+
+    ok(&compose(&["build"]));
+    let built = ok(&berth(&["run", "--rm", &image, "cat", "/built"]));
+    assert_eq!(built, "built-by-compose\n");
+    let refused = compose(&["push"]);
+    assert!(!refused.status.success(), "pushed without credentials");
+    assert!(
+        stderr(&refused).contains("no basic auth credentials")
+            || stderr(&refused).contains("unauthorized"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let mut login = d.berth_command();
+    login
+        .env("DOCKER_CONFIG", &config)
+        .args(["login", "-u", "bob", "-p", "pw", &addr]);
+    ok(&login.output().unwrap());
+    ok(&compose(&["push"]));
+    ok(&berth(&["rmi", &image]));
+    ok(&compose(&["pull"]));
+    let pulled = ok(&berth(&["run", "--rm", &image, "cat", "/built"]));
+    assert_eq!(pulled, "built-by-compose\n");
+}

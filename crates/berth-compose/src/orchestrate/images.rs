@@ -120,6 +120,7 @@ impl Compose {
     ) -> Result<(), Error> {
         self.emit(Resource::Image, image, Status::Pulling);
         let (repo, tag) = split_reference(image);
+        let credentials = (self.credentials)(&repo);
         let mut stream = self.docker.create_image(
             Some(CreateImageOptions {
                 from_image: Some(repo),
@@ -128,7 +129,7 @@ impl Compose {
                 ..CreateImageOptions::default()
             }),
             None,
-            None,
+            credentials,
         );
         while let Some(item) = stream.next().await {
             let info = item?;
@@ -162,7 +163,7 @@ impl Compose {
                     tag,
                     platform: None,
                 }),
-                None,
+                (self.credentials)(&repo),
             );
             let mut failure = None;
             while let Some(item) = stream.next().await {

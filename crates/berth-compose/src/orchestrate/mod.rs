@@ -18,6 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::ListContainersOptions;
 
@@ -37,7 +38,11 @@ pub use up::UpOptions;
 pub struct Compose {
     docker: Docker,
     progress: Arc<dyn Fn(&Event) + Send + Sync>,
+    credentials: Arc<CredentialsFor>,
 }
+
+/// The registry credentials for a repository (`localhost:5000/team/app`), if any.
+type CredentialsFor = dyn Fn(&str) -> Option<DockerCredentials> + Send + Sync;
 
 impl fmt::Debug for Compose {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -167,7 +172,18 @@ impl Compose {
         Compose {
             docker,
             progress: Arc::new(|_| {}),
+            credentials: Arc::new(|_| None),
         }
+    }
+
+    /// Looks up the credentials each pull and push of a repository sends (docker compose
+    /// takes them from the docker CLI's config file).
+    pub fn with_credentials(
+        mut self,
+        f: impl Fn(&str) -> Option<DockerCredentials> + Send + Sync + 'static,
+    ) -> Self {
+        self.credentials = Arc::new(f);
+        self
     }
 
     /// Sends progress events to `f`.

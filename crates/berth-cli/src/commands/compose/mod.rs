@@ -23,6 +23,7 @@ use crate::cli::{
     ComposeLogsArgs, ComposeLsArgs, ComposePsArgs, ComposeRmArgs, ComposeUpArgs,
 };
 use crate::client::Connector;
+use crate::credentials;
 use crate::error::{CliError, template_failure};
 use crate::format::list::ListFormat;
 use crate::format::time::ago;
@@ -93,7 +94,7 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         ComposeCommand::Pull(pull) => {
             let project = load(&pull.services)?;
             let compose = if pull.quiet {
-                Compose::new(connector.connect().await?)
+                quiet_client(connector).await?
             } else {
                 client(connector).await?
             };
@@ -113,7 +114,7 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         ComposeCommand::Build(build) => {
             let project = load(&build.services)?;
             let compose = match build.quiet {
-                true => Compose::new(connector.connect().await?),
+                true => quiet_client(connector).await?,
                 false => client(connector).await?,
             };
             compose
@@ -124,7 +125,7 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         ComposeCommand::Push(push) => {
             let project = load(&push.services)?;
             let compose = match push.quiet {
-                true => Compose::new(connector.connect().await?),
+                true => quiet_client(connector).await?,
                 false => client(connector).await?,
             };
             compose
@@ -158,17 +159,17 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         }
         ComposeCommand::Top(top) => {
             let project = load(&top.services)?;
-            let compose = Compose::new(connector.connect().await?);
+            let compose = quiet_client(connector).await?;
             listing::top(&compose, &project.name, &top.services).await
         }
         ComposeCommand::Images(images) => {
             let project = load(&images.services)?;
-            let compose = Compose::new(connector.connect().await?);
+            let compose = quiet_client(connector).await?;
             listing::images(&compose, &project.name, images).await
         }
         ComposeCommand::Port(port) => {
             let project = load(std::slice::from_ref(&port.service))?;
-            let compose = Compose::new(connector.connect().await?);
+            let compose = quiet_client(connector).await?;
             listing::port(&compose, &project.name, port).await
         }
         ComposeCommand::Version(version) => {
@@ -225,13 +226,19 @@ fn load(args: &ComposeArgs, services: &[String]) -> Result<Project, CliError> {
 
 /// A compose client whose events go to stderr.
 async fn client(connector: &Connector) -> Result<Compose, CliError> {
-    let docker = connector.connect().await?;
     let terminal = std::io::stderr().is_terminal();
-    Ok(Compose::new(docker).with_progress(move |event| {
+    Ok(quiet_client(connector).await?.with_progress(move |event| {
         if let Some(line) = event_line(event, terminal) {
             eprintln!("{line}");
         }
     }))
+}
+
+/// A compose client that prints nothing; its pulls and pushes send the credentials stored
+/// by `login`, as docker compose does.
+async fn quiet_client(connector: &Connector) -> Result<Compose, CliError> {
+    let docker = connector.connect().await?;
+    Ok(Compose::new(docker).with_credentials(credentials::for_image))
 }
 
 /// How docker compose shows an event: on a terminal, the finished steps with a check mark
