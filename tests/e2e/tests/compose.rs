@@ -231,6 +231,54 @@ fn docker_compose_1_29_brings_a_project_up_and_down() {
     result.unwrap();
 }
 
+/// The README's example project (examples/compose): both images built locally, the page
+/// served on the published port, the database stand-in reached by its service name.
+#[test]
+fn the_example_project_runs_with_locally_built_images() {
+    if !require(&[Root, Busybox]) {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/compose/compose.yaml"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let compose = |args: &[&str]| {
+        let mut cmd = d.berth_command();
+        cmd.args(["compose", "-f", file, "-p", "example"])
+            .args(args)
+            .env("WEB_PORT", &port);
+        cmd.output().unwrap()
+    };
+    let result = std::panic::catch_unwind(|| {
+        ok(&compose(&["up", "-d", "--build"]));
+        let page = http_get(&format!("127.0.0.1:{port}"));
+        assert!(page.contains("<h1>Hello from berth compose</h1>"), "{page}");
+        let answer = ok(&compose(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "nc db 5432 </dev/null",
+        ]));
+        assert_eq!(answer, "database shop ready\n");
+        ok(&compose(&["down", "--rmi", "all"]));
+        let images = ok(&d.berth(&["images", "--format", "{{.Repository}}"]));
+        assert!(!images.contains("example-"), "{images}");
+    });
+    if result.is_err() {
+        let _ = compose(&["down", "-t", "0"]);
+    }
+    result.unwrap();
+}
+
 #[test]
 fn bad_exec_and_run_requests_change_nothing() {
     if !require(&[Root, Busybox]) {
