@@ -803,6 +803,10 @@ pub struct LogsArgs {
     #[arg(short = 't', long)]
     pub timestamps: bool,
 
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
+
     /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
     #[arg(long, value_name = "string")]
     pub since: Option<String>,

@@ -233,6 +233,9 @@ mod tests {
         let (second, _) = berth_shim_proto::log_files::decode_local(&buf[used..])
             .unwrap()
             .unwrap();
-        assert_eq!(second.line, b"two", "the stream's last bytes, without a newline");
+        assert_eq!(
+            second.line, b"two",
+            "the stream's last bytes, without a newline"
+        );
     }
 }

@@ -9,12 +9,12 @@ use berth_shim_proto::{Launched, ShimConfig};
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
 
+use crate::container_log::ContainerLog;
 use crate::daemon::Notifier;
 use crate::exec_dir::{ExecDir, SHIM_LOG_FILE};
-use crate::container_log::ContainerLog;
 use crate::monitor::Monitor;
 use crate::process_io::{self, PendingIo, ProcessIo, Wanted};
-use crate::rotating_file::{Rotation, RotatingFile};
+use crate::rotating_file::{RotatingFile, Rotation};
 use crate::shim_log::ShimLog;
 use crate::signals;
 
@@ -90,7 +90,11 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
             };
             let file = RotatingFile::open(path, rotation, LOG_MODE)
                 .map_err(|e| Failure::new(&format!("open log {}", path.display()), e))?;
-            Some(ContainerLog::new(file, config.log_format, &config.log_attrs))
+            Some(ContainerLog::new(
+                file,
+                config.log_format,
+                &config.log_attrs,
+            ))
         }
     };
     // A terminal's output is all "stdout"; without `open_stdin` the container reads /dev/null.

@@ -21,13 +21,13 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::connection::{Connection, Feed, Subscription};
+use crate::container_log::ContainerLog;
 use crate::exec::Execs;
 use crate::exec_dir::ExecDir;
-use crate::container_log::ContainerLog;
-use crate::rotating_file::EntrySink;
 use crate::launch::Started;
 use crate::output::{Chunk, Stream};
 use crate::process_io::ProcessIo;
+use crate::rotating_file::EntrySink;
 use crate::shim_log::ShimLog;
 use crate::signals;
 use crate::timestamp::rfc3339_nano;
@@ -329,12 +329,11 @@ impl Monitor {
         let data = &self.buf[..n];
         if feed == Feed::Init
             && let Some(log) = &mut self.log
+            && let Err(e) = log.write(stream, data, SystemTime::now())
         {
-            if let Err(e) = log.write(stream, data, SystemTime::now()) {
-                self.shim_log
-                    .error(format_args!("write container log (logging stops): {e}"));
-                self.log = None;
-            }
+            self.shim_log
+                .error(format_args!("write container log (logging stops): {e}"));
+            self.log = None;
         }
         for conn in self
             .connections
@@ -348,11 +347,10 @@ impl Monitor {
     fn output_ended(&mut self, feed: Feed, stream: Stream) {
         if feed == Feed::Init
             && let Some(log) = &mut self.log
+            && let Err(e) = log.finish(stream, SystemTime::now())
         {
-            if let Err(e) = log.finish(stream, SystemTime::now()) {
-                self.shim_log
-                    .error(format_args!("write container log: {e}"));
-            }
+            self.shim_log
+                .error(format_args!("write container log: {e}"));
         }
     }
 
