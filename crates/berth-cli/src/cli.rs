@@ -356,6 +356,10 @@ pub struct ContainerArgs {
     #[arg(long = "log-driver", value_name = "string")]
     pub log_driver: Option<String>,
 
+    /// Log driver options
+    #[arg(long = "log-opt", value_name = "list")]
+    pub log_opt: Vec<String>,
+
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,

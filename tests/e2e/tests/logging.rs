@@ -316,6 +316,14 @@ fn bad_log_options_are_refused_and_nothing_is_created() {
         );
         assert_eq!(ok(&d.docker(&["ps", "-aq"])), "", "nothing was created");
     }
+    let out = d.berth(&["create", "--log-opt", "foo=bar", "busybox", "true"]);
+    assert!(
+        !out.status.success()
+            && stderr(&out).contains("unknown log opt 'foo' for json-file log driver"),
+        "berth's CLI sends --log-opt: {}",
+        stderr(&out)
+    );
+    assert_eq!(ok(&d.docker(&["ps", "-aq"])), "", "nothing was created");
     assert_eq!(
         files_of(&d.data_root().join("containers")),
         Vec::<String>::new(),
