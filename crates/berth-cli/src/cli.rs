@@ -357,6 +357,10 @@ pub struct ContainerArgs {
     #[arg(long = "log-driver", value_name = "string")]
     pub log_driver: Option<String>,
 
+    /// Log driver options
+    #[arg(long = "log-opt", value_name = "list")]
+    pub log_opt: Vec<String>,
+
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -803,6 +807,10 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short = 't', long)]
     pub timestamps: bool,
+
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
 
     /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
     #[arg(long, value_name = "string")]

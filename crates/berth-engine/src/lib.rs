@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub registry: berth_registry::ClientConfig,
     /// The default bridge and the address pools of user networks.
     pub network: networks::NetworkConfig,
+    /// `log-driver` and `log-opts`: what a container that names no log driver gets.
+    pub default_log: containers::DefaultLogConfig,
 }
 
 pub struct Engine {

@@ -18,7 +18,11 @@
 //! bytes, stream 1 = stdout, 2 = stderr. The shim closes it after the last output.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+pub mod log_files;
+pub use log_files::LogFormat;
 
 /// Bumped when a message changes incompatibly. A shim answers requests of any version it knows;
 /// berthd reads the version a shim was started with from [`ShimConfig::version`].
@@ -45,14 +49,24 @@ pub struct ShimConfig {
     /// The overlay that becomes the container's root, mounted inside its mount namespace so
     /// it disappears with the container.
     pub rootfs: OverlayMount,
-    /// Where the json-file log goes; `None` disables logging (`--log-driver none`).
+    /// Where the container log goes; `None` disables logging (`--log-driver none`).
     pub log_path: Option<PathBuf>,
+    /// What the log holds: `json-file` lines or `local` entries (see [`log_files`]).
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// `--log-opt max-size` in bytes: the log rotates before it grows past it (0: never).
     #[serde(default)]
     pub log_max_size: u64,
     /// `--log-opt max-file`: files kept, the current one included.
     #[serde(default)]
     pub log_max_files: u32,
+    /// `--log-opt compress`: rotated files are gzipped (`<log>.1.gz`, ...).
+    #[serde(default)]
+    pub log_compress: bool,
+    /// Attributes every entry carries (`--log-opt labels=`, `env=`, `tag=`...), which
+    /// `logs --details` shows.
+    #[serde(default)]
+    pub log_attrs: BTreeMap<String, String>,
     /// Keep the container's stdin open for attach (`docker run -i`, Config.OpenStdin). Without
     /// it the container's stdin is /dev/null. With `spec.process.terminal` the container gets a
     /// pty instead of pipes, and output is raw (not framed).

@@ -9,18 +9,18 @@ use berth_shim_proto::{Launched, ShimConfig};
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
 
+use crate::container_log::ContainerLog;
 use crate::daemon::Notifier;
 use crate::exec_dir::{ExecDir, SHIM_LOG_FILE};
-use crate::json_log::JsonLog;
 use crate::monitor::Monitor;
 use crate::process_io::{self, PendingIo, ProcessIo, Wanted};
-use crate::rotating_file::RotatingFile;
+use crate::rotating_file::{RotatingFile, Rotation};
 use crate::shim_log::ShimLog;
 use crate::signals;
 
 /// The shim's name in `ps` and `/proc/<pid>/comm`.
 const PROCESS_NAME: &CStr = c"berth-shim";
-/// Mode of the json-file log, as Docker creates it.
+/// Mode of the log files, as Docker creates them.
 const LOG_MODE: u32 = 0o640;
 
 /// What the monitor starts from.
@@ -30,7 +30,7 @@ pub struct Started {
     pub container: Container,
     pub io: ProcessIo,
     pub stdin_once: bool,
-    pub json_log: Option<JsonLog<RotatingFile>>,
+    pub log: Option<ContainerLog<RotatingFile>>,
     /// The container's seccomp profile: every exec'd process gets it too.
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
@@ -80,13 +80,21 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
     // Orphans in the container (no pid namespace, or escaped descendants) are reaped here.
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| Failure::new("become subreaper", e))?;
     let signals = signals::listen().map_err(|e| Failure::new("signalfd", e))?;
-    let json_log = match &config.log_path {
+    let log = match &config.log_path {
         None => None,
         Some(path) => {
-            let file =
-                RotatingFile::open(path, config.log_max_size, config.log_max_files, LOG_MODE)
-                    .map_err(|e| Failure::new(&format!("open log {}", path.display()), e))?;
-            Some(JsonLog::new(file))
+            let rotation = Rotation {
+                max_size: config.log_max_size,
+                max_files: config.log_max_files,
+                compress: config.log_compress,
+            };
+            let file = RotatingFile::open(path, rotation, LOG_MODE)
+                .map_err(|e| Failure::new(&format!("open log {}", path.display()), e))?;
+            Some(ContainerLog::new(
+                file,
+                config.log_format,
+                &config.log_attrs,
+            ))
         }
     };
     // A terminal's output is all "stdout"; without `open_stdin` the container reads /dev/null.
@@ -116,7 +124,7 @@ fn start(exec_dir: &ExecDir, config: &ShimConfig) -> Result<Started, Failure> {
             container,
             io,
             stdin_once: config.stdin_once,
-            json_log,
+            log,
             seccomp: config
                 .spec
                 .linux()

@@ -6,7 +6,9 @@
 //!
 //! Single-threaded and poll-based, with no async runtime, to stay small.
 
+mod compression;
 mod connection;
+mod container_log;
 mod daemon;
 mod exec;
 mod exec_dir;

@@ -2,7 +2,7 @@
 //! and the stdio of the container's init and of its execs, until the init has exited and its
 //! output is drained; then the exit record, the answers to `Wait`, and exit.
 //!
-//! The init's output goes to the json-file log and to every attached client; an exec's output
+//! The init's output goes to the container log and to every attached client; an exec's output
 //! goes to the connection that started it. Clients that attached with stdin feed the process's
 //! stdin. Requests are answered in [`requests`].
 
@@ -21,12 +21,13 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::connection::{Connection, Feed, Subscription};
+use crate::container_log::ContainerLog;
 use crate::exec::Execs;
 use crate::exec_dir::ExecDir;
-use crate::json_log::JsonLog;
 use crate::launch::Started;
 use crate::output::{Chunk, Stream};
 use crate::process_io::ProcessIo;
+use crate::rotating_file::EntrySink;
 use crate::shim_log::ShimLog;
 use crate::signals;
 use crate::timestamp::rfc3339_nano;
@@ -59,7 +60,7 @@ pub struct Monitor {
     /// Applied to exec'd processes as to the init.
     seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     init_io: ProcessIo,
-    json_log: Option<JsonLog<crate::rotating_file::RotatingFile>>,
+    log: Option<ContainerLog<crate::rotating_file::RotatingFile>>,
     execs: Execs,
     connections: Vec<Connection>,
     buf: Vec<u8>,
@@ -102,7 +103,7 @@ impl Monitor {
             stdin_once: started.stdin_once,
             seccomp: started.seccomp,
             init_io: started.io,
-            json_log: started.json_log,
+            log: started.log,
             execs: Execs::default(),
             connections: Vec::new(),
             buf: vec![0; READ_SIZE],
@@ -284,6 +285,8 @@ impl Monitor {
             self.created = None;
         } else if let Some(exec) = self.execs.running(pid) {
             exec.exit = Some(status);
+        } else if let Some(log) = &mut self.log {
+            log.sink_mut().reaped(pid);
         }
     }
 
@@ -325,14 +328,12 @@ impl Monitor {
     fn distribute(&mut self, feed: Feed, stream: Stream, n: usize) {
         let data = &self.buf[..n];
         if feed == Feed::Init
-            && let Some(log) = &mut self.json_log
+            && let Some(log) = &mut self.log
+            && let Err(e) = log.write(stream, data, SystemTime::now())
         {
-            let time = rfc3339_nano(SystemTime::now());
-            if let Err(e) = log.write(stream, data, &time) {
-                self.shim_log
-                    .error(format_args!("write container log (logging stops): {e}"));
-                self.json_log = None;
-            }
+            self.shim_log
+                .error(format_args!("write container log (logging stops): {e}"));
+            self.log = None;
         }
         for conn in self
             .connections
@@ -345,13 +346,11 @@ impl Monitor {
 
     fn output_ended(&mut self, feed: Feed, stream: Stream) {
         if feed == Feed::Init
-            && let Some(log) = &mut self.json_log
+            && let Some(log) = &mut self.log
+            && let Err(e) = log.finish(stream, SystemTime::now())
         {
-            let time = rfc3339_nano(SystemTime::now());
-            if let Err(e) = log.finish(stream, &time) {
-                self.shim_log
-                    .error(format_args!("write container log: {e}"));
-            }
+            self.shim_log
+                .error(format_args!("write container log: {e}"));
         }
     }
 

@@ -104,6 +104,9 @@ impl Bundle {
             stdin_once: stdin.once,
             log_max_size: 0,
             log_max_files: 0,
+            log_format: Default::default(),
+            log_compress: false,
+            log_attrs: Default::default(),
         };
         fs::write(self.exec("shim.json"), serde_json::to_vec(&config).unwrap()).unwrap();
         // BERTH_SHIM runs the tests against another build (a release one, to measure it).

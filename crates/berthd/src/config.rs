@@ -67,6 +67,9 @@ struct File {
     #[serde(default)]
     registry_mirrors: Vec<String>,
     max_concurrent_downloads: Option<usize>,
+    log_driver: Option<String>,
+    #[serde(default)]
+    log_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// One entry of `default-address-pools`: `{"base": "10.59.0.0/16", "size": 24}`.
@@ -87,6 +90,7 @@ pub struct Config {
     pub network: berth_engine::networks::NetworkConfig,
     pub plugin_dirs: Vec<PathBuf>,
     pub registry: berth_registry::ClientConfig,
+    pub default_log: berth_engine::containers::DefaultLogConfig,
 }
 
 /// Where Docker looks for (legacy) plugins: sockets, then spec files.
@@ -160,7 +164,18 @@ impl Config {
                 })
                 .collect::<Result<_>>()?;
         }
+        let default_log = berth_engine::containers::DefaultLogConfig {
+            driver: file
+                .log_driver
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "json-file".into()),
+            opts: file.log_opts,
+        };
+        default_log.validate().map_err(|e| {
+            anyhow::anyhow!("invalid log-driver/log-opts in daemon.json: {}", e.message)
+        })?;
         Ok(Config {
+            default_log,
             data_root: flags
                 .data_root
                 .or(file.data_root)
@@ -259,5 +274,30 @@ mod tests {
         .unwrap();
         assert_eq!(c.registry.max_concurrent_downloads, 3);
         assert_eq!(c.plugin_dirs[0], PathBuf::from("/run/docker/plugins"));
+    }
+
+    #[test]
+    fn log_defaults_come_from_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        let load = |json: &str| {
+            std::fs::write(&file, json).unwrap();
+            Config::load(Flags::parse_from([
+                "berthd",
+                "--config-file",
+                file.to_str().unwrap(),
+            ]))
+        };
+        let c = load(r#"{"log-driver": "local", "log-opts": {"max-size": "10m"}}"#).unwrap();
+        assert_eq!(c.default_log.driver, "local");
+        assert_eq!(c.default_log.opts["max-size"], "10m");
+        assert_eq!(load("{}").unwrap().default_log.driver, "json-file");
+        let e = load(r#"{"log-opts": {"max-sise": "10m"}}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unknown log opt 'max-sise' for json-file log driver"),
+            "{e}"
+        );
+        assert!(load(r#"{"log-driver": "nosuch"}"#).is_err());
     }
 }

@@ -23,6 +23,7 @@ async fn main() -> Result<()> {
         plugin_dirs: config.plugin_dirs.clone(),
         registry: config.registry.clone(),
         network: config.network.clone(),
+        default_log: config.default_log.clone(),
     })
     .await
     .context("starting the engine")?;

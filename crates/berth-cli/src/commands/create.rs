@@ -115,6 +115,31 @@ struct Resolved {
 
 /// The create request for the flags, in docker's shape: what the flags leave unset is left
 /// to the daemon's defaults.
+/// `--log-driver` and `--log-opt key=value` (a bare key has an empty value, as in docker);
+/// sent only when given, so that the daemon's defaults apply otherwise.
+fn log_config(
+    driver: Option<&str>,
+    opts: &[String],
+) -> Result<Option<HostConfigLogConfig>, String> {
+    if driver == Some("none") && !opts.is_empty() {
+        return Err("invalid logging opts for driver none".into());
+    }
+    if driver.is_none() && opts.is_empty() {
+        return Ok(None);
+    }
+    let config = opts
+        .iter()
+        .map(|o| match o.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (o.clone(), String::new()),
+        })
+        .collect();
+    Ok(Some(HostConfigLogConfig {
+        typ: driver.map(str::to_string),
+        config: Some(config),
+    }))
+}
+
 fn container_config(
     args: &ContainerArgs,
     detach: bool,
@@ -184,10 +209,7 @@ fn container_config(
             init: args.init,
             readonly_rootfs: Some(args.read_only),
             restart_policy,
-            log_config: args.log_driver.clone().map(|driver| HostConfigLogConfig {
-                typ: Some(driver),
-                config: None,
-            }),
+            log_config: log_config(args.log_driver.as_deref(), &args.log_opt)?,
             console_size: resolved
                 .console
                 .map(|(rows, columns)| vec![rows.into(), columns.into()]),
@@ -528,6 +550,22 @@ mod tests {
         assert_eq!(host_config(&["--init=false", "busybox"]).init, Some(false));
         let host = host_config(&["busybox"]);
         assert_eq!((host.init, host.log_config), (None, None));
+        let log = host_config(&[
+            "--log-opt",
+            "max-size=1m",
+            "--log-opt",
+            "compress=true",
+            "busybox",
+        ])
+        .log_config
+        .unwrap();
+        assert_eq!(log.typ, None, "the daemon's default driver");
+        let opts = log.config.unwrap();
+        assert_eq!(
+            (opts["max-size"].as_str(), opts["compress"].as_str()),
+            ("1m", "true")
+        );
+        assert!(log_config(Some("none"), &["max-size=1m".into()]).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! terminal is raw while a TTY session reads it.
 
 pub mod escape;
-mod frames;
+pub mod frames;
 pub mod resize;
 pub mod signals;
 

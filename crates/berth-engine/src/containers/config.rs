@@ -27,7 +27,7 @@ fn config_defaults() -> Value {
 fn host_config_defaults() -> Value {
     json!({
         "Binds": null, "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": {"Type": "", "Config": {}},
         "NetworkMode": "bridge", "PortBindings": {},
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0],
@@ -219,21 +219,7 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
             hc.insert(mode.into(), json!("private"));
         }
     }
-    // The default driver, keeping any options given with it (`--log-opt` alone); options are
-    // an object even when none were given, as Docker shows them.
-    let driver = hc["LogConfig"]["Type"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .unwrap_or("json-file")
-        .to_string();
-    let options = hc["LogConfig"]["Config"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    hc.insert(
-        "LogConfig".into(),
-        json!({"Type": driver, "Config": options}),
-    );
+    // The daemon's default driver and options are merged in by the caller (`log_config`).
     let policy = hc["RestartPolicy"]["Name"]
         .as_str()
         .unwrap_or("")
@@ -265,12 +251,6 @@ pub fn resolve(id: &str, body: &Value, image: &Value, image_name: &str) -> Resul
             "RestartPolicy".into(),
             json!({"Name": "no", "MaximumRetryCount": 0}),
         );
-    }
-    let log_driver = hc["LogConfig"]["Type"].as_str().unwrap_or_default();
-    if !matches!(log_driver, "json-file" | "none") {
-        return Err(Error::invalid(format!(
-            "failed to create container: logging driver \"{log_driver}\" is not supported"
-        )));
     }
     Ok(Resolved {
         config,
@@ -344,14 +324,5 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.message.contains("needs to be an absolute path"));
-        let e = resolve(
-            ID,
-            &json!({"HostConfig": {"LogConfig": {"Type": "syslog"}}}),
-            &image(),
-            "b",
-        )
-        .err()
-        .unwrap();
-        assert!(e.message.contains("logging driver \"syslog\""));
     }
 }

@@ -250,15 +250,41 @@ impl Engine {
         let overlay = self
             .store
             .overlay_mount(&chain_ids, upper, dir.join("work"));
-        let log_path = (c.host_config["LogConfig"]["Type"] != "none").then(|| self.log_path(&c.id));
+        let log_config = &c.host_config["LogConfig"];
+        let log = self.log_files(c)?;
+        let settings = super::log_config::settings(log_config)?;
+        let log_attrs = match (&log, &settings) {
+            (Some(files), Some(_)) => {
+                if let Some(dir) = files.path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let env: Vec<String> = c.config["Env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect();
+                let tag = super::log_config::TagInfo {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    image_id: c.image_id.clone(),
+                    image_name: c.image_name.clone(),
+                };
+                super::log_config::attributes(log_config, &c.config["Labels"], &env, &tag)?
+            }
+            _ => Default::default(),
+        };
         let shim_config = ShimConfig {
             version: PROTOCOL_VERSION,
             id: c.id.clone(),
             spec: runtime_spec,
             rootfs: overlay,
-            log_path,
-            log_max_size: super::logs::max_size(&c.host_config)?,
-            log_max_files: super::logs::max_files(&c.host_config)?,
+            log_path: log.map(|files| files.path),
+            log_format: settings.as_ref().map(|s| s.format).unwrap_or_default(),
+            log_max_size: settings.as_ref().map_or(0, |s| s.max_size),
+            log_max_files: settings.as_ref().map_or(1, |s| s.max_files),
+            log_compress: settings.as_ref().is_some_and(|s| s.compress),
+            log_attrs,
             open_stdin: c.config["OpenStdin"].as_bool().unwrap_or(false),
             stdin_once: c.config["StdinOnce"].as_bool().unwrap_or(false),
         };
@@ -296,10 +322,6 @@ impl Engine {
             out.push(super::mounts::oci_mount(m, source.as_deref()));
         }
         Ok(out)
-    }
-
-    pub(crate) fn log_path(&self, id: &str) -> std::path::PathBuf {
-        self.container_dir(id).join(format!("{id}-json.log"))
     }
 
     /// Follows the shim until the container exits, then records the exit.

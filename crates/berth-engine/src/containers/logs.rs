@@ -1,13 +1,16 @@
-//! `GET /containers/{id}/logs`: reads the json-file log the shim writes and frames it as
-//! Docker does, optionally following it until the container stops.
+//! `GET /containers/{id}/logs`: reads the log the shim writes (`json-file` or `local`, see
+//! `log_reader`) and frames it as Docker does, optionally following it until the container
+//! stops.
 
+use super::log_config;
+use super::log_reader::{Entry, LogCursor, LogFiles};
+use super::model::Container;
+use crate::Engine;
 use crate::error::Result;
-use crate::{Engine, clock};
 use berth_shim_proto::{STREAM_STDERR, STREAM_STDOUT, frame_header};
 use bytes::Bytes;
-use serde::Deserialize;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::time::{Duration, SystemTime};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Default)]
@@ -16,146 +19,138 @@ pub struct LogOptions {
     pub stderr: bool,
     pub follow: bool,
     pub timestamps: bool,
+    /// Each line starts with its attributes (`--details`).
+    pub details: bool,
     /// Only the last N lines; `None` for all.
     pub tail: Option<usize>,
     pub since: Option<SystemTime>,
     pub until: Option<SystemTime>,
 }
 
-/// `--log-opt max-size` (Docker's units: `10k`, `10m`, `1g`), 0 when unset.
-pub fn max_size(host_config: &serde_json::Value) -> Result<u64> {
-    let Some(v) = host_config["LogConfig"]["Config"]["max-size"]
-        .as_str()
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(0);
-    };
-    let lower = v.to_ascii_lowercase();
-    let (digits, unit) = lower.split_at(
-        lower
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(lower.len()),
-    );
-    let factor: u64 = match unit.trim_end_matches('b') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => return Err(crate::Error::invalid(format!("invalid max-size: {v}"))),
-    };
-    digits
-        .parse::<u64>()
-        .map(|n| n * factor)
-        .map_err(|_| crate::Error::invalid(format!("invalid max-size: {v}")))
-}
-
-/// `--log-opt max-file`, 1 when unset; only meaningful with max-size, as in Docker.
-pub fn max_files(host_config: &serde_json::Value) -> Result<u32> {
-    let Some(v) = host_config["LogConfig"]["Config"]["max-file"]
-        .as_str()
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(1);
-    };
-    match v.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(crate::Error::invalid(format!(
-            "invalid value for max-file: {v}: should be a number greater than 0"
-        ))),
-    }
-}
-
-/// The rotated log files, oldest first: `log.N` ... `log.1`.
-fn rotated_files(path: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut rotated: Vec<std::path::PathBuf> = (1..)
-        .map(|n| std::path::PathBuf::from(format!("{}.{n}", path.display())))
-        .take_while(|p| p.exists())
-        .collect();
-    rotated.reverse();
-    rotated
-}
-
-#[derive(Deserialize)]
-struct Line {
-    log: String,
-    stream: String,
-    time: String,
-}
-
 /// How often a followed log is checked for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(50);
 
-impl LogOptions {
-    /// One log line as Docker sends it (framed unless the container has a TTY), or None when
-    /// the options filter it out.
-    fn frame(&self, raw: &str, tty: bool) -> Option<Bytes> {
-        let line: Line = serde_json::from_str(raw).ok()?;
-        let stream = match line.stream.as_str() {
-            "stdout" if self.stdout => STREAM_STDOUT,
-            "stderr" if self.stderr => STREAM_STDERR,
-            _ => return None,
-        };
-        let time = clock::parse(&line.time);
-        if self.since.is_some_and(|s| time.is_some_and(|t| t < s))
-            || self.until.is_some_and(|u| time.is_some_and(|t| t > u))
-        {
-            return None;
-        }
-        let mut payload = String::new();
-        if self.timestamps {
-            payload.push_str(&line.time);
-            payload.push(' ');
-        }
-        payload.push_str(&line.log);
-        let mut out = Vec::with_capacity(payload.len() + 8);
-        if !tty {
-            out.extend_from_slice(&frame_header(stream, payload.len() as u32));
-        }
-        out.extend_from_slice(payload.as_bytes());
-        Some(Bytes::from(out))
+fn nanos(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(_) => 0,
     }
 }
 
+impl LogOptions {
+    /// Whether the options keep `e`.
+    fn keeps(&self, e: &Entry) -> bool {
+        let stream = match e.stream {
+            STREAM_STDOUT => self.stdout,
+            STREAM_STDERR => self.stderr,
+            _ => false,
+        };
+        stream
+            && self.since.is_none_or(|s| e.time >= nanos(s))
+            && self.until.is_none_or(|u| e.time <= nanos(u))
+    }
+
+    /// One entry as Docker sends it: `[time ][attributes ]line`, framed unless the container
+    /// has a TTY.
+    fn frame(&self, e: &Entry, tty: bool) -> Bytes {
+        let mut payload = Vec::with_capacity(e.line.len() + 48);
+        if self.timestamps {
+            let at = UNIX_EPOCH + Duration::from_nanos(e.time.max(0) as u64);
+            payload.extend_from_slice(humantime::format_rfc3339_nanos(at).to_string().as_bytes());
+            payload.push(b' ');
+        }
+        if self.details {
+            payload.extend_from_slice(details(&e.attrs).as_bytes());
+            payload.push(b' ');
+        }
+        payload.extend_from_slice(&e.line);
+        let mut out = Vec::with_capacity(payload.len() + 8);
+        if !tty {
+            out.extend_from_slice(&frame_header(e.stream, payload.len() as u32));
+        }
+        out.extend_from_slice(&payload);
+        Bytes::from(out)
+    }
+}
+
+/// Docker's `--details` prefix: `key=value` pairs sorted by key, joined by commas, both sides
+/// query-escaped.
+fn details(attrs: &BTreeMap<String, String>) -> String {
+    attrs
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 impl Engine {
+    /// Where container `c`'s log is and what it holds; None with the `none` driver.
+    pub(crate) fn log_files(&self, c: &Container) -> Result<Option<LogFiles>> {
+        let Some(settings) = log_config::settings(&c.host_config["LogConfig"])? else {
+            return Ok(None);
+        };
+        Ok(Some(LogFiles {
+            path: super::log_reader::log_path(&self.container_dir(&c.id), &c.id, settings.format),
+            format: settings.format,
+        }))
+    }
+
     pub fn container_logs(&self, name: &str, opts: LogOptions) -> Result<mpsc::Receiver<Bytes>> {
         let id = self.resolve_container(name)?;
         let c = self.container_record(&id)?;
-        if c.host_config["LogConfig"]["Type"] == "none" {
+        let Some(files) = self.log_files(&c)? else {
             return Err(crate::Error::invalid(
                 "configured logging driver does not support reading",
             ));
-        }
+        };
         let tty = c.config["Tty"].as_bool().unwrap_or(false);
-        let path = self.log_path(&id);
         let mut exits = self.live.get(&id).exits.subscribe();
         let seen = exits.borrow_and_update().count;
         let follow = opts.follow && c.state.running();
         let (tx, rx) = mpsc::channel(64);
         tokio::task::spawn_blocking(move || {
             // Sends what the options keep; false once the client has gone.
-            let send = |lines: &[String]| {
-                lines
-                    .iter()
-                    .filter_map(|l| opts.frame(l, tty))
-                    .all(|b| tx.blocking_send(b).is_ok())
-            };
-            // Rotated files first, oldest first, then the current one (followed).
-            let mut lines: Vec<String> = Vec::new();
-            for rotated in rotated_files(&path) {
-                if let Ok(f) = std::fs::File::open(rotated) {
-                    read_lines(&mut BufReader::new(f), &mut lines);
+            let mut send =
+                |e: Entry| !opts.keeps(&e) || tx.blocking_send(opts.frame(&e, tty)).is_ok();
+            let mut cursor = LogCursor::new(files);
+            match opts.tail {
+                None => {
+                    if !cursor.read_all(&mut send) {
+                        return;
+                    }
+                }
+                Some(n) => {
+                    let mut last = VecDeque::with_capacity(n.min(4096));
+                    cursor.read_all(&mut |e| {
+                        if n > 0 && opts.keeps(&e) {
+                            if last.len() == n {
+                                last.pop_front();
+                            }
+                            last.push_back(e);
+                        }
+                        true
+                    });
+                    if !last.into_iter().all(&mut send) {
+                        return;
+                    }
                 }
             }
-            let Ok(file) = std::fs::File::open(&path) else {
-                return;
-            };
-            let mut reader = BufReader::new(file);
-            let mut pos = read_lines(&mut reader, &mut lines);
-            if let Some(n) = opts.tail {
-                lines.retain(|l| opts.frame(l, tty).is_some());
-                lines.drain(..lines.len().saturating_sub(n));
-            }
-            if !send(&lines) || !follow {
+            if !follow {
                 return;
             }
             loop {
@@ -164,12 +159,7 @@ impl Engine {
                     e.count > seen || e.removed
                 };
                 std::thread::sleep(FOLLOW_POLL);
-                let mut fresh = Vec::new();
-                if reader.seek(SeekFrom::Start(pos)).is_err() {
-                    return;
-                }
-                pos += read_lines(&mut reader, &mut fresh);
-                if !send(&fresh) || stopped {
+                if !cursor.read_new(&mut send) || stopped {
                     return;
                 }
             }
@@ -178,27 +168,18 @@ impl Engine {
     }
 }
 
-/// Reads complete lines; returns how many bytes they took (a partial last line is left for
-/// the next read).
-fn read_lines(reader: &mut impl BufRead, out: &mut Vec<String>) -> u64 {
-    let mut consumed = 0u64;
-    let mut buf = String::new();
-    loop {
-        buf.clear();
-        match reader.read_line(&mut buf) {
-            Ok(0) | Err(_) => return consumed,
-            Ok(n) if buf.ends_with('\n') => {
-                consumed += n as u64;
-                out.push(buf.trim_end_matches('\n').to_string());
-            }
-            Ok(_) => return consumed,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(stream: u8, line: &str) -> Entry {
+        Entry {
+            stream,
+            time: 1_767_225_600_000_000_000, // 2026-01-01T00:00:00Z
+            line: line.as_bytes().to_vec(),
+            attrs: BTreeMap::new(),
+        }
+    }
 
     #[test]
     fn frames_and_filters() {
@@ -208,29 +189,37 @@ mod tests {
             timestamps: true,
             ..Default::default()
         };
-        let out = opts
-            .frame(
-                r#"{"log":"hi\n","stream":"stdout","time":"2026-01-01T00:00:00Z"}"#,
-                false,
-            )
-            .unwrap();
-        assert_eq!(&out[..8], &[1, 0, 0, 0, 0, 0, 0, 24]);
-        assert_eq!(&out[8..], b"2026-01-01T00:00:00Z hi\n");
-        assert!(
-            opts.frame(
-                r#"{"log":"e\n","stream":"stderr","time":"2026-01-01T00:00:00Z"}"#,
-                false
-            )
-            .is_none()
-        );
-        assert!(opts.frame("garbage", false).is_none());
+        let e = entry(STREAM_STDOUT, "hi\n");
+        assert!(opts.keeps(&e));
+        let out = opts.frame(&e, false);
+        assert_eq!(&out[..8], &[1, 0, 0, 0, 0, 0, 0, 34]);
+        assert_eq!(&out[8..], b"2026-01-01T00:00:00.000000000Z hi\n");
+        assert!(!opts.keeps(&entry(STREAM_STDERR, "e\n")));
+        let later = LogOptions {
+            stdout: true,
+            since: Some(UNIX_EPOCH + Duration::from_secs(1_767_225_601)),
+            ..Default::default()
+        };
+        assert!(!later.keeps(&e));
     }
 
     #[test]
-    fn partial_lines_wait() {
-        let mut r = std::io::Cursor::new(b"{\"a\":1}\n{\"b\"".to_vec());
-        let mut lines = Vec::new();
-        assert_eq!(read_lines(&mut r, &mut lines), 8);
-        assert_eq!(lines, vec!["{\"a\":1}".to_string()]);
+    fn details_are_dockers_prefix() {
+        let opts = LogOptions {
+            stdout: true,
+            details: true,
+            ..Default::default()
+        };
+        let mut e = entry(STREAM_STDOUT, "hi\n");
+        assert_eq!(
+            &opts.frame(&e, true)[..],
+            b" hi\n",
+            "no attributes: a bare space"
+        );
+        e.attrs = BTreeMap::from([
+            ("zeta".to_string(), "a b&c".to_string()),
+            ("alpha".to_string(), "1".to_string()),
+        ]);
+        assert_eq!(&opts.frame(&e, true)[..], b"alpha=1,zeta=a+b%26c hi\n");
     }
 }

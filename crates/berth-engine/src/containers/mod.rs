@@ -10,6 +10,8 @@ mod layer_diff;
 pub(crate) use layer_diff::{Exclude, write_layer_tar};
 mod lifecycle;
 mod limits;
+mod log_config;
+mod log_reader;
 mod logs;
 pub mod model;
 pub mod mounts;
@@ -25,6 +27,7 @@ mod views;
 pub use crate::shim::OutputStream;
 pub use exec::ExecTable;
 pub use lifecycle::WaitCondition;
+pub use log_config::{DRIVERS as LOG_DRIVERS, DefaultLogConfig};
 pub use logs::LogOptions;
 pub use model::{Container, Status};
 
@@ -142,14 +145,18 @@ impl Engine {
         body: &Value,
     ) -> Result<String> {
         let id = ids::new_id();
-        let resolved = config::resolve(&id, body, &source.config, &source.name)?;
+        let mut resolved = config::resolve(&id, body, &source.config, &source.name)?;
+        let log = log_config::merge_defaults(
+            &resolved.host_config["LogConfig"],
+            &self.config.default_log,
+        );
+        log_config::validate(&log)?;
+        resolved.host_config["LogConfig"] = log;
         limits::validate(&resolved.host_config)?;
         namespaces::validate(&resolved.host_config)?;
         etc_files::NameOptions::of(&resolved.host_config, || self.host_gateway())?;
         resources::from_host_config(&resolved.host_config)?;
         security::validate(&resolved.host_config)?;
-        logs::max_size(&resolved.host_config)?;
-        logs::max_files(&resolved.host_config)?;
         let mounts = self.create_mounts(&resolved.host_config, &resolved.config["Volumes"])?;
         let networks =
             self.initial_attachments(&resolved.host_config, &body["NetworkingConfig"])?;

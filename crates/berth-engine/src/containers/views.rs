@@ -96,7 +96,8 @@ pub fn inspect(c: &Container, dir: &Path, lower_dirs: &[String], related: &Relat
         "ResolvConfPath": if started { path("resolv.conf") } else { String::new() },
         "HostnamePath": if started { path("hostname") } else { String::new() },
         "HostsPath": if started { path("hosts") } else { String::new() },
-        "LogPath": if c.host_config["LogConfig"]["Type"] == "none" { String::new() } else { path(&format!("{}-json.log", c.id)) },
+        // Docker shows json-file's path only (the local driver's files are its own business).
+        "LogPath": if c.host_config["LogConfig"]["Type"] == "json-file" { path(&format!("{}-json.log", c.id)) } else { String::new() },
         "Name": format!("/{}", c.name),
         "RestartCount": c.restart_count,
         "Driver": "overlay2",

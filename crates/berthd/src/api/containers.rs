@@ -117,6 +117,7 @@ pub fn logs(engine: &Engine, req: &Request<Incoming>, id: &str) -> Result {
         stderr,
         follow: q.flag("follow"),
         timestamps: q.flag("timestamps"),
+        details: q.flag("details"),
         tail,
         since: parse_time(&q, "since")?,
         until: parse_time(&q, "until")?,
