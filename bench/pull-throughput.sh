@@ -24,6 +24,8 @@ cgroup_parent="berth-bench-pull-$$"
 port=5303
 image="127.0.0.1:$port/bench/big:v1"
 host=$(bash "$reference" start | sed -n 's/^DOCKER_HOST=//p')
+# (The script execs nsenter, which execs the command: `$!` of `bash "$reference" exec CMD &`
+# is CMD itself, so the cleanup below ends the right process.)
 in_ns() { bash "$reference" exec "$@"; }
 pids=()
 cleanup() {
@@ -76,14 +78,14 @@ log: {level: error}
 storage: {filesystem: {rootdirectory: $work/registry}}
 http: {addr: 127.0.0.1:$port}
 YML
-in_ns docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
+bash "$reference" exec docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
 pids+=($!)
 until in_ns curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"; do sleep 0.1; done
 in_ns skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$work/image:v1" "docker://$image"
 
 printf '{"bridge": "%s", "bip": "10.232.9.1/24", "cgroup-parent": "%s"}\n' \
   "$bridge" "$cgroup_parent" >"$work/daemon.json"
-in_ns "$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$work/berth.sock" \
+bash "$reference" exec "$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$work/berth.sock" \
   --config-file "$work/daemon.json" >"$work/berthd.log" 2>&1 &
 pids+=($!)
 berth() { "$bin/berth" -H "unix://$work/berth.sock" "$@"; }
