@@ -437,6 +437,9 @@ pub struct ServiceNetwork {
     pub driver_opts: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    /// The interface's name inside the container (`eth0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_name: Option<String>,
 }
 
 /// A published or exposed port, long syntax.
@@ -591,7 +594,8 @@ pub struct Volume {
     pub labels: BTreeMap<String, String>,
 }
 
-/// A top-level secret or config: the content comes from a file, a variable or (configs) inline.
+/// A top-level secret or config: the content comes from a file, a variable or (configs)
+/// inline, or it is `external`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FileObject {
     pub name: String,
@@ -601,6 +605,9 @@ pub struct FileObject {
     pub environment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Created outside the project (swarm only): loads, but a service cannot use it.
+    #[serde(skip_serializing_if = "is_false")]
+    pub external: bool,
 }
 
 /// A service's use of a secret or config.

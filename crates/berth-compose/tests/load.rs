@@ -540,6 +540,18 @@ fn errors_name_file_line_and_key() {
             "services:\n  web:\n    image: x\n    ports:\n      - target: 80\n        published: nope\n",
             "compose.yaml:6:20: services.web.ports[0].published: invalid port \"nope\"",
         ),
+        (
+            "services: {a: {image: x}}\nsecrets:\n  s: {external: true, file: ./s}\n",
+            "secrets.s: an external one has no file, environment or content",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    pre_start: [{command: [migrate]}]\n",
+            "compose.yaml:4:5: services.web.pre_start: is not supported by berth",
+        ),
+        (
+            "services: {a: {image: x}}\nmodels:\n  m: {model: ai/m}\n",
+            "compose.yaml:2:1: models: is not supported by berth",
+        ),
     ];
     for (yaml, want) in cases {
         let e = load_err(&[("compose.yaml", yaml)]);

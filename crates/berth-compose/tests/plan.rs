@@ -217,3 +217,46 @@ configs:
     // The dependency is implied by network_mode, ipc and volumes_from.
     assert!(web.dependencies().contains_key("db"));
 }
+
+#[test]
+fn interface_names_and_external_secrets() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("compose.yaml"),
+        r#"
+name: p
+services:
+  web:
+    image: busybox
+    networks:
+      back:
+        interface_name: eth7
+        driver_opts: {foo: bar}
+  uses-external:
+    image: busybox
+    secrets: [cert]
+networks:
+  back: {}
+secrets:
+  cert: {external: true}
+"#,
+    )
+    .unwrap();
+    let p = load_dir(d.path());
+    let c = plan(&p, "web", &p.services["web"], &Instance::default()).unwrap();
+    let endpoints = c.body.networking_config.unwrap().endpoints_config.unwrap();
+    let opts = endpoints["p_back"].driver_opts.clone().unwrap();
+    assert_eq!(opts["com.docker.network.endpoint.ifname"], "eth7");
+    assert_eq!(opts["foo"], "bar");
+
+    // An external secret loads (`config` prints it) but no container can use it.
+    let e = plan(
+        &p,
+        "uses-external",
+        &p.services["uses-external"],
+        &Instance::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("cert is external"), "{e}");
+}

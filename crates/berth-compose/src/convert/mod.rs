@@ -38,6 +38,9 @@ pub(crate) fn project(root: &Node, cx: &mut Context<'_>) -> Result<Project, Erro
                     .insert("the top-level `version` is obsolete and ignored".to_string());
             }
             "name" | "include" => {}
+            "models" => {
+                return Err(invalid(&k.loc, path, "is not supported by berth"));
+            }
             "services" => {
                 for (name, node) in entries_or_empty(v, path)? {
                     check_name(name, "services", "service")?;
@@ -207,15 +210,7 @@ fn file_object(
             "file" => o.file = Some(string(v, &p)?),
             "environment" => o.environment = Some(string(v, &p)?),
             "content" if is_config => o.content = Some(string(v, &p)?),
-            "external" => {
-                if boolean(v, &p).unwrap_or(true) {
-                    return Err(invalid(
-                        &v.loc,
-                        &p,
-                        "external secrets and configs need swarm mode, which berth does not run",
-                    ));
-                }
-            }
+            "external" => o.external = external(v, &p, &mut name)?,
             "labels" | "driver" | "driver_opts" | "template_driver" => {
                 cx.warnings.insert(format!("{p} is ignored (swarm only)"));
             }
@@ -227,7 +222,14 @@ fn file_object(
         .iter()
         .filter(|s| s.is_some())
         .count();
-    if sources != 1 {
+    if o.external && sources > 0 {
+        return Err(invalid(
+            &v.loc,
+            path,
+            "an external one has no file, environment or content",
+        ));
+    }
+    if !o.external && sources != 1 {
         let what = if is_config {
             "one of file, environment or content"
         } else {
@@ -235,7 +237,7 @@ fn file_object(
         };
         return Err(invalid(&v.loc, path, format!("needs exactly {what}")));
     }
-    o.name = resource_name(name, key, false, cx.project);
+    o.name = resource_name(name, key, o.external, cx.project);
     Ok(o)
 }
 

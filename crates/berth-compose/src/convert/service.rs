@@ -41,6 +41,10 @@ const IGNORED: &[&str] = &[
     "uts",
 ];
 
+/// Keys of the specification that berth refuses: ignoring them would run something other
+/// than what the file asks for (init containers, models the service is wired to).
+const UNSUPPORTED: &[&str] = &["models", "pre_start"];
+
 pub(crate) fn service(node: &Node, path: &str, cx: &mut Context<'_>) -> Result<Service, Error> {
     let mut s = Service::default();
     let mut environment = Vec::new();
@@ -127,6 +131,9 @@ pub(crate) fn service(node: &Node, path: &str, cx: &mut Context<'_>) -> Result<S
             "working_dir" => s.working_dir = Some(string(v, p)?),
             x if x.starts_with("x-") => {
                 s.extensions.insert(k.name.clone(), v.to_json());
+            }
+            x if UNSUPPORTED.contains(&x) => {
+                return Err(invalid(&k.loc, p, "is not supported by berth"));
             }
             x if IGNORED.contains(&x) => {
                 cx.warnings
@@ -433,7 +440,16 @@ fn devices(v: &Node, path: &str) -> Result<Vec<Device>, Error> {
             let target = parts.next().map_or_else(|| source.clone(), str::to_string);
             let permissions = parts.next().map(str::to_string);
             if !source.starts_with('/') {
-                return Err(invalid(&item.loc, &p, format!("invalid device {spec:?}")));
+                let why = if source.contains('=') && !spec.contains(':') {
+                    "CDI device names are not supported by berth"
+                } else {
+                    "the host path must be absolute"
+                };
+                return Err(invalid(
+                    &item.loc,
+                    &p,
+                    format!("invalid device {spec:?}: {why}"),
+                ));
             }
             out.push(Device {
                 source,
@@ -676,6 +692,7 @@ fn networks(v: &Node, path: &str) -> Result<BTreeMap<String, Option<ServiceNetwo
                 "mac_address" => n.mac_address = Some(string(fv, &p)?),
                 "driver_opts" => n.driver_opts = string_map(fv, &p)?,
                 "priority" | "gw_priority" => n.priority = Some(integer(fv, &p)?),
+                "interface_name" => n.interface_name = Some(string(fv, &p)?),
                 x if x.starts_with("x-") => {}
                 other => return Err(unknown(f, &np, other)),
             }

@@ -88,26 +88,16 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Error> {
         (env, env_files) = environment(opts, &cwd, &project_dir, &os_env)?;
     }
 
-    let mut warnings = BTreeSet::new();
-    let mut merged = Node::map(Vec::new(), Location::default());
-    for f in &files {
-        let mut loader = file::Loader::new(env.clone(), &mut warnings);
-        let tree = loader.load(f, &project_dir)?;
-        // Each file must be well-formed on its own (keys, types), as the specification's
-        // schema requires, so that merging only ever sees values of the right shape.
-        convert::project(
-            &tree,
-            &mut convert::Context {
-                project: "check",
-                env: &env,
-                warnings: &mut warnings,
-            },
-        )?;
-        merged = merge::merge(merged, tree);
+    let (mut merged, mut warnings) = read_files(&files, &env, &project_dir)?;
+    let name = project_name(opts, &env, &merged, &project_dir)?;
+    // The project name is exposed to interpolation and to `environment` as
+    // COMPOSE_PROJECT_NAME; when it was not already set, the files are read again with it.
+    if env.get(PROJECT_NAME_VAR) != Some(&name) {
+        env.insert(PROJECT_NAME_VAR.to_string(), name.clone());
+        (merged, warnings) = read_files(&files, &env, &project_dir)?;
     }
 
     paths::default_build_context(&mut merged, &project_dir);
-    let name = project_name(opts, &env, &merged, &project_dir)?;
     let mut cx = convert::Context {
         project: &name,
         env: &env,
@@ -136,6 +126,36 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Error> {
     validate::project(&project)?;
     project.warnings = warnings.into_iter().collect();
     Ok(project)
+}
+
+/// The variable that holds the project name, both as input and for interpolation.
+const PROJECT_NAME_VAR: &str = "COMPOSE_PROJECT_NAME";
+
+/// Reads each file (interpolated, `include` and `extends` applied), checks it, and merges
+/// them in order.
+fn read_files(
+    files: &[PathBuf],
+    env: &Environment,
+    project_dir: &Path,
+) -> Result<(Node, BTreeSet<String>), Error> {
+    let mut warnings = BTreeSet::new();
+    let mut merged = Node::map(Vec::new(), Location::default());
+    for f in files {
+        let mut loader = file::Loader::new(env.clone(), &mut warnings);
+        let tree = loader.load(f, project_dir)?;
+        // Each file must be well-formed on its own (keys, types), as the specification's
+        // schema requires, so that merging only ever sees values of the right shape.
+        convert::project(
+            &tree,
+            &mut convert::Context {
+                project: "check",
+                env,
+                warnings: &mut warnings,
+            },
+        )?;
+        merged = merge::merge(merged, tree);
+    }
+    Ok((merged, warnings))
 }
 
 /// The interpolation environment: the env files (`--env-file`, else `dir/.env`) under the
@@ -231,11 +251,10 @@ fn project_name(
     merged: &Node,
     project_dir: &Path,
 ) -> Result<String, Error> {
-    let given = opts.project_name.clone().or_else(|| {
-        env.get("COMPOSE_PROJECT_NAME")
-            .filter(|n| !n.is_empty())
-            .cloned()
-    });
+    let given = opts
+        .project_name
+        .clone()
+        .or_else(|| env.get(PROJECT_NAME_VAR).filter(|n| !n.is_empty()).cloned());
     if let Some(name) = given {
         check_project_name(&name).map_err(Error::Failed)?;
         return Ok(name);

@@ -13,6 +13,10 @@ use super::{container_name, image_name, labels};
 use crate::error::Error;
 use crate::model::{FileReference, MountType, Project, Service, ServiceVolume};
 
+/// The endpoint driver option that names the container's interface on a network (Engine 28),
+/// which is what a service network's `interface_name` sets.
+const IFNAME_OPTION: &str = "com.docker.network.endpoint.ifname";
+
 /// Which container of a service is planned, and what the plan needs from the daemon.
 #[derive(Debug, Clone, Default)]
 pub struct Instance {
@@ -154,8 +158,12 @@ pub fn plan(
                         });
                     }
                     ep.mac_address = c.mac_address.clone();
-                    if !c.driver_opts.is_empty() {
-                        ep.driver_opts = Some(c.driver_opts.clone().into_iter().collect());
+                    let mut driver_opts = c.driver_opts.clone();
+                    if let Some(ifname) = &c.interface_name {
+                        driver_opts.insert(IFNAME_OPTION.to_string(), ifname.clone());
+                    }
+                    if !driver_opts.is_empty() {
+                        ep.driver_opts = Some(driver_opts.into_iter().collect());
                     }
                 }
                 ep.aliases = Some(aliases);
@@ -545,6 +553,12 @@ fn files(project: &Project, s: &Service) -> Result<(Vec<Mount>, Vec<Upload>), Er
             let Some(obj) = defined.get(&r.source) else {
                 continue;
             };
+            if obj.external {
+                return Err(Error::Failed(format!(
+                    "{} is external: external secrets and configs need swarm mode, which berth does not run",
+                    r.source
+                )));
+            }
             let target = match &r.target {
                 Some(t) if t.starts_with('/') => t.clone(),
                 Some(t) => format!("{dir}{t}"),
