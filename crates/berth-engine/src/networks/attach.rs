@@ -389,22 +389,37 @@ impl Engine {
         forwards.iter().for_each(|f| ports.release(f));
     }
 
-    /// At exit, or when a start fails: veths, ports, DNS names and addresses go back.
+    /// At exit, or when a start fails: veths, ports, DNS names and addresses go back. The
+    /// veth pairs are deleted in the background: the kernel takes 10-20 ms to tear one down
+    /// (RCU grace periods), which `run --rm` would otherwise wait for, and a container that
+    /// has exited has no use for them. (Their names are random and their addresses are not
+    /// handed out again soon, so nothing new collides with them meanwhile.)
     pub(crate) async fn release_endpoints(&self, c: &mut Container) {
         let _guard = self.net.lock.lock().await;
         for a in c.networks.values_mut() {
-            self.release_attachment(a).await;
+            self.release_attachment(a, VethDeletion::Background).await;
         }
     }
 
-    async fn release_attachment(&self, a: &mut Attachment) {
+    async fn release_attachment(&self, a: &mut Attachment, deletion: VethDeletion) {
         if let Some(endpoint) = a.endpoint.take() {
             if !a.ports.is_empty()
                 && let Ok(fw) = self.net.firewall()
             {
                 let _ = fw.unpublish(&endpoint.host_ifname).await;
             }
-            let _ = berth_net::detach(&endpoint).await;
+            match deletion {
+                VethDeletion::Now => {
+                    let _ = berth_net::detach(&endpoint).await;
+                }
+                VethDeletion::Background => {
+                    tokio::spawn(async move {
+                        if let Err(e) = berth_net::detach(&endpoint).await {
+                            tracing::warn!(veth = %endpoint.host_ifname, error = %e, "could not delete a veth pair");
+                        }
+                    });
+                }
+            }
         }
         let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
         a.ports.drain(..).for_each(|f| ports.release(&f));
@@ -526,7 +541,8 @@ impl Engine {
         }
         {
             let _net = self.net.lock.lock().await;
-            self.release_attachment(&mut a).await;
+            // Disconnected means disconnected when the answer comes.
+            self.release_attachment(&mut a, VethDeletion::Now).await;
         }
         self.db.update_container(&c.id, &c)?;
         self.events.emit(
@@ -633,4 +649,13 @@ impl Engine {
     pub(crate) fn primary_address(&self, c: &Container) -> Option<String> {
         c.networks.values().find_map(|a| a.ip.clone())
     }
+}
+
+/// When a released endpoint's veth pair is deleted.
+#[derive(Debug, Clone, Copy)]
+enum VethDeletion {
+    /// Before the release returns.
+    Now,
+    /// In a task of its own.
+    Background,
 }
