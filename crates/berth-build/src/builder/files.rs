@@ -189,7 +189,11 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
     }
 
     /// `--from=`: an earlier stage by name or index, else an image.
-    fn copy_source_image(&mut self, state: &StageState, from: &str) -> Result<ImageState> {
+    pub(super) fn copy_source_image(
+        &mut self,
+        state: &StageState,
+        from: &str,
+    ) -> Result<ImageState> {
         let lower = from.to_ascii_lowercase();
         if state.name.as_deref() == Some(lower.as_str()) {
             return Err(BuildError::invalid(format!(
@@ -214,7 +218,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         self.pull(from, None)
     }
 
-    fn temp_file(&self) -> Result<std::fs::File> {
+    pub(super) fn temp_file(&self) -> Result<std::fs::File> {
         tempfile::tempfile_in(&self.options.tmp_dir).map_err(|e| {
             BuildError::io(
                 format!("create a file in {}", self.options.tmp_dir.display()),
