@@ -25,6 +25,7 @@ mod heredoc;
 mod host;
 mod instructions;
 mod layer_tar;
+mod one_file;
 mod options;
 mod parser;
 mod pattern;
