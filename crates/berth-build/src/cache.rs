@@ -15,10 +15,14 @@ pub struct CacheKey(String);
 
 impl CacheKey {
     /// `parent` is the id of the image the step starts from (empty for `scratch`),
-    /// `created_by` its history line, `config` the container config JSON it results in.
-    pub(crate) fn new(parent: &str, created_by: &str, config: &str) -> Self {
+    /// `created_by` its history line, `config` the container config JSON it results in, and
+    /// `extra` what else changes the result but is not in the history (a RUN's `--mount`s
+    /// and `--network`; never a secret's value). An empty `extra` leaves keys as they were.
+    pub(crate) fn new(parent: &str, created_by: &str, config: &str, extra: &str) -> Self {
         let mut h = Sha256::new();
-        for part in ["berth-build-cache/1", parent, created_by, config] {
+        let parts = ["berth-build-cache/1", parent, created_by, config, extra];
+        let used = if extra.is_empty() { 4 } else { 5 };
+        for part in &parts[..used] {
             h.update(part.len().to_le_bytes());
             h.update(part.as_bytes());
         }
@@ -55,10 +59,11 @@ mod tests {
 
     #[test]
     fn keys_separate_their_parts() {
-        let a = CacheKey::new("p", "ab", "c");
-        assert_eq!(a, CacheKey::new("p", "ab", "c"));
-        assert_ne!(a, CacheKey::new("p", "a", "bc"));
-        assert_ne!(a, CacheKey::new("", "ab", "c"));
+        let a = CacheKey::new("p", "ab", "c", "");
+        assert_eq!(a, CacheKey::new("p", "ab", "c", ""));
+        assert_ne!(a, CacheKey::new("p", "a", "bc", ""));
+        assert_ne!(a, CacheKey::new("", "ab", "c", ""));
+        assert_ne!(a, CacheKey::new("p", "ab", "c", "type=cache"));
         assert_eq!(a.as_str().len(), 64);
     }
 }

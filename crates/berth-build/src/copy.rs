@@ -233,6 +233,32 @@ pub(crate) fn place<'a>(
     layer.insert(path, placement.adjust(entry))
 }
 
+/// `COPY --parents`: where `source`, found from the argument `raw`, goes below `dest`: its
+/// parent directories kept (a directory keeps its own name too), those before a `/./` pivot
+/// in `raw` left out. The result ends in `/`.
+pub(crate) fn with_parents(dest: &str, raw: &str, source: &Source<'_>) -> String {
+    let mut rel = source.path.clone();
+    let written = raw.trim_start_matches('/');
+    let written = written.strip_prefix("./").unwrap_or(written);
+    if let Some((pivot, _)) = written.rsplit_once("/./") {
+        let pivot: PathBuf = Path::new(pivot).components().collect();
+        if let Ok(below) = rel.strip_prefix(&pivot) {
+            rel = below.to_path_buf();
+        }
+    }
+    let keep = if source.node.is_dir() {
+        rel.as_path()
+    } else {
+        rel.parent().unwrap_or(Path::new(""))
+    };
+    let base = dest.trim_end_matches('/');
+    if keep.as_os_str().is_empty() {
+        format!("{base}/")
+    } else {
+        format!("{base}/{}/", keep.display())
+    }
+}
+
 /// `dir/` and `dir/.` mean "into this directory".
 pub(crate) fn ends_as_directory(dest: &str) -> bool {
     dest.ends_with('/') || dest.ends_with("/.")

@@ -2,16 +2,9 @@
 //! the URL (or its `Content-Disposition`), mode 0600 and dated by `Last-Modified`, as Docker
 //! does. Such a file is never unpacked.
 
-use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest as _, Sha256};
-
 use crate::error::{BuildError, Result};
 use crate::host::Download;
-use crate::tree::{Escape, FileData, Kind, Node, Tree};
+use crate::one_file::OneFileTree;
 
 /// Whether an ADD source is fetched rather than taken from the context.
 pub(crate) fn is_url(source: &str) -> bool {
@@ -19,97 +12,15 @@ pub(crate) fn is_url(source: &str) -> bool {
 }
 
 /// A downloaded file as the only entry of a tree.
-pub(crate) struct DownloadTree {
-    body: File,
-    name: OsString,
-    node: Node,
-    digest: String,
-}
-
-impl DownloadTree {
-    pub(crate) fn new(url: &str, download: Download) -> Result<Self> {
-        let io_err = |e| BuildError::io(format!("read the download of {url}"), e);
-        let mut body = download.body;
-        let mut hasher = Sha256::new();
-        body.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        let size = io::copy(&mut body, &mut hasher).map_err(io_err)?;
-        let name = file_name(url, download.content_disposition.as_deref()).unwrap_or_default();
-        let mtime = download
-            .last_modified
-            .as_deref()
-            .and_then(parse_http_date)
-            .unwrap_or(0);
-        Ok(Self {
-            body,
-            name: OsString::from(name),
-            node: Node {
-                kind: Kind::File,
-                mode: 0o600,
-                uid: 0,
-                gid: 0,
-                mtime,
-                size,
-            },
-            digest: hex::encode(hasher.finalize()),
-        })
-    }
-
-    /// The file's name; empty when neither the URL nor the response names it.
-    pub(crate) fn name(&self) -> &OsString {
-        &self.name
-    }
-
-    pub(crate) fn node(&self) -> &Node {
-        &self.node
-    }
-
-    /// Where the file is in this tree.
-    pub(crate) fn path(&self) -> PathBuf {
-        PathBuf::from("file")
-    }
-}
-
-impl Tree for DownloadTree {
-    fn lstat(&self, path: &Path) -> Result<Option<Node>> {
-        Ok(if path.as_os_str().is_empty() {
-            Some(Node {
-                kind: Kind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
-                size: 0,
-            })
-        } else if path == self.path() {
-            Some(self.node.clone())
-        } else {
-            None
-        })
-    }
-
-    fn walk(&self, dir: &Path) -> Result<Vec<(PathBuf, Node)>> {
-        Ok(if dir.as_os_str().is_empty() {
-            vec![(self.path(), self.node.clone())]
-        } else {
-            Vec::new()
-        })
-    }
-
-    fn data(&self, _path: &Path) -> Result<FileData<'_>> {
-        Ok(FileData::Spool {
-            file: &self.body,
-            offset: 0,
-            len: self.node.size,
-        })
-    }
-
-    fn content_digest(&self, _path: &Path) -> Result<String> {
-        Ok(self.digest.clone())
-    }
-
-    fn escape(&self) -> Escape {
-        Escape::Refuse
-    }
+pub(crate) fn tree(url: &str, download: Download) -> Result<OneFileTree> {
+    let name = file_name(url, download.content_disposition.as_deref()).unwrap_or_default();
+    let mtime = download
+        .last_modified
+        .as_deref()
+        .and_then(parse_http_date)
+        .unwrap_or(0);
+    OneFileTree::new(download.body, &name, 0o600, mtime)
+        .map_err(|e| BuildError::io(format!("read the download of {url}"), e))
 }
 
 /// The last segment of the URL's path, else `Content-Disposition`'s `filename`.
@@ -164,6 +75,7 @@ mod tests {
     use std::io::{Read, Write};
 
     use super::*;
+    use crate::tree::Tree;
 
     #[test]
     fn names_come_from_the_url_or_the_response() {
@@ -201,7 +113,7 @@ mod tests {
     fn a_download_is_a_private_file() {
         let mut body = tempfile::tempfile().unwrap();
         body.write_all(b"payload").unwrap();
-        let tree = DownloadTree::new(
+        let tree = tree(
             "https://example.com/x.txt",
             Download {
                 body,

@@ -47,11 +47,27 @@ pub(crate) fn expand_words(word: &str, escape: char, vars: &Vars<'_>) -> Result<
         })
 }
 
+/// Expands a here-document's body as a shell does: `$VAR`s and `${...}` forms only; quotes
+/// are ordinary text, and the escape character only escapes `$` and itself.
+pub(crate) fn expand_heredoc(body: &str, escape: char, vars: &Vars<'_>) -> Result<String> {
+    let mut lexer = Lexer::new(body, escape, vars);
+    lexer.heredoc = true;
+    lexer
+        .process(None)
+        .map(|(text, _)| text)
+        .map_err(|message| BuildError::Expansion {
+            word: body.to_owned(),
+            message,
+        })
+}
+
 struct Lexer<'v, 'a> {
     chars: Vec<char>,
     pos: usize,
     escape: char,
     vars: &'v Vars<'a>,
+    /// A here-document's body: see [`expand_heredoc`].
+    heredoc: bool,
 }
 
 type LexResult<T> = std::result::Result<T, String>;
@@ -63,6 +79,7 @@ impl<'v, 'a> Lexer<'v, 'a> {
             pos: 0,
             escape,
             vars,
+            heredoc: false,
         }
     }
 
@@ -88,6 +105,21 @@ impl<'v, 'a> Lexer<'v, 'a> {
                 return Ok((text, words));
             }
             match c {
+                '\'' | '"' if self.heredoc => {
+                    self.next();
+                    words.char(c);
+                    text.push(c);
+                }
+                _ if self.heredoc && c == self.escape => {
+                    self.next();
+                    match self.peek() {
+                        Some(n) if n == '$' || n == self.escape => {
+                            self.next();
+                            text.push(n);
+                        }
+                        _ => text.push(c),
+                    }
+                }
                 '\'' => {
                     let quoted = self.single_quoted()?;
                     words.raw(&quoted);
@@ -397,6 +429,20 @@ mod tests {
         assert_eq!(
             err("${NAME/a/b}"),
             r#"failed to process "${NAME/a/b}": unsupported modifier (/) in substitution"#
+        );
+    }
+
+    #[test]
+    fn heredoc_bodies_expand_variables_but_keep_quotes() {
+        let vars = vars();
+        let body = "a='$A' \"${B:-x}\" \\$A \\n don't\n";
+        assert_eq!(
+            expand_heredoc(body, '\\', &vars).unwrap(),
+            format!(
+                "a='{a}' \"{b}\" $A \\n don't\n",
+                a = x("$A"),
+                b = x("${B:-x}")
+            )
         );
     }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use berth_image::{ChainId, Digest, Layer};
 
 use crate::error::HostError;
+pub use crate::run_mount::Sharing;
 
 /// A base image present in the engine's store (pulled first if needed).
 #[derive(Debug, Clone)]
@@ -22,6 +23,36 @@ pub struct BaseImage {
 /// A read-only view of an image's filesystem (an overlay of its layers), unmounted on drop.
 pub trait MountedRootfs {
     fn path(&self) -> &Path;
+}
+
+/// A directory kept between builds for `RUN --mount=type=cache`, in use until dropped.
+pub trait CacheDir {
+    fn path(&self) -> &Path;
+    /// Whether it was just made (empty): the builder then sets its owner and mode, and
+    /// fills it from the mount's `from`.
+    fn is_new(&self) -> bool;
+}
+
+/// A mount of a RUN step's container, on top of its root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepMount {
+    /// A host file or directory (a cache dir, a stage's files, a secret) at `target`.
+    Bind {
+        source: std::path::PathBuf,
+        target: String,
+        read_only: bool,
+    },
+    /// An empty tmpfs, `size` bytes at most.
+    Tmpfs { target: String, size: Option<u64> },
+}
+
+impl StepMount {
+    /// Where it is mounted (absolute).
+    pub fn target(&self) -> &str {
+        match self {
+            Self::Bind { target, .. } | Self::Tmpfs { target, .. } => target,
+        }
+    }
 }
 
 /// A RUN step, to be run in a container created from `layers`.
@@ -43,8 +74,12 @@ pub struct RunStep {
     /// The image's `VOLUME`s: Docker mounts fresh anonymous volumes there during a RUN, so
     /// what the command writes under them is not part of the layer.
     pub volumes: Vec<String>,
-    /// The build's `networkmode` (`default`, `host`, `none`, a network name).
+    /// The build's `networkmode` (`default`, `host`, `none`, a network name), or the step's
+    /// `RUN --network`.
     pub network_mode: String,
+    /// `RUN --mount`s (and a here-document script): what is written to them is not part of
+    /// the step's layer, nor are the mount points the runtime had to create for them.
+    pub mounts: Vec<StepMount>,
     /// Remove the container when the command succeeded (`rm`, or `forcerm`).
     pub remove_on_success: bool,
     /// Remove it when the command failed (`forcerm`).
@@ -118,6 +153,14 @@ pub trait BuildHost {
 
     /// Mounts the filesystem of `layers` (bottom first, never empty) read-only.
     fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError>;
+
+    /// Mounts the filesystem of `layers` (bottom first, never empty) writable; what is
+    /// written to it is thrown away when it is dropped (`RUN --mount=type=bind,rw`).
+    fn mount_scratch(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError>;
+
+    /// The cache directory `id` (`RUN --mount=type=cache`), created empty the first time and
+    /// kept between builds; shared with other builds as `sharing` says.
+    fn cache_dir(&mut self, id: &str, sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError>;
 
     /// Runs a RUN step to its end.
     fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError>;

@@ -4,7 +4,9 @@
 
 use crate::error::{BuildError, Result};
 use crate::gofmt;
+use crate::heredoc::{self, Heredoc};
 use crate::parser::{self, Node};
+use crate::run_mount;
 
 /// RUN, CMD, ENTRYPOINT: `["exec", "form"]` or a shell command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +23,30 @@ pub(crate) struct KeyValue {
 }
 
 /// COPY and ADD.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct CopyArgs {
     pub(crate) sources: Vec<String>,
+    /// Here-documents given as sources (`COPY <<a.txt /dst/`): files named after them.
+    pub(crate) inline: Vec<Heredoc>,
     pub(crate) dest: String,
     pub(crate) from: Option<String>,
     pub(crate) chown: Option<String>,
     pub(crate) chmod: Option<String>,
+    /// `--link`: accepted; a classic build's layer is the same either way.
+    pub(crate) link: bool,
+    /// `--parents` (COPY): sources keep their parent directories below the destination.
+    pub(crate) parents: bool,
+}
+
+/// RUN: the command, the here-documents it reads, and its `--mount`s and `--network`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunArgs {
+    pub(crate) command: CommandLine,
+    pub(crate) heredocs: Vec<Heredoc>,
+    /// `--mount` values as written: their `$VAR`s are expanded when the step runs.
+    pub(crate) mounts: Vec<String>,
+    /// `--network`: `default`, `none` or `host`.
+    pub(crate) network: Option<String>,
 }
 
 /// HEALTHCHECK, durations in nanoseconds as Docker stores them. `NONE` is `test == ["NONE"]`.
@@ -48,7 +67,7 @@ pub(crate) enum Instruction {
         name: Option<String>,
         platform: Option<String>,
     },
-    Run(CommandLine),
+    Run(RunArgs),
     Cmd(CommandLine),
     Entrypoint(CommandLine),
     Env(Vec<KeyValue>),
@@ -172,7 +191,7 @@ fn parse_node(node: &Node, escape: char) -> Result<Step> {
 
     let instruction = match node.keyword.as_str() {
         "from" => parse_from(args, flags.get("platform"), &err)?,
-        "run" => Instruction::Run(command_line(args, &err)?.ok_or_else(at_least_one)?),
+        "run" => Instruction::Run(parse_run(node, &flags, &err)?),
         "cmd" => Instruction::Cmd(command_line(args, &err)?.ok_or_else(at_least_one)?),
         "entrypoint" => {
             Instruction::Entrypoint(command_line(args, &err)?.ok_or_else(at_least_one)?)
@@ -201,6 +220,8 @@ fn parse_node(node: &Node, escape: char) -> Result<Step> {
         "volume" => Instruction::Volume(non_empty(list(args, &err)?, at_least_one)?),
         "copy" | "add" => {
             let mut words = list(args, &err)?;
+            let mut heredocs = node.heredocs.iter();
+            let mut inline = Vec::new();
             let dest = match words.len() {
                 0 => return Err(err(format!("{keyword} requires at least two arguments"))),
                 1 => {
@@ -211,12 +232,27 @@ fn parse_node(node: &Node, escape: char) -> Result<Step> {
                 }
                 _ => words.pop().unwrap_or_default(),
             };
+            if heredoc::parse_word(&dest).is_some() {
+                return Err(err(format!(
+                    "{keyword} cannot accept a heredoc as a destination"
+                )));
+            }
+            words.retain(|word| match heredoc::parse_word(word) {
+                Some(_) => {
+                    inline.extend(heredocs.next().cloned());
+                    false
+                }
+                None => true,
+            });
             let copy = CopyArgs {
                 sources: words,
+                inline,
                 dest,
                 from: flags.get("from"),
                 chown: flags.get("chown"),
                 chmod: flags.get("chmod"),
+                link: flags.enabled("link", &err)?,
+                parents: flags.enabled("parents", &err)?,
             };
             if keyword == "COPY" {
                 Instruction::Copy(copy)
@@ -289,8 +325,9 @@ fn check_trigger(keyword: &str, line: usize) -> Result<()> {
 fn flag_names(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "from" => &["platform"],
-        "copy" => &["from", "chown", "chmod"],
-        "add" => &["chown", "chmod"],
+        "run" => &["mount", "network"],
+        "copy" => &["from", "chown", "chmod", "link", "parents"],
+        "add" => &["chown", "chmod", "link"],
         "healthcheck" => &[
             "interval",
             "timeout",
@@ -301,6 +338,11 @@ fn flag_names(keyword: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
+
+/// Flags that may be given without a value (meaning `true`).
+const BOOLEAN_FLAGS: [&str; 2] = ["link", "parents"];
+/// Flags that may be given more than once.
+const REPEATED_FLAGS: [&str; 1] = ["mount"];
 
 /// An instruction's `--name=value` flags, checked against the ones it takes.
 struct Flags(Vec<(&'static str, String)>);
@@ -320,10 +362,14 @@ impl Flags {
             let Some(known) = allowed.iter().find(|a| **a == name) else {
                 return Err(err(format!("unknown flag: {name}")));
             };
-            if values.iter().any(|(n, _)| n == known) {
+            if values.iter().any(|(n, _)| n == known) && !REPEATED_FLAGS.contains(known) {
                 return Err(err(format!("duplicate flag specified: {name}")));
             }
-            let value = value.ok_or_else(|| err(format!("missing a value on flag: {name}")))?;
+            let value = match value {
+                Some(value) => value,
+                None if BOOLEAN_FLAGS.contains(known) => "true",
+                None => return Err(err(format!("missing a value on flag: {name}"))),
+            };
             values.push((known, value.to_owned()));
         }
         Ok(Self(values))
@@ -335,6 +381,53 @@ impl Flags {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
     }
+
+    /// Every value of a repeated flag, in order.
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A boolean flag: absent is false, `--name` alone true.
+    fn enabled(&self, name: &str, err: &dyn Fn(String) -> BuildError) -> Result<bool> {
+        match self.get(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(err(format!(
+                "expecting boolean value for flag {name}, not: {other}"
+            ))),
+        }
+    }
+}
+
+fn parse_run(node: &Node, flags: &Flags, err: &dyn Fn(String) -> BuildError) -> Result<RunArgs> {
+    let command = command_line(&node.args, err)?
+        .ok_or_else(|| err("RUN requires at least one argument".to_owned()))?;
+    if !node.heredocs.is_empty() && matches!(command, CommandLine::Exec(_)) {
+        return Err(err(
+            "a here-document needs the shell form of RUN, not a JSON array".to_owned(),
+        ));
+    }
+    let mounts = flags.all("mount");
+    // Values with variables are checked once expanded, when the step runs.
+    for raw in mounts.iter().filter(|m| !m.contains('$')) {
+        run_mount::parse(raw, &|v| Ok(v.to_owned())).map_err(err)?;
+    }
+    let network = flags.get("network");
+    if let Some(mode) = &network
+        && !matches!(mode.as_str(), "default" | "none" | "host")
+    {
+        return Err(err(format!("unsupported network mode \"{mode}\"")));
+    }
+    Ok(RunArgs {
+        command,
+        heredocs: node.heredocs.clone(),
+        mounts,
+        network,
+    })
 }
 
 fn parse_from(
@@ -581,7 +674,12 @@ mod tests {
     fn run_cmd_entrypoint_forms() {
         assert_eq!(
             one("RUN echo hi && ls"),
-            Instruction::Run(CommandLine::Shell("echo hi && ls".into()))
+            Instruction::Run(RunArgs {
+                command: CommandLine::Shell("echo hi && ls".into()),
+                heredocs: Vec::new(),
+                mounts: Vec::new(),
+                network: None,
+            })
         );
         assert_eq!(
             one(r#"CMD ["echo", "a b"]"#),
@@ -655,6 +753,7 @@ mod tests {
                 from: Some("build".into()),
                 chown: Some("1:2".into()),
                 chmod: Some("600".into()),
+                ..CopyArgs::default()
             })
         );
         assert_eq!(
@@ -662,11 +761,43 @@ mod tests {
             Instruction::Add(CopyArgs {
                 sources: s(&["a file"]),
                 dest: "/x".into(),
-                from: None,
-                chown: None,
-                chmod: None,
+                ..CopyArgs::default()
             })
         );
+    }
+
+    #[test]
+    fn run_mounts_network_and_heredocs() {
+        let Instruction::Run(run) = one(
+            "RUN --mount=type=cache,target=/c --mount=type=secret,id=$ID --network=none <<EOF\necho hi\nEOF",
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            run.mounts,
+            s(&["type=cache,target=/c", "type=secret,id=$ID"])
+        );
+        assert_eq!(run.network.as_deref(), Some("none"));
+        assert_eq!(run.command, CommandLine::Shell("<<EOF".into()));
+        assert_eq!(run.heredocs[0].content, "echo hi\n");
+    }
+
+    #[test]
+    fn copy_heredocs_link_and_parents() {
+        let Instruction::Copy(copy) = one(
+            "COPY --link --parents <<a.txt x <<-\"b.txt\" /dir/\none $X\na.txt\n\ttwo\n\tb.txt",
+        ) else {
+            panic!()
+        };
+        assert_eq!(copy.sources, s(&["x"]));
+        assert_eq!(copy.dest, "/dir/");
+        assert!(copy.link && copy.parents);
+        let names: Vec<_> = copy.inline.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "b.txt"]);
+        assert_eq!(copy.inline[0].body(), "one $X\n");
+        assert!(copy.inline[0].expand);
+        assert_eq!(copy.inline[1].body(), "two\n");
+        assert!(!copy.inline[1].expand);
     }
 
     #[test]
@@ -732,7 +863,28 @@ mod tests {
             (
                 "FROM x\nRUN --mount=type=cache true",
                 2,
-                "unknown flag: mount",
+                "cache mount requires a target",
+            ),
+            (
+                "FROM x\nRUN --mount=type=nfs,target=/x true",
+                2,
+                "unsupported mount type \"nfs\"",
+            ),
+            (
+                "FROM x\nRUN --network=bridge true",
+                2,
+                "unsupported network mode \"bridge\"",
+            ),
+            (
+                "FROM x\nCOPY a <<EOF\nx\nEOF",
+                2,
+                "COPY cannot accept a heredoc as a destination",
+            ),
+            ("FROM x\nADD --parents a /b", 2, "unknown flag: parents"),
+            (
+                "FROM x\nCOPY --link=maybe a /b",
+                2,
+                "expecting boolean value for flag link, not: maybe",
             ),
             (
                 "FROM x\nCOPY --from a b",

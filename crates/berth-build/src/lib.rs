@@ -21,13 +21,16 @@ mod download;
 mod error;
 mod expansion;
 mod gofmt;
+mod heredoc;
 mod host;
 mod instructions;
 mod layer_tar;
+mod one_file;
 mod options;
 mod parser;
 mod pattern;
 mod progress;
+mod run_mount;
 #[cfg(test)]
 mod testing;
 mod tree;
@@ -38,7 +41,7 @@ pub use cache::{BuildCache, CacheKey, CachedStep};
 pub use dockerignore::Dockerignore;
 pub use error::{BuildError, HostError, Result};
 pub use host::{
-    BaseImage, BuildHost, BuiltImage, Download, MountedRootfs, Progress, RunExit, RunOutput,
-    RunStep,
+    BaseImage, BuildHost, BuiltImage, CacheDir, Download, MountedRootfs, Progress, RunExit,
+    RunOutput, RunStep, Sharing, StepMount,
 };
-pub use options::BuildOptions;
+pub use options::{BuildOptions, Secrets};

@@ -30,6 +30,12 @@ pub struct BuildOptions {
     pub network_mode: String,
     /// `platform`: the default for FROM lines without `--platform`.
     pub platform: Option<String>,
+    /// Secrets `RUN --mount=type=secret` may use, by id (`berth build --secret`). They are
+    /// never printed, stored in a layer, the image config, its history or a cache key.
+    pub secrets: Secrets,
+    /// Where RUN steps' secret files and here-document scripts are written while the step
+    /// runs: best on a tmpfs (the engine's exec root), never in an image.
+    pub run_dir: PathBuf,
     /// Where the build keeps its temporary files (the context spool, layer tars): best on the
     /// same filesystem as the image store.
     pub tmp_dir: PathBuf,
@@ -50,7 +56,33 @@ impl BuildOptions {
             pull: false,
             network_mode: "default".to_owned(),
             platform: None,
+            secrets: Secrets::default(),
+            run_dir: tmp_dir.clone(),
             tmp_dir,
         }
+    }
+}
+
+/// Secret values by id; `Debug` shows only the ids.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(BTreeMap<String, Vec<u8>>);
+
+impl Secrets {
+    pub fn insert(&mut self, id: impl Into<String>, value: Vec<u8>) {
+        self.0.insert(id.into(), value);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&[u8]> {
+        self.0.get(id).map(Vec::as_slice)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
     }
 }

@@ -3,6 +3,7 @@
 //! What each instruction's arguments mean is [`crate::instructions`]' business.
 
 use crate::error::{BuildError, Result};
+use crate::heredoc::{self, Heredoc};
 
 /// One logical line: an instruction before its arguments are interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub(crate) struct Node {
     pub(crate) original: String,
     /// The line the instruction starts on (1-based).
     pub(crate) line: usize,
+    /// The here-documents the line opens (RUN, COPY and ADD), bodies read.
+    pub(crate) heredocs: Vec<Heredoc>,
 }
 
 /// A Dockerfile split into logical lines.
@@ -71,7 +74,26 @@ pub(crate) fn parse(text: &str) -> Result<Lines> {
                 "[WARNING]: Empty continuation line found in:\n    {line}"
             ));
         }
-        if let Some(node) = new_node(&line, start) {
+        if let Some(mut node) = new_node(&line, start) {
+            if heredoc::allowed(&node.keyword) {
+                for mut doc in heredoc::opened_by(&line) {
+                    let mut terminated = false;
+                    while i < raw.len() {
+                        let body_line = raw[i];
+                        i += 1;
+                        if doc.ends_at(body_line) {
+                            terminated = true;
+                            break;
+                        }
+                        doc.content.push_str(body_line);
+                        doc.content.push('\n');
+                    }
+                    if !terminated {
+                        return Err(BuildError::parse(start, "unterminated heredoc"));
+                    }
+                    node.heredocs.push(doc);
+                }
+            }
             nodes.push(node);
         }
     }
@@ -188,6 +210,7 @@ fn new_node(line: &str, line_no: usize) -> Option<Node> {
         args: args.trim().to_owned(),
         original: trimmed.to_owned(),
         line: line_no,
+        heredocs: Vec::new(),
     })
 }
 
@@ -352,6 +375,37 @@ mod tests {
         assert_eq!(parse_words("a\\", '\\'), ["a"]);
         assert_eq!(parse_words(r#"'a\' "b\"c""#, '\\'), [r"'a\'", r#""b\"c""#]);
         assert!(parse_words("   ", '\\').is_empty());
+    }
+
+    #[test]
+    fn heredoc_bodies_follow_their_line_raw() {
+        let text = "FROM x\nRUN <<EOF\n# not a comment \\\n  echo $HOME\nEOF\nCOPY <<a <<-\"b\" /d/\n1\na\n\t2\n\tb\nCMD x\n";
+        let lines = parse(text).unwrap();
+        let n = &lines.nodes;
+        assert_eq!(n.len(), 4);
+        assert_eq!(n[1].original, "RUN <<EOF");
+        assert_eq!(
+            n[1].heredocs[0].content,
+            "# not a comment \\\n  echo $HOME\n"
+        );
+        assert_eq!(n[2].heredocs.len(), 2);
+        assert_eq!(n[2].heredocs[0].content, "1\n");
+        assert_eq!(n[2].heredocs[1].body(), "2\n");
+        assert!(!n[2].heredocs[1].expand);
+        assert_eq!((n[3].keyword.as_str(), n[3].line), ("cmd", 11));
+        // Other instructions do not read heredocs; RUN without one reads nothing more.
+        let n = parse("FROM x\nLABEL a=<<EOF\nRUN echo <<EOF").unwrap_err();
+        assert_eq!(
+            n.to_string(),
+            "dockerfile parse error on line 3: unterminated heredoc"
+        );
+    }
+
+    #[test]
+    fn a_heredoc_line_may_continue_before_its_body() {
+        let lines = parse("FROM x\nRUN cat \\\n  <<EOF\nhi\nEOF\n").unwrap();
+        assert_eq!(lines.nodes[1].original, "RUN cat   <<EOF");
+        assert_eq!(lines.nodes[1].heredocs[0].content, "hi\n");
     }
 
     #[test]

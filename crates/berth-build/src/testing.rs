@@ -11,8 +11,8 @@ use sha2::{Digest as _, Sha256};
 use crate::cache::{BuildCache, CacheKey, CachedStep};
 use crate::error::HostError;
 use crate::host::{
-    BaseImage, BuildHost, BuiltImage, Download, MountedRootfs, Progress, RunExit, RunOutput,
-    RunStep,
+    BaseImage, BuildHost, BuiltImage, CacheDir, Download, MountedRootfs, Progress, RunExit,
+    RunOutput, RunStep, Sharing, StepMount,
 };
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -161,6 +161,9 @@ pub(crate) struct FakeHost {
     pub(crate) run_results: HashMap<String, (i64, Vec<u8>)>,
     pub(crate) downloads: HashMap<String, Vec<u8>>,
     pub(crate) runs: Vec<RunStep>,
+    /// What each RUN's bind mounts showed while it ran: target, and a file's bytes or a
+    /// directory's sorted entry names joined by newlines.
+    pub(crate) mounted: Vec<(String, Vec<u8>)>,
     pub(crate) pulls: Vec<String>,
     pub(crate) stored: Vec<BuiltImage>,
     pub(crate) tags: Vec<String>,
@@ -175,6 +178,7 @@ impl FakeHost {
             run_results: HashMap::new(),
             downloads: HashMap::new(),
             runs: Vec::new(),
+            mounted: Vec::new(),
             pulls: Vec::new(),
             stored: Vec::new(),
             tags: Vec::new(),
@@ -229,6 +233,21 @@ struct FakeMount(tempfile::TempDir);
 impl MountedRootfs for FakeMount {
     fn path(&self) -> &std::path::Path {
         self.0.path()
+    }
+}
+
+struct FakeCacheDir {
+    path: std::path::PathBuf,
+    is_new: bool,
+}
+
+impl CacheDir for FakeCacheDir {
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn is_new(&self) -> bool {
+        self.is_new
     }
 }
 
@@ -298,8 +317,39 @@ impl BuildHost for FakeHost {
         Ok(Box::new(FakeMount(dir)))
     }
 
+    fn mount_scratch(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+        // Unpacked into a directory of its own, so writes are thrown away with it.
+        self.mount(layers)
+    }
+
+    fn cache_dir(&mut self, id: &str, _sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError> {
+        let path = self
+            .tmp
+            .path()
+            .join("cache-mounts")
+            .join(sha256_hex(id.as_bytes()));
+        let is_new = !path.exists();
+        std::fs::create_dir_all(&path).unwrap();
+        Ok(Box::new(FakeCacheDir { path, is_new }))
+    }
+
     fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
         self.runs.push(step.clone());
+        for mount in &step.mounts {
+            if let StepMount::Bind { source, target, .. } = mount {
+                let seen = if source.is_dir() {
+                    let mut names: Vec<String> = std::fs::read_dir(source)
+                        .unwrap()
+                        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    names.join("\n").into_bytes()
+                } else {
+                    std::fs::read(source).unwrap()
+                };
+                self.mounted.push((target.clone(), seen));
+            }
+        }
         let n = self.runs.len();
         output.started(&format!("{n:0>64}"));
         output.output(format!("ran {}\n", step.cmd.join(" ")).as_bytes());

@@ -2,6 +2,7 @@
 
 mod archive;
 mod build_context;
+mod build_secrets;
 mod cli;
 mod client;
 mod commands;

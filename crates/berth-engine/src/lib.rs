@@ -64,6 +64,8 @@ pub struct Engine {
     registry: Arc<berth_registry::Client>,
     /// Layers that running builds use and nothing has recorded yet.
     build_leases: build::lease::Leases,
+    /// `RUN --mount=type=cache` directories in use by running builds.
+    build_cache_mounts: Arc<build::cache_mounts::CacheMounts>,
     pub events: events::EventLog,
 }
 
@@ -116,6 +118,7 @@ impl Engine {
             net: Default::default(),
             registry,
             build_leases: Default::default(),
+            build_cache_mounts: Default::default(),
             events: Default::default(),
         });
         engine.remove_orphan_containers()?;

@@ -859,3 +859,251 @@ fn a_daemon_killed_mid_build_leaves_no_image_and_builds_again() {
     );
     assert_eq!(ok(&d.berth(&["run", "--rm", "crashed"])), "survived\n");
 }
+
+// BuildKit-era Dockerfile syntax: here-documents, RUN --mount, --secret, COPY --parents.
+
+/// `berth build -t tag [extra...]` of a directory holding `files`.
+fn cli_build(d: &Daemon, tag: &str, files: &[(&str, &str)], extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    write_context(dir.path(), files);
+    let mut args = vec!["build", "-t", tag];
+    args.extend_from_slice(extra);
+    args.push(dir.path().to_str().unwrap());
+    d.berth(&args)
+}
+
+fn cli_built(d: &Daemon, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}{}\nberthd log:\n{}",
+        stdout(out),
+        stderr(out),
+        d.log()
+    );
+}
+
+fn run_sh(d: &Daemon, image: &str, script: &str) -> String {
+    ok(&d.berth(&["run", "--rm", image, "sh", "-c", script]))
+}
+
+#[test]
+fn heredocs_in_run_and_copy_end_up_in_the_image() {
+    let Some(d) = daemon() else { return };
+    let dockerfile = "FROM busybox\n\
+                      ENV WHO=world\n\
+                      RUN <<EOF\n\
+                      echo one > /one\n\
+                      echo two >> /one\n\
+                      EOF\n\
+                      RUN cat <<-X > /chomped && cat <<'Y' > /literal\n\
+                      \t\ttabbed $WHO\n\
+                      \tX\n\
+                      $WHO stays\n\
+                      Y\n\
+                      RUN <<EOF\n\
+                      #!/bin/sh\n\
+                      echo script > /script-out\n\
+                      EOF\n\
+                      COPY <<a.txt <<\"b.txt\" /dir/\n\
+                      hello $WHO\n\
+                      a.txt\n\
+                      literal $WHO\n\
+                      b.txt\n";
+    let out = cli_build(&d, "heredocs", &[("Dockerfile", dockerfile)], &[]);
+    cli_built(&d, &out);
+    assert_eq!(
+        run_sh(
+            &d,
+            "heredocs",
+            "cat /one /chomped /literal /script-out /dir/a.txt /dir/b.txt; ls /dev/pipes 2>&1 | wc -l"
+        ),
+        "one\ntwo\ntabbed world\n$WHO stays\nscript\nhello world\nliteral $WHO\n1\n"
+    );
+}
+
+#[test]
+fn cache_mounts_persist_across_builds_and_stay_out_of_the_image() {
+    let Some(d) = daemon() else { return };
+    let first = "FROM busybox\n\
+                 RUN --mount=type=cache,target=/cache,id=e2e-cache echo first > /cache/seen\n";
+    cli_built(
+        &d,
+        &cli_build(&d, "cache-one", &[("Dockerfile", first)], &[]),
+    );
+    let second = "FROM busybox\n\
+                  RUN --mount=type=cache,target=/cache,id=e2e-cache,sharing=locked cp /cache/seen /copied\n";
+    cli_built(
+        &d,
+        &cli_build(&d, "cache-two", &[("Dockerfile", second)], &[]),
+    );
+    assert_eq!(
+        run_sh(
+            &d,
+            "cache-two",
+            "cat /copied; test -e /cache && echo leaked; true"
+        ),
+        "first\n"
+    );
+    assert_eq!(
+        run_sh(&d, "cache-one", "test -e /cache && echo leaked; echo none"),
+        "none\n"
+    );
+    // The directory lives in the data root, not in any layer.
+    let dirs = d.data_root().join("build/cache-mounts");
+    let found = std::fs::read_dir(&dirs)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("seen")).ok())
+        .collect::<Vec<_>>();
+    assert_eq!(found, ["first\n"]);
+}
+
+#[test]
+fn bind_mounts_from_a_stage_and_the_context_and_tmpfs() {
+    let Some(d) = daemon() else { return };
+    let dockerfile = "FROM busybox AS src\n\
+                      RUN mkdir /out && echo from-stage > /out/f\n\
+                      FROM busybox\n\
+                      RUN --mount=type=bind,from=src,source=/out,target=/in cp /in/f /got\n\
+                      RUN --mount=from=src,source=/out,target=/in,rw echo scribble > /in/f && cat /in/f > /rw\n\
+                      RUN --mount=type=tmpfs,target=/scratch,size=1m echo t > /scratch/x && grep -q ' /scratch tmpfs' /proc/mounts && echo tmpfs > /tmpfs-seen\n\
+                      RUN --mount=source=ctxdir,target=/ctx cat /ctx/c.txt > /ctx-got\n\
+                      COPY --from=src /out/f /orig\n";
+    let files = [
+        ("Dockerfile", dockerfile),
+        ("ctxdir/c.txt", "from-context\n"),
+    ];
+    cli_built(&d, &cli_build(&d, "binds", &files, &[]));
+    assert_eq!(
+        run_sh(
+            &d,
+            "binds",
+            "cat /got /rw /tmpfs-seen /ctx-got /orig; ls -d /in /scratch /ctx 2>/dev/null; true"
+        ),
+        "from-stage\nscribble\ntmpfs\nfrom-context\nfrom-stage\n"
+    );
+}
+
+const SECRET: &str = "s3cr3t-e2e-7f1c9a";
+
+#[test]
+fn secrets_are_readable_in_run_and_found_nowhere_in_the_image() {
+    let Some(d) = daemon() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("foo.txt");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let src = format!("id=foo,src={}", secret_file.display());
+    // The Dockerfile holds the secret upper-cased only, so its bytes appear nowhere else.
+    let upper = SECRET.to_uppercase();
+    let dockerfile = format!(
+        "FROM busybox\n\
+         RUN --mount=type=secret,id=foo test \"$(tr a-z A-Z < /run/secrets/foo)\" = {upper} && wc -c < /run/secrets/foo > /len\n\
+         RUN --mount=type=secret,id=foo,env=FOO_ENV,required test \"$(echo $FOO_ENV | tr a-z A-Z)\" = {upper} && echo env-ok > /env-ok\n"
+    );
+    let out = cli_build(
+        &d,
+        "secretive",
+        &[("Dockerfile", &dockerfile)],
+        &["--secret", &src],
+    );
+    cli_built(&d, &out);
+    assert!(!stdout(&out).contains(SECRET) && !stderr(&out).contains(SECRET));
+    assert_eq!(
+        run_sh(
+            &d,
+            "secretive",
+            "cat /len /env-ok; ls /run/secrets 2>/dev/null; true"
+        ),
+        format!("{}\nenv-ok\n", SECRET.len())
+    );
+    let tar = dir.path().join("image.tar");
+    ok(&d.berth(&["save", "-o", tar.to_str().unwrap(), "secretive"]));
+    let bytes = std::fs::read(&tar).unwrap();
+    assert!(bytes.len() > 1000);
+    assert!(
+        !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the secret is in the saved image"
+    );
+    for args in [
+        vec!["history", "--no-trunc", "secretive"],
+        vec!["image", "inspect", "secretive"],
+        vec!["ps", "-a", "--no-trunc"],
+    ] {
+        let text = ok(&d.berth(&args));
+        assert!(!text.contains(SECRET), "{args:?}: {text}");
+    }
+    // No step container outlives its step.
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+}
+
+#[test]
+fn missing_secrets_and_bad_mounts_fail_naming_the_line_and_tag_nothing() {
+    let Some(d) = daemon() else { return };
+    let cases = [
+        (
+            "FROM busybox\nRUN --mount=type=secret,id=foo,required true\n",
+            "line 2: secret foo is required but was not given",
+        ),
+        (
+            "FROM busybox\n\nRUN --mount=type=cache true\n",
+            "line 3: cache mount requires a target",
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=nfs,target=/x true\n",
+            "line 2: unsupported mount type \"nfs\"",
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=cache,target=/x,sharing=maybe true\n",
+            "line 2: unsupported sharing value \"maybe\"",
+        ),
+        (
+            "FROM busybox\nRUN --mount=source=../etc,target=/x true\n",
+            "line 2: mount source ../etc leads outside the build context",
+        ),
+        (
+            "FROM busybox\nRUN <<EOF\necho no end\n",
+            "line 2: unterminated heredoc",
+        ),
+    ];
+    for (dockerfile, message) in cases {
+        let out = cli_build(&d, "broken", &[("Dockerfile", dockerfile)], &[]);
+        assert!(!out.status.success(), "{dockerfile}");
+        assert!(
+            stderr(&out).contains(message),
+            "{dockerfile}: {}",
+            stderr(&out)
+        );
+        assert!(!d.berth(&["image", "inspect", "broken"]).status.success());
+    }
+    let out = cli_build(
+        &d,
+        "broken",
+        &[("Dockerfile", "FROM busybox\n")],
+        &["--secret", "id=foo,src=/surely/not/here"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("failed to read secret foo from /surely/not/here"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn copy_parents_and_link_keep_the_layout() {
+    let Some(d) = daemon() else { return };
+    let dockerfile = "FROM busybox\n\
+                      COPY --parents a/x.txt b/c/y.txt /p/\n\
+                      COPY --parents ./src/./lib/m.txt /q/\n\
+                      COPY --link a/x.txt /linked\n";
+    let files = [
+        ("Dockerfile", dockerfile),
+        ("a/x.txt", "x\n"),
+        ("b/c/y.txt", "y\n"),
+        ("src/lib/m.txt", "m\n"),
+    ];
+    cli_built(&d, &cli_build(&d, "parents", &files, &[]));
+    assert_eq!(
+        run_sh(&d, "parents", "find /p /q /linked -type f | sort"),
+        "/linked\n/p/a/x.txt\n/p/b/c/y.txt\n/q/lib/m.txt\n"
+    );
+}

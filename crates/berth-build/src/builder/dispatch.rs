@@ -7,10 +7,10 @@ use crate::config::{ContainerConfig, Empty, HealthConfig};
 use crate::error::{BuildError, Result};
 use crate::expansion::{self, Vars};
 use crate::gofmt;
-use crate::host::{BuildHost, RunExit, RunStep};
+use crate::host::BuildHost;
 use crate::instructions::{CommandLine, Healthcheck, Instruction, KeyValue, Step};
-use crate::progress::StepOutput;
 
+use super::run::command_argv;
 use super::{Builder, StageState};
 
 impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
@@ -23,7 +23,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
             Instruction::From { .. } => {
                 return Err(BuildError::invalid("FROM can only start a stage"));
             }
-            Instruction::Run(command) => return self.run(state, command),
+            Instruction::Run(run) => return self.run(state, run, step.line),
             Instruction::Copy(args) => return self.copy(state, args, false),
             Instruction::Add(args) => return self.copy(state, args, true),
             Instruction::Workdir(path) => {
@@ -171,78 +171,6 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
     ) -> Result<()> {
         let created_by = format!("{} #(nop)  {comment}", config.shell().join(" "));
         self.commit(state, created_by, config, |_, _| Ok(None))
-    }
-
-    fn run(&mut self, state: &mut StageState, command: &CommandLine) -> Result<()> {
-        let config = state.image.config.config.clone();
-        let argv = command_argv(&config, command);
-        let in_scope = self.args.in_scope(&state.args, config.env());
-        let recorded = self.args.recorded(&state.args, &in_scope);
-        // Build args are part of the history line, so changing one misses the cache.
-        let mut saved = Vec::new();
-        if !recorded.is_empty() {
-            saved.push(format!("|{}", recorded.len()));
-            saved.extend(recorded);
-        }
-        saved.extend(argv.iter().cloned());
-        let created_by = saved.join(" ");
-        let mut env = config.env().to_vec();
-        env.extend(in_scope);
-        let run = RunStep {
-            image: String::new(),
-            layers: Vec::new(),
-            cmd: argv,
-            env,
-            user: config.user.clone(),
-            working_dir: config.working_dir.clone(),
-            volumes: config
-                .volumes
-                .as_ref()
-                .map(|v| v.keys().cloned().collect())
-                .unwrap_or_default(),
-            network_mode: self.options.network_mode.clone(),
-            remove_on_success: self.options.remove || self.options.force_remove,
-            remove_on_failure: self.options.force_remove,
-        };
-        self.commit(state, created_by, config, move |b, state| {
-            let step = RunStep {
-                image: state.image.id_str().to_owned(),
-                layers: state.image.chain(),
-                ..run
-            };
-            let mut output = StepOutput {
-                out: &mut *b.out,
-                container: None,
-            };
-            let exit = b.host.run(&step, &mut output).map_err(BuildError::Host)?;
-            let container = output.container;
-            match exit {
-                RunExit::Failed { code } => Err(BuildError::NonZeroExit {
-                    command: step.cmd.join(" "),
-                    code,
-                }),
-                RunExit::Succeeded { diff } => {
-                    if step.remove_on_success
-                        && let Some(id) = container
-                    {
-                        b.out.line(&format!("Removing intermediate container {id}"));
-                    }
-                    b.layer_from_diff(state, diff)
-                }
-            }
-        })
-    }
-}
-
-/// The argv of RUN, CMD or ENTRYPOINT: the shell form runs in the image's shell.
-fn command_argv(config: &ContainerConfig, command: &CommandLine) -> Vec<String> {
-    match command {
-        CommandLine::Exec(words) => words.clone(),
-        CommandLine::Shell(line) => {
-            let mut argv = config.shell();
-            argv.push(line.clone());
-            argv
-        }
     }
 }
 

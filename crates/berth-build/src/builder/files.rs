@@ -8,12 +8,13 @@ use berth_image::Layer;
 use crate::archive::Spool;
 use crate::cache::BuildCache;
 use crate::copy::{self, Placement, Source};
-use crate::download::{self, DownloadTree};
+use crate::download;
 use crate::error::{BuildError, Result};
 use crate::expansion::{self, Vars};
 use crate::host::BuildHost;
 use crate::instructions::CopyArgs;
 use crate::layer_tar::{LayerEntries, TarEntry};
+use crate::one_file::OneFileTree;
 use crate::tree::{self, ResolveError, RootfsTree, Tree};
 use crate::users;
 
@@ -61,10 +62,26 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         let mut downloads = Vec::new();
         for source in sources.iter().filter(|s| add && download::is_url(s)) {
             let body = self.host.fetch_url(source).map_err(BuildError::Host)?;
-            downloads.push(DownloadTree::new(source, body)?);
+            downloads.push(download::tree(source, body)?);
         }
-        let mut found: Vec<(Source<'_>, bool)> = Vec::new();
+        let inline = args
+            .inline
+            .iter()
+            .map(|doc| {
+                let body = doc.body();
+                let text = if doc.expand {
+                    expansion::expand_heredoc(&body, self.escape, &vars)?
+                } else {
+                    body
+                };
+                self.inline_file(&doc.name, text.as_bytes())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut found: Vec<(Source<'_>, bool)> =
+            inline.iter().map(|t| (one_file_source(t), false)).collect();
         let mut fetched = downloads.iter();
+        // `--parents`: the source argument each found source came from.
+        let mut parents: Vec<Option<String>> = vec![None; found.len()];
         for source in &sources {
             let fetched = if add && download::is_url(source) {
                 fetched.next()
@@ -78,27 +95,23 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
                             "cannot determine filename from url: {source}"
                         )));
                     }
-                    found.push((
-                        Source {
-                            tree: d,
-                            path: d.path(),
-                            node: d.node().clone(),
-                            name: d.name().clone(),
-                        },
-                        false,
-                    ));
+                    found.push((one_file_source(d), false));
+                    parents.resize(found.len(), None);
                 }
                 None => {
                     for s in copy::collect(tree, source).map_err(fail)? {
-                        found.push((s, add));
+                        let unpack = add;
+                        found.push((s, unpack));
                     }
+                    parents.resize(found.len(), args.parents.then(|| source.clone()));
                 }
             }
         }
         if found.is_empty() {
             return Err(fail("no source files were specified".to_owned()));
         }
-        if found.len() > 1 && !dest.ends_with('/') {
+        parents.resize(found.len(), None);
+        if found.len() > 1 && !dest.ends_with('/') && !args.parents {
             return Err(BuildError::invalid(format!(
                 "When using {instruction} with more than one source file, the destination must be a directory and end with a /"
             )));
@@ -107,7 +120,15 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         let keep_owner = args.from.is_some() && chown.is_none();
         let hashes = found
             .iter()
-            .map(|(s, _)| copy::source_hash(s, keep_owner))
+            .zip(&parents)
+            .map(|((s, _), parent_of)| {
+                let hash = copy::source_hash(s, keep_owner)?;
+                // With --parents where a source came from is part of the result.
+                Ok(match parent_of {
+                    Some(raw) => format!("{hash}@{}", copy::with_parents("/", raw, s)),
+                    None => hash,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         // Docker's history line, down to the missing space after --chown.
         let mut flags = String::new();
@@ -116,6 +137,9 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         }
         if let Some(m) = &chmod_text {
             flags.push_str(&format!("--chmod={m}"));
+        }
+        if args.parents {
+            flags.push_str("--parents ");
         }
         let hash = copy::combined_hash(&hashes);
         let config = state.image.config.config.clone();
@@ -136,12 +160,16 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
             let spool_file = b.temp_file()?;
             let mut spool = Spool::new(&spool_file);
             let mut layer = LayerEntries::default();
-            for (source, unpack) in &found {
+            for ((source, unpack), parent_of) in found.iter().zip(&parents) {
                 let placement = Placement {
                     owner,
                     chmod,
                     now: now(),
                     unpack: *unpack,
+                };
+                let dest = match parent_of {
+                    Some(raw) => copy::with_parents(&dest, raw, source),
+                    None => dest.clone(),
                 };
                 copy::place(
                     &mut layer, &dest_tree, &dest, source, &placement, &mut spool,
@@ -189,7 +217,11 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
     }
 
     /// `--from=`: an earlier stage by name or index, else an image.
-    fn copy_source_image(&mut self, state: &StageState, from: &str) -> Result<ImageState> {
+    pub(super) fn copy_source_image(
+        &mut self,
+        state: &StageState,
+        from: &str,
+    ) -> Result<ImageState> {
         let lower = from.to_ascii_lowercase();
         if state.name.as_deref() == Some(lower.as_str()) {
             return Err(BuildError::invalid(format!(
@@ -214,7 +246,15 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         self.pull(from, None)
     }
 
-    fn temp_file(&self) -> Result<std::fs::File> {
+    /// A COPY here-document as a file named after it, mode 0644.
+    fn inline_file(&self, name: &str, content: &[u8]) -> Result<OneFileTree> {
+        let mut file = self.temp_file()?;
+        let io = |e| BuildError::io(format!("write the here-document {name}"), e);
+        std::io::Write::write_all(&mut file, content).map_err(io)?;
+        OneFileTree::new(file, name, 0o644, now()).map_err(io)
+    }
+
+    pub(super) fn temp_file(&self) -> Result<std::fs::File> {
         tempfile::tempfile_in(&self.options.tmp_dir).map_err(|e| {
             BuildError::io(
                 format!("create a file in {}", self.options.tmp_dir.display()),
@@ -227,6 +267,15 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         let mut file = self.temp_file()?;
         layer.write(&mut file)?;
         self.add_layer(state, &mut file)
+    }
+}
+
+fn one_file_source(tree: &OneFileTree) -> Source<'_> {
+    Source {
+        tree,
+        path: tree.path(),
+        node: tree.node().clone(),
+        name: tree.name().clone(),
     }
 }
 

@@ -4,6 +4,8 @@
 
 mod dispatch;
 mod files;
+mod run;
+mod run_mounts;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -380,13 +382,26 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         &mut self,
         state: &mut StageState,
         created_by: String,
+        config: ContainerConfig,
+        produce: impl FnOnce(&mut Self, &StageState) -> Result<Option<Layer>>,
+    ) -> Result<()> {
+        self.commit_keyed(state, created_by, "", config, produce)
+    }
+
+    /// [`Self::commit`] for a step whose result also depends on `key_extra` (see
+    /// [`CacheKey::new`]).
+    fn commit_keyed(
+        &mut self,
+        state: &mut StageState,
+        created_by: String,
+        key_extra: &str,
         mut config: ContainerConfig,
         produce: impl FnOnce(&mut Self, &StageState) -> Result<Option<Layer>>,
     ) -> Result<()> {
         let parent = state.image.id_str().to_owned();
         config.image = parent.clone();
         let config_json = serde_json::to_string(&config).unwrap_or_default();
-        let key = CacheKey::new(&parent, &created_by, &config_json);
+        let key = CacheKey::new(&parent, &created_by, &config_json, key_extra);
         if !self.options.no_cache
             && let Some(hit) = self.cache.get(&key).map_err(BuildError::Host)?
             && let Some(image) = cached_image(&state.image, hit)
@@ -424,16 +439,23 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
     }
 
     fn mount(&mut self, layers: &[Layer]) -> Result<Mount> {
+        self.mount_layers(layers, false)
+    }
+
+    /// Mounts `layers` read-only, or `writable` with the writes thrown away afterwards.
+    fn mount_layers(&mut self, layers: &[Layer], writable: bool) -> Result<Mount> {
         if layers.is_empty() {
             let dir = tempfile::tempdir_in(&self.options.tmp_dir)
                 .map_err(|e| BuildError::io("create a temporary directory", e))?;
             return Ok(Mount::Empty(dir));
         }
         let chain: Vec<ChainId> = layers.iter().map(|l| l.chain_id.clone()).collect();
-        self.host
-            .mount(&chain)
-            .map(Mount::Host)
-            .map_err(BuildError::Host)
+        let mounted = if writable {
+            self.host.mount_scratch(&chain)
+        } else {
+            self.host.mount(&chain)
+        };
+        mounted.map(Mount::Host).map_err(BuildError::Host)
     }
 
     /// Stores a layer tar on top of the stage's image, checking what the engine made of it.

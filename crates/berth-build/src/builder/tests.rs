@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::build;
 use crate::error::{BuildError, Result};
-use crate::host::BuiltImage;
+use crate::host::{BuiltImage, StepMount};
 use crate::options::BuildOptions;
 use crate::testing::{FakeHost, MemoryCache, TarBuilder, e, entries, running_as_root};
 
@@ -751,4 +751,158 @@ fn a_lone_dockerfile_body_and_a_lowercase_name_work() {
         run_build(&mut host, &mut cache, lower, &opts).config()["config"]["User"],
         "app"
     );
+}
+
+#[test]
+fn copy_heredocs_become_files_expanded_unless_quoted() {
+    let mut host = host();
+    let mut cache = MemoryCache::default();
+    let dockerfile = "FROM busybox\nENV WHO=world\nCOPY <<a.txt <<-\"b.txt\" /dir/\nhello $WHO\na.txt\n\tliteral $WHO\n\tb.txt\nCOPY <<EOF /one\n'quoted' \\$WHO\nEOF\n";
+    let opts = options(&host);
+    let outcome = run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts);
+    let image = outcome.image();
+    let layer = entries(host.layer_tar(&image.layers[1]));
+    assert_eq!(
+        layer[1..],
+        [
+            e("dir/a.txt", 'f', 0o644, 0, 0, "hello world\n"),
+            e("dir/b.txt", 'f', 0o644, 0, 0, "literal $WHO\n"),
+        ]
+    );
+    let layer = entries(host.layer_tar(&image.layers[2]));
+    assert_eq!(layer, [e("one", 'f', 0o644, 0, 0, "'quoted' $WHO\n")]);
+}
+
+#[test]
+fn run_heredocs_reach_the_shell() {
+    let mut host = host();
+    let mut cache = MemoryCache::default();
+    let dockerfile =
+        "FROM busybox\nRUN <<EOF\necho a\necho b\nEOF\nRUN cat <<X >/f && cat <<Y\n1\nX\n2\nY\n";
+    let opts = options(&host);
+    run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts).image();
+    assert_eq!(host.runs[0].cmd, ["/bin/sh", "-c", "echo a\necho b\n"]);
+    assert_eq!(host.runs[1].cmd[2], "cat <<X >/f && cat <<Y\n1\nX\n2\nY");
+    assert!(host.runs[0].mounts.is_empty());
+}
+
+#[test]
+fn copy_parents_keeps_directories_below_the_pivot() {
+    let mut host = host();
+    let mut cache = MemoryCache::default();
+    let ctx = context(
+        "FROM busybox\nCOPY --parents x/a.txt y/* /p/\nCOPY --parents ./src/./lib/m.rs /q/\n",
+    )
+    .file("x/a.txt", 0o644, b"xa")
+    .file("y/b.txt", 0o644, b"yb")
+    .file("src/lib/m.rs", 0o644, b"m")
+    .finish();
+    let opts = options(&host);
+    let outcome = run_build(&mut host, &mut cache, ctx, &opts);
+    let image = outcome.image();
+    let paths = |i: usize| -> Vec<String> {
+        entries(host.layer_tar(&image.layers[i]))
+            .into_iter()
+            .filter(|e| e.kind == 'f')
+            .map(|e| e.path)
+            .collect()
+    };
+    assert_eq!(paths(1), ["p/x/a.txt", "p/y/b.txt"]);
+    assert_eq!(paths(2), ["q/lib/m.rs"]);
+}
+
+#[test]
+fn run_mounts_are_prepared_and_join_the_cache_key_but_secret_values_do_not() {
+    let mut host = host();
+    let mut cache = MemoryCache::default();
+    let dockerfile = "FROM busybox AS base\nFROM busybox\nRUN --mount=type=secret,id=tok,mode=0440 --mount=type=secret,id=tok,env=TOK --mount=type=cache,target=/c --mount=type=tmpfs,target=/t,size=1m --mount=from=base,source=/etc,target=/e --mount=source=ctx,target=/src use\n";
+    let ctx = || {
+        context(dockerfile)
+            .file("ctx/in.txt", 0o644, b"in")
+            .finish()
+    };
+    let mut opts = options(&host);
+    opts.secrets.insert("tok", b"s3cret".to_vec());
+    let first = run_build(&mut host, &mut cache, ctx(), &opts);
+    let id = first.image().id.clone();
+    let step = &host.runs[0];
+    assert!(step.env.contains(&"TOK=s3cret".to_owned()));
+    assert!(step.remove_on_success && step.remove_on_failure);
+    let targets: Vec<&str> = step.mounts.iter().map(|m| m.target()).collect();
+    assert_eq!(targets, ["/run/secrets/tok", "/c", "/t", "/e", "/src"]);
+    assert_eq!(
+        host.mounted[0],
+        ("/run/secrets/tok".to_owned(), b"s3cret".to_vec())
+    );
+    assert_eq!(host.mounted[2].1, b"group\npasswd");
+    assert_eq!(host.mounted[3].1, b"in.txt");
+    let history = first.config()["history"].to_string();
+    assert!(!history.contains("s3cret") && !first.config().to_string().contains("s3cret"));
+
+    // Another secret value: the same step, from the cache.
+    opts.secrets.insert("tok", b"other".to_vec());
+    let again = run_build(&mut host, &mut cache, ctx(), &opts);
+    assert_eq!(again.image().id, id);
+    assert_eq!(host.runs.len(), 1);
+
+    // Another mount option, or other content in a bound source: the step runs again.
+    let changed = dockerfile.replace("target=/c ", "target=/c,id=other ");
+    let changed = context(&changed).file("ctx/in.txt", 0o644, b"in").finish();
+    run_build(&mut host, &mut cache, changed, &opts).image();
+    assert_eq!(host.runs.len(), 2);
+    let other_ctx = context(dockerfile)
+        .file("ctx/in.txt", 0o644, b"changed")
+        .finish();
+    run_build(&mut host, &mut cache, other_ctx, &opts).image();
+    assert_eq!(host.runs.len(), 3);
+}
+
+#[test]
+fn cache_mount_dirs_are_kept_between_runs() {
+    let mut host = host();
+    let mut cache = MemoryCache::default();
+    let opts = options(&host);
+    let first = "FROM busybox\nRUN --mount=type=cache,target=/c,id=keep one\n";
+    run_build(&mut host, &mut cache, context(first).finish(), &opts).image();
+    let StepMount::Bind { source, .. } = &host.runs[0].mounts[0] else {
+        panic!("{:?}", host.runs[0].mounts)
+    };
+    std::fs::write(source.join("kept"), "x").unwrap();
+    let second = "FROM busybox\nRUN --mount=type=cache,target=/c,id=keep two\n";
+    run_build(&mut host, &mut cache, context(second).finish(), &opts).image();
+    assert_eq!(host.mounted[1], ("/c".to_owned(), b"kept".to_vec()));
+}
+
+#[test]
+fn bad_mounts_fail_naming_their_line_and_store_nothing() {
+    let cases = [
+        (
+            "FROM busybox\nRUN --mount=type=secret,id=tok,required true\n",
+            "dockerfile parse error on line 2: secret tok is required but was not given (berth build --secret id=tok,src=...)",
+        ),
+        (
+            "FROM busybox\n\nRUN --mount=source=../x,target=/x true\n",
+            "dockerfile parse error on line 3: mount source ../x leads outside the build context",
+        ),
+        (
+            "FROM busybox\nARG T=weird\nRUN --mount=type=$T,target=/x true\n",
+            "dockerfile parse error on line 3: unsupported mount type \"weird\"",
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=cache true\n",
+            "dockerfile parse error on line 2: cache mount requires a target",
+        ),
+        (
+            "FROM busybox\nRUN <<EOF\necho never ends\n",
+            "dockerfile parse error on line 2: unterminated heredoc",
+        ),
+    ];
+    for (dockerfile, message) in cases {
+        let mut host = host();
+        let mut cache = MemoryCache::default();
+        let opts = options(&host);
+        let outcome = run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts);
+        assert_eq!(outcome.error(), message, "{dockerfile}");
+        assert!(host.runs.is_empty() && host.stored.is_empty() && host.tags.is_empty());
+    }
 }

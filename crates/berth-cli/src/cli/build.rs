@@ -70,6 +70,11 @@ pub struct BuildArgs {
     #[arg(long)]
     pub pull: bool,
 
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or
+    /// "id=mysecret,env=VAR"; the id alone reads the environment variable of that name)
+    #[arg(long = "secret", value_name = "stringArray")]
+    pub secrets: Vec<String>,
+
     /// Suppress the build output and print image ID on success
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -9,6 +9,7 @@ use hyper::body::Bytes;
 use serde_json::Value;
 
 use crate::build_context;
+use crate::build_secrets;
 use crate::cli::BuildArgs;
 use crate::client::Connector;
 use crate::client::raw::{post_archive, query};
@@ -66,6 +67,9 @@ pub async fn run(connector: &Connector, args: BuildArgs) -> Result<(), CliError>
     for tag in &args.tags {
         Reference::parse(tag).map_err(|e| CliError::Failed(format!("invalid tag {tag:?}: {e}")))?;
     }
+    // Read before the context is sent, so a missing secret fails at once.
+    let secrets = build_secrets::read(&args.secrets).map_err(CliError::Failed)?;
+    let secrets_header = build_secrets::header(&secrets);
     let (archive, dockerfile) = if args.context == "-" {
         (read_stdin()?, args.file.clone())
     } else if ["http://", "https://", "git@", "git://"]
@@ -111,10 +115,13 @@ pub async fn run(connector: &Connector, args: BuildArgs) -> Result<(), CliError>
     let registry_config = crate::credentials::Store::open()
         .ok()
         .and_then(|store| store.registry_config());
-    let headers: Vec<(&str, &str)> = registry_config
+    let mut headers: Vec<(&str, &str)> = registry_config
         .iter()
         .map(|c| ("X-Registry-Config", c.as_str()))
         .collect();
+    if let Some(value) = &secrets_header {
+        headers.push((build_secrets::HEADER, value.as_str()));
+    }
     let response = post_archive(connector.host(), &path, &headers, Bytes::from(archive))
         .await
         .map_err(CliError::Failed)?;

@@ -8,8 +8,8 @@ use crate::error::Error;
 use crate::images::registry::Transfer;
 use crate::reference::Reference;
 use berth_build::{
-    BaseImage, BuildHost, BuiltImage, Download, HostError, MountedRootfs, Progress, RunExit,
-    RunOutput, RunStep,
+    BaseImage, BuildHost, BuiltImage, CacheDir, Download, HostError, MountedRootfs, Progress,
+    RunExit, RunOutput, RunStep, Sharing,
 };
 use berth_image::{ChainId, Digest, Layer};
 use nix::mount::{MntFlags, MsFlags};
@@ -125,24 +125,80 @@ impl EngineHost {
     }
 }
 
-/// An overlay of layers, read-only, unmounted and removed on drop.
-struct ReadOnlyMount {
+/// An overlay of layers, read-only or with a throwaway upper dir, unmounted and removed on
+/// drop.
+struct LayersMount {
     target: PathBuf,
     /// overlayfs needs two lower dirs when it has no upper one: an empty one at the bottom.
     empty: PathBuf,
+    /// The upper and work dirs of a writable mount, removed after the unmount.
+    scratch: Option<tempfile::TempDir>,
 }
 
-impl MountedRootfs for ReadOnlyMount {
+impl MountedRootfs for LayersMount {
     fn path(&self) -> &Path {
         &self.target
     }
 }
 
-impl Drop for ReadOnlyMount {
+impl Drop for LayersMount {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.target, MntFlags::MNT_DETACH);
         let _ = std::fs::remove_dir(&self.target);
         let _ = std::fs::remove_dir(&self.empty);
+    }
+}
+
+impl EngineHost {
+    /// Mounts an overlay of `layers`; with `scratch` (a directory holding `upper` and
+    /// `work`) it is writable.
+    fn mount_layers(
+        &mut self,
+        layers: &[ChainId],
+        scratch: Option<tempfile::TempDir>,
+    ) -> Result<Box<dyn MountedRootfs>, HostError> {
+        let base = self.engine.build_mounts_dir();
+        let name = &crate::ids::new_id()[..16];
+        let target = base.join(name);
+        let empty = base.join(format!("{name}-empty"));
+        std::fs::create_dir_all(&target)?;
+        std::fs::create_dir_all(&empty)?;
+        let mount = LayersMount {
+            target,
+            empty,
+            scratch,
+        };
+        self.leases()
+            .add(self.lease, layers.iter().map(ChainId::to_string));
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|c| self.engine.layer_diff_dir(c.as_str()))
+            .chain(std::iter::once(mount.empty.clone()))
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut data = format!("lowerdir={}", lower.join(":"));
+        let mut flags = MsFlags::MS_RDONLY;
+        if let Some(scratch) = &mount.scratch {
+            let (upper, work) = (scratch.path().join("upper"), scratch.path().join("work"));
+            std::fs::create_dir_all(&upper)?;
+            std::fs::create_dir_all(&work)?;
+            data.push_str(&format!(
+                ",upperdir={},workdir={}",
+                upper.display(),
+                work.display()
+            ));
+            flags = MsFlags::empty();
+        }
+        nix::mount::mount(
+            Some("overlay"),
+            &mount.target,
+            Some("overlay"),
+            flags,
+            Some(data.as_str()),
+        )
+        .map_err(|e| Error::internal(format!("mounting the build's image layers: {e}")))?;
+        Ok(Box::new(mount))
     }
 }
 
@@ -171,32 +227,18 @@ impl BuildHost for EngineHost {
     }
 
     fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
-        let base = self.engine.build_mounts_dir();
-        let name = &crate::ids::new_id()[..16];
-        let target = base.join(name);
-        let empty = base.join(format!("{name}-empty"));
-        std::fs::create_dir_all(&target)?;
-        std::fs::create_dir_all(&empty)?;
-        let mount = ReadOnlyMount { target, empty };
-        self.leases()
-            .add(self.lease, layers.iter().map(ChainId::to_string));
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|c| self.engine.layer_diff_dir(c.as_str()))
-            .chain(std::iter::once(mount.empty.clone()))
-            .map(|p| p.display().to_string())
-            .collect();
-        let data = format!("lowerdir={}", lower.join(":"));
-        nix::mount::mount(
-            Some("overlay"),
-            &mount.target,
-            Some("overlay"),
-            MsFlags::MS_RDONLY,
-            Some(data.as_str()),
-        )
-        .map_err(|e| Error::internal(format!("mounting the build's image layers: {e}")))?;
-        Ok(Box::new(mount))
+        self.mount_layers(layers, None)
+    }
+
+    fn mount_scratch(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+        let scratch = tempfile::tempdir_in(self.engine.store.tmp_dir())?;
+        self.mount_layers(layers, Some(scratch))
+    }
+
+    fn cache_dir(&mut self, id: &str, sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError> {
+        self.go_on()?;
+        let root = self.engine.build_cache_mounts_dir();
+        Ok(self.engine.build_cache_mounts.acquire(&root, id, sharing)?)
     }
 
     fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {

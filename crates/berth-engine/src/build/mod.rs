@@ -3,6 +3,7 @@
 //! ([`cache::DbCache`]); its output comes back as a stream of [`BuildEvent`]s.
 
 mod cache;
+pub(crate) mod cache_mounts;
 mod download;
 mod host;
 pub(crate) mod lease;
@@ -12,7 +13,7 @@ use crate::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Reference;
 use berth_build::BuildError;
-pub use berth_build::BuildOptions;
+pub use berth_build::{BuildOptions, Secrets};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::AsyncRead;
@@ -56,8 +57,26 @@ impl Engine {
         self.config.exec_root.join("build-mounts")
     }
 
-    /// Unmounts and removes what builds that were running when berthd died left mounted.
+    /// Where RUN steps' secret files and here-document scripts live while a step runs
+    /// (the exec root: a tmpfs, gone with a reboot).
+    fn build_run_dir(&self) -> std::path::PathBuf {
+        self.config.exec_root.join("build-run")
+    }
+
+    /// `RUN --mount=type=cache` directories, kept between builds.
+    fn build_cache_mounts_dir(&self) -> std::path::PathBuf {
+        self.config.data_root.join("build").join("cache-mounts")
+    }
+
+    /// Unmounts and removes what builds that were running when berthd died left mounted,
+    /// and the secret files their steps had.
     pub(crate) fn remove_stale_build_mounts(&self) -> Result<()> {
+        let run_dir = self.build_run_dir();
+        if let Err(e) = std::fs::remove_dir_all(&run_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %run_dir.display(), error = %e, "stale build files left in place");
+        }
         let dir = self.build_mounts_dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -95,6 +114,7 @@ impl Engine {
             }
         }
         options.tmp_dir = self.store.tmp_dir().to_path_buf();
+        options.run_dir = self.build_run_dir();
         let (tx, rx) = mpsc::channel(64);
         // The builder reports from inside `block_on` too (a RUN's output), where a tokio
         // channel may not block: it writes to a bounded std channel, relayed here. When the

@@ -5,7 +5,7 @@
 use crate::Engine;
 use crate::containers::{ContainerSource, WaitCondition};
 use crate::error::{Error, Result};
-use berth_build::{RunExit, RunOutput, RunStep};
+use berth_build::{RunExit, RunOutput, RunStep, StepMount};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
@@ -20,7 +20,12 @@ impl Engine {
         output: &mut dyn RunOutput,
     ) -> Result<RunExit> {
         let id = self.create_step_container(step).await?;
-        let result = self.run_step_container(&id, output).await;
+        let mount_points: Vec<std::path::PathBuf> = step
+            .mounts
+            .iter()
+            .map(|m| m.target().trim_start_matches('/').into())
+            .collect();
+        let result = self.run_step_container(&id, &mount_points, output).await;
         let remove = match &result {
             Ok(RunExit::Succeeded { .. }) => step.remove_on_success,
             Ok(RunExit::Failed { .. }) => step.remove_on_failure,
@@ -46,7 +51,7 @@ impl Engine {
             "Volumes": volumes,
             "AttachStdout": true,
             "AttachStderr": true,
-            "HostConfig": {"NetworkMode": step.network_mode},
+            "HostConfig": {"NetworkMode": step.network_mode, "Mounts": step_mounts(step)},
         });
         let short = step.image.strip_prefix("sha256:").unwrap_or(&step.image);
         let source = ContainerSource {
@@ -64,6 +69,7 @@ impl Engine {
     async fn run_step_container(
         self: &Arc<Self>,
         id: &str,
+        mount_points: &[std::path::PathBuf],
         output: &mut dyn RunOutput,
     ) -> Result<RunExit> {
         let exited = self.wait_container(id, WaitCondition::NextExit)?;
@@ -96,9 +102,13 @@ impl Engine {
             .map(|l| self.layer_diff_dir(l))
             .collect();
         let store = self.store.clone();
+        let mount_points = mount_points.to_vec();
         let diff = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
             let file = tempfile::tempfile_in(store.tmp_dir())?;
-            let exclude = crate::containers::Exclude::RuntimeMountPoints { lowers: &lowers };
+            let exclude = crate::containers::Exclude::RuntimeMountPoints {
+                lowers: &lowers,
+                mount_points: &mount_points,
+            };
             let mut file = crate::containers::write_layer_tar(&upper, &exclude, file)?;
             std::io::Seek::rewind(&mut file)?;
             Ok(file)
@@ -107,4 +117,23 @@ impl Engine {
         .map_err(|e| Error::internal(e.to_string()))??;
         Ok(RunExit::Succeeded { diff })
     }
+}
+
+/// A step's `RUN --mount`s as `HostConfig.Mounts`.
+fn step_mounts(step: &RunStep) -> Vec<Value> {
+    step.mounts
+        .iter()
+        .map(|m| match m {
+            StepMount::Bind {
+                source,
+                target,
+                read_only,
+            } => json!({"Type": "bind", "Source": source, "Target": target, "ReadOnly": read_only}),
+            StepMount::Tmpfs { target, size } => json!({
+                "Type": "tmpfs",
+                "Target": target,
+                "TmpfsOptions": {"SizeBytes": size.unwrap_or(0)},
+            }),
+        })
+        .collect()
 }

@@ -29,10 +29,15 @@ const RUNTIME_MOUNT_POINTS: &[&str] = &[
 pub(crate) enum Exclude<'a> {
     /// Everything in the upper dir is a change (`docker commit`).
     Nothing,
-    /// A build step: the runtime's empty mount points, and directories that only hold them
-    /// and are otherwise as in the image (their copy-up changed nothing but the mtime).
-    /// `lowers` are the image's layer dirs, top-most first.
-    RuntimeMountPoints { lowers: &'a [PathBuf] },
+    /// A build step: the runtime's empty mount points (its own, and `mount_points`, the
+    /// step's `RUN --mount` targets relative to the root, with the directories made for
+    /// them), and directories that only hold them and are otherwise as in the image (their
+    /// copy-up changed nothing but the mtime). `lowers` are the image's layer dirs, top-most
+    /// first.
+    RuntimeMountPoints {
+        lowers: &'a [PathBuf],
+        mount_points: &'a [PathBuf],
+    },
 }
 
 impl Exclude<'_> {
@@ -45,11 +50,21 @@ impl Exclude<'_> {
 
     /// Whether `rel` may be left out when nothing below it is written.
     fn droppable(&self, upper: &Path, rel: &Path, meta: &Metadata) -> bool {
-        let Exclude::RuntimeMountPoints { lowers } = self else {
+        let Exclude::RuntimeMountPoints {
+            lowers,
+            mount_points,
+        } = self
+        else {
             return false;
         };
         let lower = Self::lower_meta(lowers, rel);
-        let mount_point = RUNTIME_MOUNT_POINTS.iter().any(|m| Path::new(m) == rel);
+        let mount_point = RUNTIME_MOUNT_POINTS.iter().any(|m| Path::new(m) == rel)
+            || mount_points.iter().any(|m| m == rel);
+        // A directory made only to hold a mount point: kept if anything else is written below.
+        let made_for_one = mount_points.iter().any(|m| m != rel && m.starts_with(rel));
+        if made_for_one && lower.is_none() && meta.is_dir() {
+            return true;
+        }
         if mount_point && lower.is_none() {
             let empty = if meta.is_dir() {
                 std::fs::read_dir(upper.join(rel)).is_ok_and(|mut d| d.next().is_none())
@@ -175,10 +190,35 @@ mod tests {
         std::fs::write(upper.path().join("bin/tool"), "x").unwrap();
         std::fs::write(upper.path().join("app/out"), "y").unwrap();
         let lowers = vec![lower.path().to_path_buf()];
-        let exclude = Exclude::RuntimeMountPoints { lowers: &lowers };
+        let exclude = Exclude::RuntimeMountPoints {
+            lowers: &lowers,
+            mount_points: &[],
+        };
         let tar = write_layer_tar(upper.path(), &exclude, Vec::new()).unwrap();
         assert_eq!(names(&tar), ["app", "app/out", "bin", "bin/tool"]);
         let all = write_layer_tar(upper.path(), &Exclude::Nothing, Vec::new()).unwrap();
         assert_eq!(names(&all).len(), 8);
+    }
+
+    #[test]
+    fn build_mount_points_and_the_dirs_made_for_them_are_left_out() {
+        let lower = tempfile::tempdir().unwrap();
+        let upper = tempfile::tempdir().unwrap();
+        for d in ["run/secrets", "cache", "var/lib/data"] {
+            std::fs::create_dir_all(upper.path().join(d)).unwrap();
+        }
+        std::fs::write(upper.path().join("run/secrets/token"), "").unwrap();
+        std::fs::write(upper.path().join("var/lib/written"), "w").unwrap();
+        let points: Vec<PathBuf> = ["run/secrets/token", "cache", "var/lib/data"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let lowers = vec![lower.path().to_path_buf()];
+        let exclude = Exclude::RuntimeMountPoints {
+            lowers: &lowers,
+            mount_points: &points,
+        };
+        let tar = write_layer_tar(upper.path(), &exclude, Vec::new()).unwrap();
+        assert_eq!(names(&tar), ["var", "var/lib", "var/lib/written"]);
     }
 }

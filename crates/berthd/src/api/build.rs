@@ -2,7 +2,7 @@
 //! JSON messages) and `POST /build/prune`.
 
 use super::http::{Query, Reply, Result, body_reader, builder, error_reply, json, stream_body};
-use berth_engine::build::{BuildEvent, BuildOptions};
+use berth_engine::build::{BuildEvent, BuildOptions, Secrets};
 use berth_engine::filters::Filters;
 use berth_engine::{Engine, Error};
 use berth_registry::Credentials;
@@ -111,6 +111,30 @@ fn registry_config(req: &Request<Incoming>) -> Vec<(String, Credentials)> {
         .collect()
 }
 
+/// `X-Berth-Build-Secrets` (berth's own extension; the classic `/build` API has no secrets):
+/// base64 of a JSON object mapping each secret id to its value in base64. `berth build
+/// --secret` sends it over the local socket (the only one berthd listens on); Docker's CLI
+/// never does. The values are never logged.
+pub(crate) const SECRETS_HEADER: &str = "X-Berth-Build-Secrets";
+
+fn secrets(req: &Request<Incoming>) -> Result<Secrets> {
+    use base64::Engine as _;
+    let mut secrets = Secrets::default();
+    let Some(raw) = req.headers().get(SECRETS_HEADER) else {
+        return Ok(secrets);
+    };
+    let invalid = || Error::invalid(format!("invalid {SECRETS_HEADER} header"));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let json = b64
+        .decode(raw.as_bytes().trim_ascii())
+        .map_err(|_| invalid())?;
+    let map: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    for (id, value) in map {
+        secrets.insert(id, b64.decode(value).map_err(|_| invalid())?);
+    }
+    Ok(secrets)
+}
+
 fn message(v: Value) -> Bytes {
     Bytes::from(v.to_string() + "\r\n")
 }
@@ -126,7 +150,8 @@ fn event_message(event: BuildEvent) -> Bytes {
 }
 
 pub async fn build(engine: &Arc<Engine>, req: Request<Incoming>) -> Result {
-    let options = options(&Query::of(&req))?;
+    let mut options = options(&Query::of(&req))?;
+    options.secrets = secrets(&req)?;
     let credentials = registry_config(&req);
     let mut rx = engine.build_image(body_reader(req), options, credentials)?;
     // A build that fails before its first line (a bad context or Dockerfile) is an HTTP error.

@@ -1,0 +1,169 @@
+//! `RUN --mount=type=cache` directories: `<data-root>/build/cache-mounts/<sha256 of the id>`,
+//! kept between builds and never part of an image. Builds running at once share one as its
+//! `sharing` says: `shared` together, `locked` one at a time (others wait), `private` a fresh
+//! throwaway directory for a build that finds it in use.
+
+use berth_build::{CacheDir, Sharing};
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+#[derive(Default)]
+struct Use {
+    users: usize,
+    exclusive: bool,
+}
+
+/// Who uses which cache directory now (by directory name).
+#[derive(Default)]
+pub(crate) struct CacheMounts {
+    in_use: Mutex<HashMap<String, Use>>,
+    released: Condvar,
+}
+
+/// A cache directory in use, released on drop (a private copy is removed).
+struct Held {
+    registry: Arc<CacheMounts>,
+    key: Option<String>,
+    path: PathBuf,
+    is_new: bool,
+    _private: Option<tempfile::TempDir>,
+}
+
+impl CacheDir for Held {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn is_new(&self) -> bool {
+        self.is_new
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(key) = &self.key else { return };
+        let mut in_use = self.registry.lock();
+        if let Some(u) = in_use.get_mut(key) {
+            u.users = u.users.saturating_sub(1);
+            u.exclusive = false;
+            if u.users == 0 {
+                in_use.remove(key);
+            }
+        }
+        drop(in_use);
+        self.registry.released.notify_all();
+    }
+}
+
+impl CacheMounts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Use>> {
+        self.in_use.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The directory for `id` below `root`, in use until the returned guard drops. Blocks
+    /// while another build holds it `locked` (or while others use it and this one asks for
+    /// `locked`).
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        root: &Path,
+        id: &str,
+        sharing: Sharing,
+    ) -> std::io::Result<Box<dyn CacheDir>> {
+        let key = hex::encode(Sha256::digest(id.as_bytes()));
+        let path = root.join(&key);
+        let mut in_use = self.lock();
+        loop {
+            let u = in_use.entry(key.clone()).or_default();
+            let busy = u.exclusive || (sharing == Sharing::Locked && u.users > 0);
+            if sharing == Sharing::Private && u.users > 0 {
+                drop(in_use);
+                std::fs::create_dir_all(root)?;
+                let private = tempfile::Builder::new()
+                    .prefix(".private-")
+                    .tempdir_in(root)?;
+                return Ok(Box::new(Held {
+                    registry: self.clone(),
+                    key: None,
+                    path: private.path().to_path_buf(),
+                    is_new: true,
+                    _private: Some(private),
+                }));
+            }
+            if !busy {
+                u.users += 1;
+                u.exclusive = sharing == Sharing::Locked;
+                break;
+            }
+            in_use = self
+                .released
+                .wait(in_use)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        drop(in_use);
+        // Released again (by its drop) if the directory cannot be made.
+        let mut held = Held {
+            registry: self.clone(),
+            key: Some(key),
+            path: path.clone(),
+            is_new: false,
+            _private: None,
+        };
+        held.is_new = match std::fs::create_dir(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(root)?;
+                std::fs::create_dir(&path)?;
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Box::new(held))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_new_once_and_private_users_get_their_own() {
+        let root = tempfile::tempdir().unwrap();
+        let mounts = Arc::new(CacheMounts::default());
+        let first = mounts.acquire(root.path(), "pip", Sharing::Shared).unwrap();
+        assert!(first.is_new());
+        let shared = mounts.acquire(root.path(), "pip", Sharing::Shared).unwrap();
+        assert!(!shared.is_new());
+        assert_eq!(first.path(), shared.path());
+        let private = mounts
+            .acquire(root.path(), "pip", Sharing::Private)
+            .unwrap();
+        assert_ne!(private.path(), first.path());
+        let gone = private.path().to_path_buf();
+        drop(private);
+        assert!(!gone.exists());
+        drop((first, shared));
+        let alone = mounts
+            .acquire(root.path(), "pip", Sharing::Private)
+            .unwrap();
+        assert!(!alone.is_new());
+    }
+
+    #[test]
+    fn locked_users_wait_for_each_other() {
+        let root = tempfile::tempdir().unwrap();
+        let mounts = Arc::new(CacheMounts::default());
+        let held = mounts.acquire(root.path(), "x", Sharing::Locked).unwrap();
+        let (m, r) = (mounts.clone(), root.path().to_path_buf());
+        let waiter = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let _second = m.acquire(&r, "x", Sharing::Locked).unwrap();
+            start.elapsed()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(held);
+        assert!(waiter.join().unwrap() >= std::time::Duration::from_millis(150));
+    }
+}
