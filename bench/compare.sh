@@ -8,8 +8,9 @@
 #
 # Figures: run --rm (default network and --network none), exec in a running container,
 # stop -t 1 of a container that ignores SIGTERM, 50 parallel run -d, ps -a with 200
-# containers, images with 100 tags, daemon RSS idle and per running container. Pulls and
-# builds have their own scripts (pull-throughput.sh, build-cache.sh); `--all` runs them too.
+# containers, images with 100 tags, daemon memory idle and per running container (PSS).
+# Pulls and builds have their own scripts (pull-throughput.sh, build-cache.sh); `--all`
+# runs them too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=10 install=false all=false
@@ -181,11 +182,13 @@ fig_images() {
   echo "$ms"
 }
 
-# Resident memory, in KiB, of the processes in $@ (pids).
-rss_kib() {
+# Memory, in KiB, of the processes in $@ (pids): their proportional set size, which counts
+# a page shared by N processes (a binary's code, the C library) as 1/N in each, so that
+# per-container figures are what one more container costs, not the same shared pages again.
+pss_kib() {
   local total=0 p kib
   for p in "$@"; do
-    kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    kib=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
     total=$((total + ${kib:-0}))
   done
   echo "$total"
@@ -211,14 +214,14 @@ container_pids() {
   done
 }
 fig_idle_rss() {
-  awk -v k="$(rss_kib $(daemon_pids "$1"))" 'BEGIN { printf "%.1f\n", k / 1024 }'
+  awk -v k="$(pss_kib $(daemon_pids "$1"))" 'BEGIN { printf "%.1f\n", k / 1024 }'
 }
 fig_container_rss() {
   local before after img; img=$(image_of "$1")
-  before=$(rss_kib $(daemon_pids "$1"))
+  before=$(pss_kib $(daemon_pids "$1"))
   for _ in $(seq 10); do E "$1" run -d --label berth-bench "$img" sleep 1000 >/dev/null; done
   sleep 1
-  after=$(( $(rss_kib $(daemon_pids "$1")) + $(rss_kib $(container_pids "$1")) ))
+  after=$(( $(pss_kib $(daemon_pids "$1")) + $(pss_kib $(container_pids "$1")) ))
   remove_all "$1"
   awk -v d=$((after - before)) 'BEGIN { printf "%.1f\n", d / 10 / 1024 }'
 }
@@ -253,8 +256,8 @@ figures=(
   "fig_parallel|50 x run -d in parallel|ms"
   "fig_ps|ps -a with 200 containers|ms"
   "fig_images|images with 100 tags|ms"
-  "fig_idle_rss|daemon RSS, idle|MiB"
-  "fig_container_rss|RSS per running container|MiB"
+  "fig_idle_rss|daemon memory (PSS), idle|MiB"
+  "fig_container_rss|memory (PSS) per running container|MiB"
 )
 # Idle memory first, before anything ran.
 figures=("${figures[7]}" "${figures[@]:0:7}" "${figures[8]}")

@@ -313,6 +313,17 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
+    /// An allocator over a hundred ports of its own (`slot` 0, 1, ...): the tests run in
+    /// parallel, and allocators that all start at the bottom of the ephemeral range would
+    /// take each other's ports between a release and a check.
+    fn allocator(slot: u16) -> HostPortAllocator {
+        let start = 50_000 + slot * 100;
+        HostPortAllocator::with_range(PortRange {
+            start,
+            end: start + 99,
+        })
+    }
+
     fn request(host_ports: Option<PortRange>, protocol: Protocol) -> PortRequest {
         PortRequest {
             host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
@@ -332,7 +343,7 @@ mod tests {
 
     #[test]
     fn random_port_is_held_until_released() {
-        let mut ports = HostPortAllocator::new();
+        let mut ports = allocator(0);
         let forward = one(ports
             .reserve(&request(None, Protocol::Tcp), CONTAINER, None)
             .unwrap());
@@ -347,7 +358,7 @@ mod tests {
     fn exact_port_taken_by_someone_else_fails() {
         let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = squatter.local_addr().unwrap().port();
-        let mut ports = HostPortAllocator::new();
+        let mut ports = allocator(1);
         let error = ports
             .reserve(
                 &request(Some(PortRange::single(port)), Protocol::Tcp),
@@ -374,7 +385,7 @@ mod tests {
         let probe = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = probe.local_addr().unwrap().port();
         drop(probe);
-        let mut ports = HostPortAllocator::new();
+        let mut ports = allocator(2);
         let range = PortRange {
             start: base,
             end: base.saturating_add(20),
@@ -391,7 +402,7 @@ mod tests {
 
     #[test]
     fn ipv6_host_ip_needs_an_ipv6_container_address() {
-        let mut ports = HostPortAllocator::new();
+        let mut ports = allocator(3);
         let mut req = request(None, Protocol::Tcp);
         req.host_ip = Some("::1".parse().unwrap());
         let error = ports.reserve(&req, CONTAINER, None).unwrap_err();
@@ -406,7 +417,7 @@ mod tests {
 
     #[test]
     fn no_host_ip_publishes_both_families_on_one_port() {
-        let mut ports = HostPortAllocator::new();
+        let mut ports = allocator(4);
         let mut req = request(None, Protocol::Tcp);
         req.host_ip = None;
         let forwards = ports.reserve(&req, CONTAINER, Some(CONTAINER6)).unwrap();
@@ -441,7 +452,7 @@ mod tests {
     fn a_port_taken_on_ipv6_only_is_skipped_for_a_dual_stack_request() {
         let squatter = TcpListener::bind("[::1]:0").unwrap();
         let port = squatter.local_addr().unwrap().port();
-        let mut ports = HostPortAllocator::new();
+        let mut ports = allocator(5);
         let req = PortRequest {
             host_ip: None,
             host_ports: Some(PortRange {
