@@ -33,6 +33,13 @@ fn read_from(addr: &str) -> String {
 
 const SERVE: &str = "while true; do echo served-by-$(hostname) | nc -l -p 80; done";
 
+/// A shell command that prints what `SERVE` at `target` says. The server may not listen yet,
+/// and busybox nc may end at its own stdin's end before the answer arrives: either way it
+/// asks again until it gets one.
+fn fetch(target: &str) -> String {
+    format!("until out=$(nc {target} 80) && [ -n \"$out\" ]; do sleep 0.1; done; echo \"$out\"")
+}
+
 #[test]
 fn default_bridge_gives_an_address_and_publishes_ports() {
     let Some(d) = daemon() else { return };
@@ -160,8 +167,7 @@ fn user_networks_resolve_names_and_are_isolated() {
         "busybox",
         "sh",
         "-c",
-        // The server may not listen yet: each name is tried until it answers.
-        "until nc api 80; do sleep 0.1; done; until nc svc 80; do sleep 0.1; done",
+        &format!("{}; {}", fetch("api"), fetch("svc")),
     ]));
     let hostname = hostname_of(&d, "api");
     assert_eq!(
@@ -297,7 +303,7 @@ fn connect_and_disconnect_a_running_container() {
         "busybox",
         "sh",
         "-c",
-        "until nc wanderer 80; do sleep 0.1; done",
+        &fetch("wanderer"),
     ]));
     assert_eq!(
         got,
@@ -560,7 +566,7 @@ fn macvlan_networks_put_containers_on_the_parents_segment() {
         "busybox",
         "sh",
         "-c",
-        &format!("until nc {server_ip} 80; do sleep 0.1; done"),
+        &fetch(&server_ip),
     ]));
     assert_eq!(got, "over-macvlan\n");
     // A running container joins and leaves the macvlan network.
@@ -571,7 +577,7 @@ fn macvlan_networks_put_containers_on_the_parents_segment() {
         "roamer",
         "sh",
         "-c",
-        &format!("ip -4 -o addr show eth1; until nc {server_ip} 80; do sleep 0.1; done"),
+        &format!("ip -4 -o addr show eth1; {}", fetch(&server_ip)),
     ]));
     assert!(
         joined.contains("inet 10.231.5.") && joined.ends_with("over-macvlan\n"),
@@ -664,8 +670,17 @@ fn dual_stack_networks_give_containers_ipv6_addresses() {
     );
     // Container to container, and the host (the bridge's gateway) to the container, over IPv6.
     let got = ok(&d.docker(&[
-        "run", "--rm", "--network", "dual", "busybox", "sh", "-c",
-        "ip -6 route | grep -o 'default via fd00:b17:1::1'; until nc fd00:b17:1::66 80; do sleep 0.1; done",
+        "run",
+        "--rm",
+        "--network",
+        "dual",
+        "busybox",
+        "sh",
+        "-c",
+        &format!(
+            "ip -6 route | grep -o 'default via fd00:b17:1::1'; {}",
+            fetch("fd00:b17:1::66")
+        ),
     ]));
     assert_eq!(got, "default via fd00:b17:1::1\nserved-by-sixhost\n");
     // The embedded DNS server answers AAAA for a dual-stack container's name.
