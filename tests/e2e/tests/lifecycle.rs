@@ -45,6 +45,20 @@ fn signals_reach_pid_1() {
     assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
     let out = d.docker(&["kill", "-s", "SIGNOPE", "sig"]);
     assert!(!out.status.success());
+
+    // A SIGKILL is answered once the container has stopped, as Docker does: a start right
+    // after starts it again (rather than finding it still running).
+    for _ in 0..5 {
+        ok(&d.docker(&["start", "sig"]));
+        ok(&d.docker(&["kill", "sig"]));
+        let state = ok(&d.docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.ExitCode}}",
+            "sig",
+        ]));
+        assert_eq!(state.trim(), "false 137");
+    }
 }
 
 #[test]

@@ -32,6 +32,9 @@ impl WaitCondition {
     }
 }
 
+/// How long `kill` with SIGKILL waits for the exit before it answers anyway.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
 /// Docker's signal names (with or without SIG) and numbers.
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>()
@@ -476,7 +479,13 @@ impl Engine {
         if c.state.status == Status::Exited {
             return Ok(()); // it was waiting to restart: nothing to signal
         }
-        shim::kill(&self.exec_dir(&id), signal).await
+        if signal != libc::SIGKILL {
+            return shim::kill(&self.exec_dir(&id), signal).await;
+        }
+        // As Docker does, a SIGKILL is answered once the exit is recorded (a `start` right
+        // after finds the container stopped), or after a while should it never come.
+        let waited = tokio::time::timeout(KILL_WAIT, self.kill_and_wait(&id, signal)).await;
+        waited.unwrap_or(Ok(()))
     }
 
     /// Sends `signal` and waits until the exit is recorded.
