@@ -300,6 +300,58 @@ fn multi_stage_builds_copy_from_an_earlier_stage() {
     assert_eq!(config["RootFS"]["Layers"].as_array().unwrap().len(), 2);
 }
 
+/// Two stages that need nothing from each other, each recording when its RUN started and
+/// ended (the host's uptime, in hundredths of a second: busybox's `date` has no `%N`), and a
+/// final stage copying both records.
+const PARALLEL_STAGES: &str = "FROM busybox AS one\n\
+     RUN cut -d' ' -f1 /proc/uptime > /one && sleep 2 && cut -d' ' -f1 /proc/uptime >> /one\n\
+     FROM busybox AS two\n\
+     RUN cut -d' ' -f1 /proc/uptime > /two && sleep 2 && cut -d' ' -f1 /proc/uptime >> /two\n\
+     FROM busybox AS unused\n\
+     RUN touch /never-built\n\
+     FROM busybox\n\
+     COPY --from=one /one /times/\n\
+     COPY --from=two /two /times/\n";
+
+#[test]
+fn independent_stages_run_at_once_and_rebuild_from_the_cache() {
+    let Some(d) = daemon() else { return };
+    let ctx = context(&[("Dockerfile", PARALLEL_STAGES)]);
+    let first = build(&d, "t=parallel", &ctx);
+    let id = built(&d, &first);
+    let times = ok(&d.berth(&["run", "--rm", "parallel", "cat", "/times/one", "/times/two"]));
+    let t: Vec<f64> = times.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(t.len(), 4, "{times}");
+    let (one, two) = ((t[0], t[1]), (t[2], t[3]));
+    assert!(
+        one.0 < two.1 && two.0 < one.1,
+        "the two RUN steps overlapped: {one:?} {two:?}\n{}",
+        first.output()
+    );
+    let output = first.output();
+    assert!(output.contains("Step 7/7 : COPY --from=two"), "{output}");
+    assert!(!output.contains("never-built"), "{output}");
+    // Each RUN's lines stay together.
+    for stage in ["one", "two"] {
+        let lines: Vec<&str> = output.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains(&format!("> /{stage} &&")))
+            .unwrap();
+        assert!(lines[at + 1].starts_with(" ---> Running in "), "{output}");
+        assert!(
+            lines[at + 2].starts_with("Removing intermediate container "),
+            "{output}"
+        );
+        assert!(lines[at + 3].starts_with(" ---> "), "{output}");
+    }
+
+    let again = build(&d, "t=parallel", &ctx);
+    assert_eq!(built(&d, &again), id);
+    assert_eq!(again.output().matches(" ---> Using cache").count(), 4);
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+}
+
 #[test]
 fn bad_contexts_are_refused_and_store_nothing() {
     let Some(d) = daemon() else { return };

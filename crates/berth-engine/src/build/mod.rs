@@ -135,14 +135,14 @@ impl Engine {
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let lease = engine.build_leases.acquire();
-            let mut host = host::EngineHost {
+            let host = host::EngineHost {
                 engine: engine.clone(),
                 rt,
                 lease: lease.id,
                 credentials,
                 cancelled,
             };
-            let mut cache = cache::DbCache {
+            let cache = cache::DbCache {
                 db: &engine.db,
                 store: &engine.store,
                 leases: &engine.build_leases,
@@ -152,8 +152,8 @@ impl Engine {
                 let _ = tx.send(BuildEvent::Stream(text.to_string()));
             };
             let built = berth_build::build(
-                &mut host,
-                &mut cache,
+                &host,
+                &cache,
                 SyncIoBridge::new(context),
                 &options,
                 &mut progress,
