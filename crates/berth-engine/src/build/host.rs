@@ -17,8 +17,8 @@ use nix::mount::{MntFlags, MsFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
+use tokio_util::sync::CancellationToken;
 
 /// Image configs are small JSON documents; anything larger is refused.
 const MAX_CONFIG: u64 = 8 << 20;
@@ -29,8 +29,8 @@ pub(crate) struct EngineHost {
     pub lease: u64,
     /// `X-Registry-Config`: credentials by registry, as the client keyed them.
     pub credentials: Vec<(String, berth_registry::Credentials)>,
-    /// Set when the client went away: the build stops at its next step.
-    pub cancelled: Arc<AtomicBool>,
+    /// Cancelled when the client went away: running steps are killed, the build stops.
+    pub cancel: CancellationToken,
 }
 
 /// A registry as `X-Registry-Config` may key it (`https://index.docker.io/v1/`,
@@ -47,10 +47,8 @@ fn registry_host(key: &str) -> &str {
 impl EngineHost {
     /// Refuses to go on once the client is gone, so a cancelled build stores nothing more.
     fn go_on(&self) -> Result<(), Error> {
-        if self.cancelled.load(Ordering::Relaxed) {
-            return Err(Error::internal(
-                "the build was cancelled: the client went away",
-            ));
+        if self.cancel.is_cancelled() {
+            return Err(super::cancelled());
         }
         Ok(())
     }
@@ -245,7 +243,9 @@ impl BuildHost for EngineHost {
     fn run(&self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
         self.go_on()?;
         let engine = self.engine.clone();
-        Ok(self.rt.block_on(engine.run_build_step(step, output))?)
+        Ok(self
+            .rt
+            .block_on(engine.run_build_step(step, output, &self.cancel))?)
     }
 
     fn add_layer(&self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
