@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Times a small classic-builder build (FROM busybox, ENV, WORKDIR, COPY, two RUNs, CMD) with
-# berth: cold (--no-cache) and fully cached, medians of N builds each; with Docker too when
-# the reference Docker (../shared/tools/reference-dockerd) runs. As root:
+# Times a small classic-builder build of 10 steps (ARG, FROM busybox, LABEL, ENV, WORKDIR, COPY,
+# three RUNs, CMD) with berth: cold (--no-cache) and fully cached, medians of N builds each;
+# with Docker too when the reference Docker (../shared/tools/reference-dockerd) runs. As root:
 #
 #   bench/build-cache.sh [N]     (default N=5; builds release binaries first, unless
 #                                 BERTH_BIN_DIR names a directory with berthd/berth/berth-shim)
@@ -34,15 +34,17 @@ trap cleanup EXIT
 
 mkdir -p "$work/rootfs/bin" "$work/context"
 cp /bin/busybox "$work/rootfs/bin/"
-for a in sh true echo cat; do ln -s busybox "$work/rootfs/bin/$a"; done
+for a in sh true echo cat wc; do ln -s busybox "$work/rootfs/bin/$a"; done
 cat >"$work/context/Dockerfile" <<'DOCKERFILE'
 ARG BASE=busybox
 FROM $BASE
+LABEL org.opencontainers.image.title=berth-bench-build
 ENV APP=/app
 WORKDIR /app
 COPY data.txt .
 RUN echo one > one.txt
 RUN echo two > two.txt && cat data.txt one.txt two.txt > all.txt
+RUN wc -c all.txt > size.txt
 CMD ["cat", "/app/all.txt"]
 DOCKERFILE
 echo data >"$work/context/data.txt"

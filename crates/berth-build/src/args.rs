@@ -19,7 +19,9 @@ pub(crate) const PROXY_ARGS: [&str; 10] = [
 ];
 
 /// The build-wide state: values given to the build, ARGs before the first FROM, and which
-/// given values some ARG declared.
+/// given values some ARG declared. Each stage builds with a copy; their declarations are
+/// merged back when the stages are done.
+#[derive(Clone)]
 pub(crate) struct BuildArgs<'o> {
     given: &'o BTreeMap<String, Option<String>>,
     meta: BTreeMap<String, Option<String>>,
@@ -116,6 +118,16 @@ impl<'o> BuildArgs<'o> {
             })
             .cloned()
             .collect()
+    }
+
+    /// The names some ARG declared.
+    pub(crate) fn into_declared(self) -> BTreeSet<String> {
+        self.declared
+    }
+
+    /// Takes in what a stage (building with a copy of these arguments) declared.
+    pub(crate) fn merge_declared(&mut self, declared: BTreeSet<String>) {
+        self.declared.extend(declared);
     }
 
     /// Given arguments no ARG declared (proxy arguments excepted), sorted.

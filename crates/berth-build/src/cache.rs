@@ -43,14 +43,14 @@ pub struct CachedStep {
     pub layers: Vec<Layer>,
 }
 
-/// Where steps are remembered between builds.
-pub trait BuildCache {
+/// Where steps are remembered between builds; used by the stages under way at once.
+pub trait BuildCache: Sync {
     /// The step recorded under `key`. An entry whose layers are no longer in the store must
     /// not be returned (drop it instead).
-    fn get(&mut self, key: &CacheKey) -> Result<Option<CachedStep>, HostError>;
+    fn get(&self, key: &CacheKey) -> Result<Option<CachedStep>, HostError>;
 
     /// Records a step (replacing an older entry with the same key).
-    fn put(&mut self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError>;
+    fn put(&self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError>;
 }
 
 #[cfg(test)]

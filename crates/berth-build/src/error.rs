@@ -52,6 +52,10 @@ pub enum BuildError {
     #[error("build host: {0}")]
     Contract(String),
 
+    /// Another stage of the build failed first: this one stopped before its next step.
+    #[error("stopped: another stage of the build failed")]
+    Stopped,
+
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
 }

@@ -1,7 +1,7 @@
 //! What the builder needs from the engine. berth-build parses, plans and writes COPY/ADD layers
 //! itself; pulling images, running RUN steps in containers, storing layers and images, and
 //! fetching ADD URLs are the engine's, through [`BuildHost`]. All calls are blocking: the engine
-//! runs a build on a blocking thread.
+//! runs a build on blocking threads (one per stage under way).
 
 use std::fs::File;
 use std::path::Path;
@@ -138,13 +138,14 @@ impl<F: FnMut(&str)> Progress for F {
     }
 }
 
-/// The engine side of a build.
-pub trait BuildHost {
+/// The engine side of a build. Stages that do not depend on each other are built at the same
+/// time, each on a thread of its own, so every call may come from several threads at once.
+pub trait BuildHost: Sync {
     /// Finds an image by reference (`busybox`, `busybox:1.36`, `name@sha256:...`, an id),
     /// pulling it when it is missing, or always when `always_pull`. Pull progress may be
     /// written to `progress`.
     fn resolve_image(
-        &mut self,
+        &self,
         reference: &str,
         platform: Option<&str>,
         always_pull: bool,
@@ -152,28 +153,28 @@ pub trait BuildHost {
     ) -> Result<BaseImage, HostError>;
 
     /// Mounts the filesystem of `layers` (bottom first, never empty) read-only.
-    fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError>;
+    fn mount(&self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError>;
 
     /// Mounts the filesystem of `layers` (bottom first, never empty) writable; what is
     /// written to it is thrown away when it is dropped (`RUN --mount=type=bind,rw`).
-    fn mount_scratch(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError>;
+    fn mount_scratch(&self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError>;
 
     /// The cache directory `id` (`RUN --mount=type=cache`), created empty the first time and
     /// kept between builds; shared with other builds as `sharing` says.
-    fn cache_dir(&mut self, id: &str, sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError>;
+    fn cache_dir(&self, id: &str, sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError>;
 
     /// Runs a RUN step to its end.
-    fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError>;
+    fn run(&self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError>;
 
     /// Stores an uncompressed layer tar (read from its current position) on top of `parent`.
-    fn add_layer(&mut self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError>;
+    fn add_layer(&self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError>;
 
     /// Fetches an ADD source URL (http or https).
-    fn fetch_url(&mut self, url: &str) -> Result<Download, HostError>;
+    fn fetch_url(&self, url: &str) -> Result<Download, HostError>;
 
     /// Stores the built image (its config blob and image record).
-    fn store_image(&mut self, image: &BuiltImage) -> Result<(), HostError>;
+    fn store_image(&self, image: &BuiltImage) -> Result<(), HostError>;
 
     /// Tags a stored image; returns the name as it should be printed (`app:latest`).
-    fn tag_image(&mut self, id: &Digest, reference: &str) -> Result<String, HostError>;
+    fn tag_image(&self, id: &Digest, reference: &str) -> Result<String, HostError>;
 }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use berth_image::{ChainId, Digest, Layer, chain_id};
 use sha2::{Digest as _, Sha256};
@@ -155,11 +157,21 @@ pub(crate) fn e(path: &str, kind: char, mode: u32, uid: u64, gid: u64, data: &st
 pub(crate) struct FakeHost {
     tmp: tempfile::TempDir,
     images: HashMap<String, (Vec<u8>, Vec<Layer>)>,
-    layer_tars: HashMap<ChainId, Vec<u8>>,
+    layer_tars: Mutex<HashMap<ChainId, Vec<u8>>>,
     /// What RUN returns for a command line (`cmd` joined by spaces): exit code and diff tar.
-    /// Commands not listed exit 0 with a diff holding `run-<n>.txt`.
+    /// Commands not listed exit 0 with a diff holding `run-<hash of the command>.txt`.
     pub(crate) run_results: HashMap<String, (i64, Vec<u8>)>,
     pub(crate) downloads: HashMap<String, Vec<u8>>,
+    /// When set, a RUN waits (up to 10 s) until this many RUNs have started, so a test can
+    /// see steps overlap without timing them.
+    pub(crate) rendezvous: usize,
+    recorded: Mutex<Recorded>,
+    arrived: Condvar,
+}
+
+/// What the builder asked a [`FakeHost`] for.
+#[derive(Default)]
+pub(crate) struct Recorded {
     pub(crate) runs: Vec<RunStep>,
     /// What each RUN's bind mounts showed while it ran: target, and a file's bytes or a
     /// directory's sorted entry names joined by newlines.
@@ -167,6 +179,9 @@ pub(crate) struct FakeHost {
     pub(crate) pulls: Vec<String>,
     pub(crate) stored: Vec<BuiltImage>,
     pub(crate) tags: Vec<String>,
+    /// RUNs under way now, and the most there were at once.
+    pub(crate) running: usize,
+    pub(crate) most_running: usize,
 }
 
 impl FakeHost {
@@ -174,15 +189,17 @@ impl FakeHost {
         Self {
             tmp: tempfile::tempdir().unwrap(),
             images: HashMap::new(),
-            layer_tars: HashMap::new(),
+            layer_tars: Mutex::default(),
             run_results: HashMap::new(),
             downloads: HashMap::new(),
-            runs: Vec::new(),
-            mounted: Vec::new(),
-            pulls: Vec::new(),
-            stored: Vec::new(),
-            tags: Vec::new(),
+            rendezvous: 0,
+            recorded: Mutex::default(),
+            arrived: Condvar::new(),
         }
+    }
+
+    pub(crate) fn recorded(&self) -> MutexGuard<'_, Recorded> {
+        self.recorded.lock().unwrap()
     }
 
     pub(crate) fn tmp_dir(&self) -> std::path::PathBuf {
@@ -216,8 +233,8 @@ impl FakeHost {
     }
 
     /// The bytes of a layer the build stored.
-    pub(crate) fn layer_tar(&self, layer: &Layer) -> &[u8] {
-        &self.layer_tars[&layer.chain_id]
+    pub(crate) fn layer_tar(&self, layer: &Layer) -> Vec<u8> {
+        self.layer_tars.lock().unwrap()[&layer.chain_id].clone()
     }
 }
 
@@ -268,13 +285,13 @@ fn fake_error(message: String) -> HostError {
 
 impl BuildHost for FakeHost {
     fn resolve_image(
-        &mut self,
+        &self,
         reference: &str,
         _platform: Option<&str>,
         _always_pull: bool,
         progress: &mut dyn Progress,
     ) -> Result<BaseImage, HostError> {
-        self.pulls.push(reference.to_owned());
+        self.recorded().pulls.push(reference.to_owned());
         let (config, layers) = self.images.get(reference).ok_or_else(|| {
             fake_error(format!(
                 "pull access denied for {reference}, repository does not exist"
@@ -287,12 +304,15 @@ impl BuildHost for FakeHost {
         })
     }
 
-    fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+    fn mount(&self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
         let dir = tempfile::tempdir_in(self.tmp.path()).unwrap();
         for chain in layers {
             let tar = self
                 .layer_tars
+                .lock()
+                .unwrap()
                 .get(chain)
+                .cloned()
                 .ok_or_else(|| fake_error(format!("no layer {chain}")))?;
             let mut archive = tar::Archive::new(&tar[..]);
             archive.set_preserve_permissions(true);
@@ -317,12 +337,12 @@ impl BuildHost for FakeHost {
         Ok(Box::new(FakeMount(dir)))
     }
 
-    fn mount_scratch(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+    fn mount_scratch(&self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
         // Unpacked into a directory of its own, so writes are thrown away with it.
         self.mount(layers)
     }
 
-    fn cache_dir(&mut self, id: &str, _sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError> {
+    fn cache_dir(&self, id: &str, _sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError> {
         let path = self
             .tmp
             .path()
@@ -333,8 +353,9 @@ impl BuildHost for FakeHost {
         Ok(Box::new(FakeCacheDir { path, is_new }))
     }
 
-    fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
-        self.runs.push(step.clone());
+    fn run(&self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
+        let mut recorded = self.recorded();
+        recorded.runs.push(step.clone());
         for mount in &step.mounts {
             if let StepMount::Bind { source, target, .. } = mount {
                 let seen = if source.is_dir() {
@@ -347,10 +368,21 @@ impl BuildHost for FakeHost {
                 } else {
                     std::fs::read(source).unwrap()
                 };
-                self.mounted.push((target.clone(), seen));
+                recorded.mounted.push((target.clone(), seen));
             }
         }
-        let n = self.runs.len();
+        let n = recorded.runs.len();
+        recorded.running += 1;
+        recorded.most_running = recorded.most_running.max(recorded.running);
+        self.arrived.notify_all();
+        let (mut recorded, _) = self
+            .arrived
+            .wait_timeout_while(recorded, Duration::from_secs(10), |r| {
+                r.runs.len() < self.rendezvous
+            })
+            .unwrap();
+        recorded.running -= 1;
+        drop(recorded);
         output.started(&format!("{n:0>64}"));
         output.output(format!("ran {}\n", step.cmd.join(" ")).as_bytes());
         let (code, diff) = self
@@ -358,7 +390,11 @@ impl BuildHost for FakeHost {
             .get(&step.cmd.join(" "))
             .cloned()
             .unwrap_or_else(|| {
-                let name = format!("run-{n}.txt");
+                // Named after the command, so stages running at once get the same layers.
+                let name = format!(
+                    "run-{}.txt",
+                    &sha256_hex(step.cmd.join(" ").as_bytes())[..8]
+                );
                 (0, TarBuilder::new().file(&name, 0o644, b"ran").finish())
             });
         if code != 0 {
@@ -370,7 +406,7 @@ impl BuildHost for FakeHost {
         Ok(RunExit::Succeeded { diff: file })
     }
 
-    fn add_layer(&mut self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
+    fn add_layer(&self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
         let mut bytes = Vec::new();
         tar.read_to_end(&mut bytes).unwrap();
         let diff_id = Digest::of(&bytes);
@@ -383,11 +419,14 @@ impl BuildHost for FakeHost {
             size: bytes.len() as u64,
             tar_size: bytes.len() as u64,
         };
-        self.layer_tars.insert(layer.chain_id.clone(), bytes);
+        self.layer_tars
+            .lock()
+            .unwrap()
+            .insert(layer.chain_id.clone(), bytes);
         Ok(layer)
     }
 
-    fn fetch_url(&mut self, url: &str) -> Result<Download, HostError> {
+    fn fetch_url(&self, url: &str) -> Result<Download, HostError> {
         let body = self
             .downloads
             .get(url)
@@ -402,38 +441,38 @@ impl BuildHost for FakeHost {
         })
     }
 
-    fn store_image(&mut self, image: &BuiltImage) -> Result<(), HostError> {
-        self.stored.push(image.clone());
+    fn store_image(&self, image: &BuiltImage) -> Result<(), HostError> {
+        self.recorded().stored.push(image.clone());
         Ok(())
     }
 
-    fn tag_image(&mut self, _id: &Digest, reference: &str) -> Result<String, HostError> {
+    fn tag_image(&self, _id: &Digest, reference: &str) -> Result<String, HostError> {
         let name = if reference.contains(':') {
             reference.to_owned()
         } else {
             format!("{reference}:latest")
         };
-        self.tags.push(name.clone());
+        self.recorded().tags.push(name.clone());
         Ok(name)
     }
 }
 
-/// TEST DOUBLE for the engine's cache table: entries in memory, with counts.
+/// TEST DOUBLE for the engine's cache table: entries in memory.
 #[derive(Default)]
 pub(crate) struct MemoryCache {
-    pub(crate) entries: HashMap<CacheKey, CachedStep>,
-    pub(crate) hits: usize,
+    entries: Mutex<HashMap<CacheKey, CachedStep>>,
 }
 
 impl BuildCache for MemoryCache {
-    fn get(&mut self, key: &CacheKey) -> Result<Option<CachedStep>, HostError> {
-        let found = self.entries.get(key).cloned();
-        self.hits += usize::from(found.is_some());
-        Ok(found)
+    fn get(&self, key: &CacheKey) -> Result<Option<CachedStep>, HostError> {
+        Ok(self.entries.lock().unwrap().get(key).cloned())
     }
 
-    fn put(&mut self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError> {
-        self.entries.insert(key.clone(), step.clone());
+    fn put(&self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError> {
+        self.entries
+            .lock()
+            .unwrap()
+            .insert(key.clone(), step.clone());
         Ok(())
     }
 }

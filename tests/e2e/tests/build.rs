@@ -300,6 +300,58 @@ fn multi_stage_builds_copy_from_an_earlier_stage() {
     assert_eq!(config["RootFS"]["Layers"].as_array().unwrap().len(), 2);
 }
 
+/// Two stages that need nothing from each other, each recording when its RUN started and
+/// ended (the host's uptime, in hundredths of a second: busybox's `date` has no `%N`), and a
+/// final stage copying both records.
+const PARALLEL_STAGES: &str = "FROM busybox AS one\n\
+     RUN cut -d' ' -f1 /proc/uptime > /one && sleep 2 && cut -d' ' -f1 /proc/uptime >> /one\n\
+     FROM busybox AS two\n\
+     RUN cut -d' ' -f1 /proc/uptime > /two && sleep 2 && cut -d' ' -f1 /proc/uptime >> /two\n\
+     FROM busybox AS unused\n\
+     RUN touch /never-built\n\
+     FROM busybox\n\
+     COPY --from=one /one /times/\n\
+     COPY --from=two /two /times/\n";
+
+#[test]
+fn independent_stages_run_at_once_and_rebuild_from_the_cache() {
+    let Some(d) = daemon() else { return };
+    let ctx = context(&[("Dockerfile", PARALLEL_STAGES)]);
+    let first = build(&d, "t=parallel", &ctx);
+    let id = built(&d, &first);
+    let times = ok(&d.berth(&["run", "--rm", "parallel", "cat", "/times/one", "/times/two"]));
+    let t: Vec<f64> = times.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(t.len(), 4, "{times}");
+    let (one, two) = ((t[0], t[1]), (t[2], t[3]));
+    assert!(
+        one.0 < two.1 && two.0 < one.1,
+        "the two RUN steps overlapped: {one:?} {two:?}\n{}",
+        first.output()
+    );
+    let output = first.output();
+    assert!(output.contains("Step 7/7 : COPY --from=two"), "{output}");
+    assert!(!output.contains("never-built"), "{output}");
+    // Each RUN's lines stay together.
+    for stage in ["one", "two"] {
+        let lines: Vec<&str> = output.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains(&format!("> /{stage} &&")))
+            .unwrap();
+        assert!(lines[at + 1].starts_with(" ---> Running in "), "{output}");
+        assert!(
+            lines[at + 2].starts_with("Removing intermediate container "),
+            "{output}"
+        );
+        assert!(lines[at + 3].starts_with(" ---> "), "{output}");
+    }
+
+    let again = build(&d, "t=parallel", &ctx);
+    assert_eq!(built(&d, &again), id);
+    assert_eq!(again.output().matches(" ---> Using cache").count(), 4);
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+}
+
 #[test]
 fn bad_contexts_are_refused_and_store_nothing() {
     let Some(d) = daemon() else { return };
@@ -606,6 +658,124 @@ fn a_build_whose_client_goes_away_stores_nothing() {
     );
     assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
     assert_eq!(image_ids(&d), before);
+}
+
+/// Mount points under `dir` (a daemon's data or exec root).
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let prefix = dir.display().to_string();
+    let mut found: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    found
+}
+
+/// cgroup directories whose name holds `id`, in every mounted hierarchy.
+fn cgroups_named(id: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, id: &str, depth: usize, found: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy().contains(id) {
+                found.push(e.path());
+            } else if depth > 0 {
+                walk(&e.path(), id, depth - 1, found);
+            }
+        }
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut found = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if right.starts_with("cgroup ") || right.starts_with("cgroup2 ") {
+            let mountpoint = left.split(' ').nth(4).unwrap();
+            walk(Path::new(mountpoint), id, 6, &mut found);
+        }
+    }
+    found
+}
+
+/// Waits up to `secs` for `done`; false if it never held.
+fn within(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    done()
+}
+
+#[test]
+fn killing_the_client_kills_the_running_step_and_leaves_nothing() {
+    let Some(d) = daemon() else { return };
+    let before = image_ids(&d);
+    let mounts_before = (mounts_under(&d.data_root()), mounts_under(&d.exec_root()));
+    let dir = tempfile::tempdir().unwrap();
+    write_context(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN sleep 300\nRUN touch /after\n",
+        )],
+    );
+    let mut client = d
+        .berth_command()
+        .args(["build", "-t", "cancelled", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The step's container is running.
+    let mut step = String::new();
+    let running = within(30, || {
+        step = ok(&d.berth(&["ps", "-q", "--no-trunc"])).trim().to_string();
+        !step.is_empty()
+    });
+    if !running {
+        let _ = client.kill();
+        let _ = client.wait();
+        panic!("the RUN step never ran:\n{}", d.log());
+    }
+    assert!(
+        !cgroups_named(&step).is_empty(),
+        "the step runs in a cgroup"
+    );
+    client.kill().unwrap(); // SIGKILL to the client's pid, as a killed `berth build`
+    client.wait().unwrap();
+
+    let cleaned = within(10, || ok(&d.berth(&["ps", "-aq"])).is_empty());
+    assert!(cleaned, "{}\n{}", ok(&d.berth(&["ps", "-a"])), d.log());
+    assert!(
+        within(10, || d.log().contains("build failed")),
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.log()
+            .contains("the build was cancelled: the client went away"),
+        "{}",
+        d.log()
+    );
+    assert_eq!(image_ids(&d), before);
+    let inspect = d.api("GET", "/images/cancelled/json", None).unwrap();
+    assert_eq!(inspect.status, 404, "nothing is tagged");
+    assert_eq!(
+        (mounts_under(&d.data_root()), mounts_under(&d.exec_root())),
+        mounts_before
+    );
+    assert_eq!(cgroups_named(&step), Vec::<std::path::PathBuf>::new());
 }
 
 /// A one-route HTTP server on loopback: `/greeting.txt` (with a Last-Modified date), 404 for

@@ -13,7 +13,7 @@ use crate::instructions::{CommandLine, Healthcheck, Instruction, KeyValue, Step}
 use super::run::command_argv;
 use super::{Builder, StageState};
 
-impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
+impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, H, C> {
     pub(super) fn dispatch(&mut self, state: &mut StageState, step: &Step) -> Result<()> {
         let mut config = state.image.config.config.clone();
         let env = self.env(state);

@@ -20,7 +20,7 @@ use crate::users;
 
 use super::{Builder, ImageState, StageState};
 
-impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
+impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, H, C> {
     pub(super) fn copy(
         &mut self,
         state: &mut StageState,
@@ -228,20 +228,11 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
                 "invalid from flag value {from}: a stage cannot copy from itself"
             )));
         }
-        if let Some((_, image)) = self
-            .stages
-            .iter()
-            .find(|(name, _)| name.as_deref() == Some(lower.as_str()))
-        {
-            return Ok(image.clone());
+        if let Some(image) = self.earlier_stage(&lower) {
+            return image;
         }
         if let Ok(index) = from.parse::<usize>() {
-            return match self.stages.get(index) {
-                Some((_, image)) => Ok(image.clone()),
-                None => Err(BuildError::invalid(format!(
-                    "invalid from flag value {from}: stage {index} is not built before this one"
-                ))),
-            };
+            return self.earlier_stage_at(index, from);
         }
         self.pull(from, None)
     }

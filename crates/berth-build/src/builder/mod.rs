@@ -1,15 +1,22 @@
-//! Running a build: the context and Dockerfile are read and checked first, then every stage is
-//! built step by step as Docker's classic builder does, each step either taken from the cache
-//! or executed and committed as a new image state (config, history entry, maybe a layer).
+//! Running a build: the context and Dockerfile are read and checked first, then the stages the
+//! target needs are built, each step by step as Docker's classic builder does (stages that do
+//! not depend on each other at the same time, see [`schedule`]), each step either taken from
+//! the cache or executed and committed as a new image state (config, history entry, maybe a
+//! layer).
 
+mod console;
 mod dispatch;
 mod files;
+mod graph;
+mod in_flight;
 mod run;
 mod run_mounts;
+mod schedule;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use berth_image::{ChainId, Digest, Layer, chain_id};
@@ -27,6 +34,11 @@ use crate::instructions::{Dockerfile, Instruction, KeyValue, Stage, Step, parse_
 use crate::options::BuildOptions;
 use crate::progress::Output;
 
+use self::console::StageOutput;
+use self::graph::StageGraph;
+use self::in_flight::InFlight;
+use self::schedule::{Plan, StageResult};
+
 /// Docker's PATH for images that have none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -35,8 +47,8 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// compressed) or a lone Dockerfile. Output goes to `progress` line by line, as Docker's
 /// `{"stream": ...}` messages; on error the caller reports the error after it.
 pub fn build<H, C>(
-    host: &mut H,
-    cache: &mut C,
+    host: &H,
+    cache: &C,
     context: impl Read,
     options: &BuildOptions,
     progress: &mut dyn Progress,
@@ -59,8 +71,8 @@ where
 }
 
 fn run<H, C>(
-    host: &mut H,
-    cache: &mut C,
+    host: &H,
+    cache: &C,
     context: impl Read,
     options: &BuildOptions,
     out: &mut Output<'_>,
@@ -90,26 +102,66 @@ where
     for warning in &dockerfile.warnings {
         out.line(warning);
     }
-
-    let image = {
-        let mut builder = Builder {
-            host: &mut *host,
-            cache,
-            context: &context,
-            options,
-            out: &mut *out,
-            escape: dockerfile.escape,
-            args: BuildArgs::new(&options.build_args),
-            stages: Vec::new(),
-            step: 0,
-            total: dockerfile.meta_args.len()
+    let escape = dockerfile.escape;
+    let mut args = BuildArgs::new(&options.build_args);
+    let mut declared = 0;
+    let meta = dockerfile.meta_args.iter().try_for_each(|step| {
+        declared += 1;
+        declare_meta_arg(step, escape, &mut args)
+    });
+    let plan = if meta.is_ok() {
+        plan(&dockerfile, &args)
+    } else {
+        None
+    };
+    let total = plan.as_ref().map_or_else(
+        || {
+            // Only shown before a bad meta ARG's error.
+            dockerfile.meta_args.len()
                 + dockerfile
                     .stages
                     .iter()
                     .map(|s| 1 + s.steps.len())
-                    .sum::<usize>(),
-        };
-        builder.build(&dockerfile)?
+                    .sum::<usize>()
+        },
+        |p| p.total,
+    );
+    for (n, step) in dockerfile.meta_args[..declared].iter().enumerate() {
+        out.line(&format!("Step {}/{total} : {}", n + 1, step.original));
+    }
+    meta?;
+    let Some(plan) = plan else {
+        return Err(BuildError::Dockerfile(
+            "no build stage in current context".to_owned(),
+        ));
+    };
+    let shared = schedule::Shared {
+        host,
+        cache,
+        context: &context,
+        options,
+        escape,
+        args: &args,
+        stages: &dockerfile.stages,
+    };
+    let (last, declared_by_stages) = schedule::build_stages(&shared, &plan, out)?;
+    for declared in declared_by_stages {
+        args.merge_declared(declared);
+    }
+    let unused = args.unused();
+    if !unused.is_empty() {
+        out.line(&format!(
+            "[Warning] One or more build-args [{}] were not consumed",
+            unused.join(" ")
+        ));
+    }
+    let id = last.id.ok_or_else(|| {
+        BuildError::Dockerfile("No image was generated. Is your Dockerfile empty?".to_owned())
+    })?;
+    let image = BuiltImage {
+        id,
+        config: last.bytes,
+        layers: last.layers,
     };
     host.store_image(&image).map_err(BuildError::Host)?;
     out.line(&format!("Successfully built {}", short(&image.id)));
@@ -129,6 +181,55 @@ fn read_dockerfile(context: &BuildContext, name: &str) -> Result<String> {
         BuildError::Dockerfile(format!("Cannot locate specified Dockerfile: {name}"))
     })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An `ARG` before the first FROM: declared with its default expanded.
+fn declare_meta_arg(step: &Step, escape: char, args: &mut BuildArgs<'_>) -> Result<()> {
+    if let Instruction::Arg(pairs) = &step.instruction {
+        for (key, default) in pairs {
+            let env = args.meta_env();
+            let vars = Vars::new(env.iter().map(String::as_str));
+            let key = expansion::expand(key, escape, &vars)?;
+            let default = default
+                .as_deref()
+                .map(|d| expansion::expand(d, escape, &vars))
+                .transpose()?;
+            args.declare_meta(&key, default);
+        }
+    }
+    Ok(())
+}
+
+/// The stages the last one (the target) needs, what they wait for and their step numbers;
+/// `None` for a Dockerfile without stages.
+fn plan(dockerfile: &Dockerfile, args: &BuildArgs<'_>) -> Option<Plan> {
+    let target = dockerfile.stages.len().checked_sub(1)?;
+    let env = args.meta_env();
+    let vars = Vars::new(env.iter().map(String::as_str));
+    let from_images: Vec<Option<String>> = dockerfile
+        .stages
+        .iter()
+        .map(|stage| match &stage.from.instruction {
+            Instruction::From { image, .. } => {
+                expansion::expand(image, dockerfile.escape, &vars).ok()
+            }
+            _ => None,
+        })
+        .collect();
+    let graph = StageGraph::new(&dockerfile.stages, &from_images);
+    let needed = graph.closure(target);
+    let mut first_steps = vec![0; dockerfile.stages.len()];
+    let mut step = dockerfile.meta_args.len();
+    for &stage in &needed {
+        first_steps[stage] = step;
+        step += 1 + dockerfile.stages[stage].steps.len();
+    }
+    Some(Plan {
+        graph,
+        needed,
+        first_steps,
+        total: step,
+    })
 }
 
 /// The build's `labels` become LABEL steps at the end of the last stage, sorted by key.
@@ -240,68 +341,67 @@ impl Mount {
     }
 }
 
-struct Builder<'b, 'o, H: ?Sized, C: ?Sized> {
-    host: &'b mut H,
-    cache: &'b mut C,
+/// Builds one stage, on a thread of its own.
+struct Builder<'b, H: ?Sized, C: ?Sized> {
+    host: &'b H,
+    cache: &'b C,
     context: &'b BuildContext,
     options: &'b BuildOptions,
-    out: &'b mut Output<'o>,
+    out: StageOutput<StageResult>,
     escape: char,
     args: BuildArgs<'b>,
-    /// Finished stages: name and final image.
-    stages: Vec<(Option<String>, ImageState)>,
+    /// The stages before this one: name, and final image if built.
+    earlier: Vec<(Option<String>, Option<ImageState>)>,
     step: usize,
     total: usize,
+    /// Set when another stage failed: this one stops before its next step.
+    stop: &'b AtomicBool,
+    in_flight: &'b InFlight,
 }
 
-impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
-    fn build(&mut self, dockerfile: &Dockerfile) -> Result<BuiltImage> {
-        for meta in &dockerfile.meta_args {
-            self.print_step(&meta.original);
-            if let Instruction::Arg(pairs) = &meta.instruction {
-                for (key, default) in pairs {
-                    let env = self.args.meta_env();
-                    let vars = Vars::new(env.iter().map(String::as_str));
-                    let key = expansion::expand(key, self.escape, &vars)?;
-                    let default = default
-                        .as_deref()
-                        .map(|d| expansion::expand(d, self.escape, &vars))
-                        .transpose()?;
-                    self.args.declare_meta(&key, default);
-                }
+impl<'b, H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'b, H, C> {
+    /// Builds `stage` and reports the result (its image and the ARGs it declared).
+    fn run_stage(mut self, stage: &Stage) {
+        let result = self.build_stage(stage);
+        let Self { out, args, .. } = self;
+        out.finish(result.map(|image| (image, args.into_declared())));
+    }
+}
+
+impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, H, C> {
+    fn build_stage(&mut self, stage: &Stage) -> Result<ImageState> {
+        self.print_step(&stage.from.original);
+        let mut state = self.begin_stage(stage)?;
+        self.print_id(&state);
+        for step in &stage.steps {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(BuildError::Stopped);
             }
-        }
-        for stage in &dockerfile.stages {
-            self.print_step(&stage.from.original);
-            let mut state = self.begin_stage(stage)?;
+            self.print_step(&step.original);
+            self.dispatch(&mut state, step)?;
             self.print_id(&state);
-            for step in &stage.steps {
-                self.print_step(&step.original);
-                self.dispatch(&mut state, step)?;
-                self.print_id(&state);
-            }
-            self.stages.push((stage.name.clone(), state.image));
         }
-        let unused = self.args.unused();
-        if !unused.is_empty() {
-            self.out.line(&format!(
-                "[Warning] One or more build-args [{}] were not consumed",
-                unused.join(" ")
-            ));
+        Ok(state.image)
+    }
+
+    /// An earlier stage's image, by the name given (case-insensitive).
+    fn earlier_stage(&self, name: &str) -> Option<Result<ImageState>> {
+        let lower = name.to_ascii_lowercase();
+        let index = self
+            .earlier
+            .iter()
+            .position(|(n, _)| n.as_deref() == Some(lower.as_str()))?;
+        Some(self.earlier_stage_at(index, name))
+    }
+
+    /// The image of stage `index` (before this one), built before this stage started.
+    fn earlier_stage_at(&self, index: usize, name: &str) -> Result<ImageState> {
+        match self.earlier.get(index) {
+            Some((_, Some(image))) => Ok(image.clone()),
+            _ => Err(BuildError::invalid(format!(
+                "invalid from flag value {name}: stage {index} is not built before this one"
+            ))),
         }
-        let Some((_, last)) = self.stages.pop() else {
-            return Err(BuildError::Dockerfile(
-                "no build stage in current context".to_owned(),
-            ));
-        };
-        let id = last.id.ok_or_else(|| {
-            BuildError::Dockerfile("No image was generated. Is your Dockerfile empty?".to_owned())
-        })?;
-        Ok(BuiltImage {
-            id,
-            config: last.bytes,
-            layers: last.layers,
-        })
     }
 
     fn print_step(&mut self, original: &str) {
@@ -312,6 +412,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
 
     fn print_id(&mut self, state: &StageState) {
         self.out.line(&format!(" ---> {}", state.image.short_id()));
+        self.out.step_done();
     }
 
     fn begin_stage(&mut self, stage: &Stage) -> Result<StageState> {
@@ -331,12 +432,8 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         let lower = name.to_ascii_lowercase();
         let image = if name == "scratch" {
             ImageState::scratch()
-        } else if let Some((_, built)) = self
-            .stages
-            .iter()
-            .find(|(n, _)| n.as_deref() == Some(lower.as_str()))
-        {
-            built.clone()
+        } else if let Some(built) = self.earlier_stage(&lower) {
+            built?
         } else {
             self.pull(&name, platform.as_deref())?
         };
@@ -371,7 +468,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
     fn pull(&mut self, name: &str, platform: Option<&str>) -> Result<ImageState> {
         let base = self
             .host
-            .resolve_image(name, platform, self.options.pull, &mut *self.out)
+            .resolve_image(name, platform, self.options.pull, &mut self.out)
             .map_err(BuildError::Host)?;
         ImageState::stored(base.config, base.layers, name)
     }
@@ -402,6 +499,8 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
         config.image = parent.clone();
         let config_json = serde_json::to_string(&config).unwrap_or_default();
         let key = CacheKey::new(&parent, &created_by, &config_json, key_extra);
+        // Held until the step is in the cache, so a stage making the same step waits for it.
+        let _claim = (!self.options.no_cache).then(|| self.in_flight.claim(&key));
         if !self.options.no_cache
             && let Some(hit) = self.cache.get(&key).map_err(BuildError::Host)?
             && let Some(image) = cached_image(&state.image, hit)

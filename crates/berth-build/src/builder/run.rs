@@ -7,12 +7,12 @@ use crate::error::{BuildError, Result};
 use crate::heredoc;
 use crate::host::{BuildHost, RunExit, RunStep};
 use crate::instructions::{CommandLine, RunArgs};
-use crate::progress::StepOutput;
 
+use super::console::StepOutput;
 use super::run_mounts::Script;
 use super::{Builder, StageState};
 
-impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
+impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, H, C> {
     pub(super) fn run(&mut self, state: &mut StageState, run: &RunArgs, line: usize) -> Result<()> {
         let config = state.image.config.config.clone();
         let (argv, script) = run_argv(&config, run);
@@ -66,7 +66,7 @@ impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
                 ..step
             };
             let mut output = StepOutput {
-                out: &mut *b.out,
+                out: &mut b.out,
                 container: None,
             };
             let exit = b.host.run(&step, &mut output).map_err(BuildError::Host)?;

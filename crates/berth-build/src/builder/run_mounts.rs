@@ -87,7 +87,7 @@ pub(super) struct Prepared {
     _files: Option<tempfile::TempDir>,
 }
 
-impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, '_, H, C> {
+impl<H: BuildHost + ?Sized, C: BuildCache + ?Sized> Builder<'_, H, C> {
     /// Expands and checks a RUN's `--mount`s. Errors name the Dockerfile line.
     pub(super) fn plan_mounts(
         &mut self,

@@ -190,8 +190,8 @@ fn a_multi_stage_build_produces_docker_shaped_config_history_and_output() {
     )));
 
     // The one RUN ran in the first stage, with its ENV, WORKDIR and all its layers.
-    assert_eq!(host.runs.len(), 1);
-    let run = &host.runs[0];
+    assert_eq!(host.recorded().runs.len(), 1);
+    let run = &host.recorded().runs[0].clone();
     assert_eq!(run.cmd, ["/bin/sh", "-c", "make"]);
     // A meta ARG is not in scope inside a stage unless declared there again.
     assert_eq!(
@@ -208,8 +208,8 @@ fn a_multi_stage_build_produces_docker_shaped_config_history_and_output() {
     assert!(run.remove_on_success && !run.remove_on_failure);
 
     // Only the final image is stored and tagged.
-    assert_eq!(host.stored, std::slice::from_ref(&image));
-    assert_eq!(host.tags, ["app:latest"]);
+    assert_eq!(host.recorded().stored, std::slice::from_ref(&image));
+    assert_eq!(host.recorded().tags, ["app:latest"]);
     assert_eq!(image.id, berth_image::Digest::of(&image.config));
 
     let config = outcome.config();
@@ -264,7 +264,7 @@ fn a_multi_stage_build_produces_docker_shaped_config_history_and_output() {
     // COPY --from keeps the owner the file had in the other stage (which only root can
     // reproduce in the test double's mounts); new parents are root's.
     let owner = if running_as_root() { 1000 } else { 0 };
-    let copied = entries(host.layer_tar(&image.layers[1]));
+    let copied = entries(&host.layer_tar(&image.layers[1]));
     assert_eq!(
         copied,
         [
@@ -292,9 +292,9 @@ fn context_copies_land_below_workdir_owned_by_root() {
     let opts = options(&host);
     let outcome = run_build(&mut host, &mut cache, ctx, &opts);
     let image = outcome.image();
-    let workdir_layer = entries(host.layer_tar(&image.layers[1]));
+    let workdir_layer = entries(&host.layer_tar(&image.layers[1]));
     assert_eq!(workdir_layer, [e("app", 'd', 0o755, 0, 0, "")]);
-    let copied = entries(host.layer_tar(&image.layers[2]));
+    let copied = entries(&host.layer_tar(&image.layers[2]));
     assert_eq!(
         copied,
         [
@@ -326,11 +326,11 @@ fn a_second_build_is_served_from_the_cache() {
     let first = run_build(&mut host, &mut cache, ctx(), &opts)
         .image()
         .clone();
-    assert_eq!(host.runs.len(), 1);
+    assert_eq!(host.recorded().runs.len(), 1);
 
     let again = run_build(&mut host, &mut cache, ctx(), &opts);
     assert_eq!(again.image().id, first.id);
-    assert_eq!(host.runs.len(), 1, "RUN came from the cache");
+    assert_eq!(host.recorded().runs.len(), 1, "RUN came from the cache");
     assert_eq!(again.output.matches(" ---> Using cache").count(), 9);
 
     // A changed file misses from its COPY on; the steps before still hit.
@@ -338,7 +338,7 @@ fn a_second_build_is_served_from_the_cache() {
         .file("main.c", 0o644, b"int main(void);")
         .finish();
     let third = run_build(&mut host, &mut cache, changed, &opts);
-    assert_eq!(host.runs.len(), 2);
+    assert_eq!(host.recorded().runs.len(), 2);
     let lines = third.lines();
     let at = |step: &str| lines.iter().position(|l| l.starts_with(step)).unwrap();
     assert_eq!(lines[at("Step 3/12") + 1], " ---> Using cache");
@@ -352,7 +352,7 @@ fn a_second_build_is_served_from_the_cache() {
     let mut no_cache = opts.clone();
     no_cache.no_cache = true;
     let fourth = run_build(&mut host, &mut cache, ctx(), &no_cache);
-    assert_eq!(host.runs.len(), 3);
+    assert_eq!(host.recorded().runs.len(), 3);
     assert!(!fourth.output.contains("Using cache"));
     assert_ne!(fourth.image().id, first.id);
 }
@@ -386,7 +386,7 @@ fn build_args_feed_run_and_its_history() {
         "|1 V=2 /bin/sh -c echo $V"
     );
     assert_eq!(
-        host.runs[0].env,
+        host.recorded().runs[0].env,
         [
             "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             "V=2",
@@ -407,7 +407,7 @@ fn build_args_feed_run_and_its_history() {
     // Another value misses the cache for the RUN.
     opts.build_args.insert("V".to_owned(), Some("3".to_owned()));
     run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts).image();
-    assert_eq!(host.runs.len(), 2);
+    assert_eq!(host.recorded().runs.len(), 2);
 }
 
 #[test]
@@ -417,7 +417,7 @@ fn a_bare_arg_in_a_stage_takes_the_meta_value() {
     let dockerfile = "ARG TAG=box\nFROM busy$TAG\nARG TAG\nLABEL tag=$TAG\n";
     let opts = options(&host);
     let outcome = run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts);
-    assert_eq!(host.pulls, ["busybox"]);
+    assert_eq!(host.recorded().pulls, ["busybox"]);
     assert_eq!(outcome.config()["config"]["Labels"], json!({"tag": "box"}));
 }
 
@@ -494,7 +494,10 @@ fn onbuild_triggers_run_when_the_image_is_a_base() {
         &opts,
     );
     assert!(outcome.output.contains("# Executing 1 build trigger\n"));
-    assert_eq!(host.runs[0].cmd, ["/bin/sh", "-c", "echo triggered"]);
+    assert_eq!(
+        host.recorded().runs[0].cmd,
+        ["/bin/sh", "-c", "echo triggered"]
+    );
     let config = outcome.config();
     assert_eq!(config["config"]["OnBuild"], Value::Null);
     assert_eq!(
@@ -521,7 +524,7 @@ fn target_label_options_and_scratch() {
     assert_eq!(lines[1], " ---> ");
     assert_eq!(lines[4], "Step 3/4 : LABEL a=$1");
     assert!(
-        host.runs.is_empty(),
+        host.recorded().runs.is_empty(),
         "the stage after the target is not built"
     );
     let config = outcome.config();
@@ -532,7 +535,7 @@ fn target_label_options_and_scratch() {
     );
     assert_eq!(config["architecture"], crate::config::host_architecture());
     assert_eq!(
-        entries(host.layer_tar(&outcome.image().layers[0])),
+        entries(&host.layer_tar(&outcome.image().layers[0])),
         [e("a.txt", 'f', 0o644, 0, 0, "A")]
     );
 
@@ -596,7 +599,7 @@ fn add_unpacks_local_archives_and_fetches_urls() {
     let outcome = run_build(&mut host, &mut cache, ctx, &opts);
     let image = outcome.image();
     assert_eq!(
-        entries(host.layer_tar(&image.layers[1])),
+        entries(&host.layer_tar(&image.layers[1])),
         [
             e("opt", 'd', 0o755, 0, 0, ""),
             e("opt/lib", 'd', 0o755, 0, 0, ""),
@@ -604,7 +607,7 @@ fn add_unpacks_local_archives_and_fetches_urls() {
         ]
     );
     assert_eq!(
-        entries(host.layer_tar(&image.layers[2])),
+        entries(&host.layer_tar(&image.layers[2])),
         [
             e("usr", 'd', 0o755, 0, 0, ""),
             e("usr/tool.sh", 'f', 0o600, 0, 0, "#!/bin/sh\n"),
@@ -691,7 +694,7 @@ fn failures_stop_the_build_with_dockers_messages() {
         &opts,
     );
     assert!(matches!(bad_context.result, Err(BuildError::Context(_))));
-    assert!(host.stored.is_empty());
+    assert!(host.recorded().stored.is_empty());
 }
 
 #[test]
@@ -761,7 +764,7 @@ fn copy_heredocs_become_files_expanded_unless_quoted() {
     let opts = options(&host);
     let outcome = run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts);
     let image = outcome.image();
-    let layer = entries(host.layer_tar(&image.layers[1]));
+    let layer = entries(&host.layer_tar(&image.layers[1]));
     assert_eq!(
         layer[1..],
         [
@@ -769,7 +772,7 @@ fn copy_heredocs_become_files_expanded_unless_quoted() {
             e("dir/b.txt", 'f', 0o644, 0, 0, "literal $WHO\n"),
         ]
     );
-    let layer = entries(host.layer_tar(&image.layers[2]));
+    let layer = entries(&host.layer_tar(&image.layers[2]));
     assert_eq!(layer, [e("one", 'f', 0o644, 0, 0, "'quoted' $WHO\n")]);
 }
 
@@ -781,9 +784,15 @@ fn run_heredocs_reach_the_shell() {
         "FROM busybox\nRUN <<EOF\necho a\necho b\nEOF\nRUN cat <<X >/f && cat <<Y\n1\nX\n2\nY\n";
     let opts = options(&host);
     run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts).image();
-    assert_eq!(host.runs[0].cmd, ["/bin/sh", "-c", "echo a\necho b\n"]);
-    assert_eq!(host.runs[1].cmd[2], "cat <<X >/f && cat <<Y\n1\nX\n2\nY");
-    assert!(host.runs[0].mounts.is_empty());
+    assert_eq!(
+        host.recorded().runs[0].cmd,
+        ["/bin/sh", "-c", "echo a\necho b\n"]
+    );
+    assert_eq!(
+        host.recorded().runs[1].cmd[2],
+        "cat <<X >/f && cat <<Y\n1\nX\n2\nY"
+    );
+    assert!(host.recorded().runs[0].mounts.is_empty());
 }
 
 #[test]
@@ -801,7 +810,7 @@ fn copy_parents_keeps_directories_below_the_pivot() {
     let outcome = run_build(&mut host, &mut cache, ctx, &opts);
     let image = outcome.image();
     let paths = |i: usize| -> Vec<String> {
-        entries(host.layer_tar(&image.layers[i]))
+        entries(&host.layer_tar(&image.layers[i]))
             .into_iter()
             .filter(|e| e.kind == 'f')
             .map(|e| e.path)
@@ -825,17 +834,17 @@ fn run_mounts_are_prepared_and_join_the_cache_key_but_secret_values_do_not() {
     opts.secrets.insert("tok", b"s3cret".to_vec());
     let first = run_build(&mut host, &mut cache, ctx(), &opts);
     let id = first.image().id.clone();
-    let step = &host.runs[0];
+    let step = &host.recorded().runs[0].clone();
     assert!(step.env.contains(&"TOK=s3cret".to_owned()));
     assert!(step.remove_on_success && step.remove_on_failure);
     let targets: Vec<&str> = step.mounts.iter().map(|m| m.target()).collect();
     assert_eq!(targets, ["/run/secrets/tok", "/c", "/t", "/e", "/src"]);
     assert_eq!(
-        host.mounted[0],
+        host.recorded().mounted[0],
         ("/run/secrets/tok".to_owned(), b"s3cret".to_vec())
     );
-    assert_eq!(host.mounted[2].1, b"group\npasswd");
-    assert_eq!(host.mounted[3].1, b"in.txt");
+    assert_eq!(host.recorded().mounted[2].1, b"group\npasswd");
+    assert_eq!(host.recorded().mounted[3].1, b"in.txt");
     let history = first.config()["history"].to_string();
     assert!(!history.contains("s3cret") && !first.config().to_string().contains("s3cret"));
 
@@ -843,18 +852,18 @@ fn run_mounts_are_prepared_and_join_the_cache_key_but_secret_values_do_not() {
     opts.secrets.insert("tok", b"other".to_vec());
     let again = run_build(&mut host, &mut cache, ctx(), &opts);
     assert_eq!(again.image().id, id);
-    assert_eq!(host.runs.len(), 1);
+    assert_eq!(host.recorded().runs.len(), 1);
 
     // Another mount option, or other content in a bound source: the step runs again.
     let changed = dockerfile.replace("target=/c ", "target=/c,id=other ");
     let changed = context(&changed).file("ctx/in.txt", 0o644, b"in").finish();
     run_build(&mut host, &mut cache, changed, &opts).image();
-    assert_eq!(host.runs.len(), 2);
+    assert_eq!(host.recorded().runs.len(), 2);
     let other_ctx = context(dockerfile)
         .file("ctx/in.txt", 0o644, b"changed")
         .finish();
     run_build(&mut host, &mut cache, other_ctx, &opts).image();
-    assert_eq!(host.runs.len(), 3);
+    assert_eq!(host.recorded().runs.len(), 3);
 }
 
 #[test]
@@ -864,13 +873,17 @@ fn cache_mount_dirs_are_kept_between_runs() {
     let opts = options(&host);
     let first = "FROM busybox\nRUN --mount=type=cache,target=/c,id=keep one\n";
     run_build(&mut host, &mut cache, context(first).finish(), &opts).image();
-    let StepMount::Bind { source, .. } = &host.runs[0].mounts[0] else {
-        panic!("{:?}", host.runs[0].mounts)
+    let first = host.recorded().runs[0].clone();
+    let StepMount::Bind { source, .. } = &first.mounts[0] else {
+        panic!("{:?}", first.mounts)
     };
     std::fs::write(source.join("kept"), "x").unwrap();
     let second = "FROM busybox\nRUN --mount=type=cache,target=/c,id=keep two\n";
     run_build(&mut host, &mut cache, context(second).finish(), &opts).image();
-    assert_eq!(host.mounted[1], ("/c".to_owned(), b"kept".to_vec()));
+    assert_eq!(
+        host.recorded().mounted[1],
+        ("/c".to_owned(), b"kept".to_vec())
+    );
 }
 
 #[test]
@@ -903,6 +916,117 @@ fn bad_mounts_fail_naming_their_line_and_store_nothing() {
         let opts = options(&host);
         let outcome = run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts);
         assert_eq!(outcome.error(), message, "{dockerfile}");
-        assert!(host.runs.is_empty() && host.stored.is_empty() && host.tags.is_empty());
+        assert!(
+            host.recorded().runs.is_empty()
+                && host.recorded().stored.is_empty()
+                && host.recorded().tags.is_empty()
+        );
     }
+}
+
+/// Two stages that need nothing from each other, one that is not needed, and a final stage
+/// copying from both.
+const DIAMOND: &str = "FROM busybox AS a\nRUN make a\nLABEL a=1\n\
+                       FROM busybox AS b\nRUN make b\n\
+                       FROM busybox AS unused\nRUN make unused\n\
+                       FROM busybox\nCOPY --from=a /a.txt /\nCOPY --from=b /b.txt /\n";
+
+fn diamond_host() -> FakeHost {
+    let mut host = host();
+    for name in ["a", "b"] {
+        let file = format!("{name}.txt");
+        let diff = TarBuilder::new()
+            .file(&file, 0o644, name.as_bytes())
+            .finish();
+        host.run_results
+            .insert(format!("/bin/sh -c make {name}"), (0, diff));
+    }
+    host
+}
+
+#[test]
+fn independent_stages_run_at_once_and_only_needed_stages_are_built() {
+    let mut host = diamond_host();
+    host.rendezvous = 2;
+    let mut cache = MemoryCache::default();
+    let opts = options(&host);
+    let first = run_build(&mut host, &mut cache, context(DIAMOND).finish(), &opts);
+    let image = first.image().clone();
+    {
+        let recorded = host.recorded();
+        assert_eq!(recorded.most_running, 2, "the two RUNs overlapped");
+        let mut commands: Vec<String> = recorded.runs.iter().map(|r| r.cmd.join(" ")).collect();
+        commands.sort();
+        assert_eq!(commands, ["/bin/sh -c make a", "/bin/sh -c make b"]);
+    }
+    assert_eq!(
+        entries(&host.layer_tar(&image.layers[2])),
+        [e("b.txt", 'f', 0o644, 0, 0, "b")]
+    );
+
+    // Each step's lines stay together, steps are numbered over the needed stages only, and
+    // each stage's steps come in order.
+    let lines: Vec<String> = first.lines().iter().map(|l| masked(l)).collect();
+    let steps: Vec<&String> = lines.iter().filter(|l| l.starts_with("Step ")).collect();
+    assert_eq!(steps.len(), 8, "{lines:#?}");
+    assert!(steps.iter().all(|l| l.contains("/8 : ")), "{lines:#?}");
+    let at = |step: &str| lines.iter().position(|l| l.starts_with(step)).unwrap();
+    assert!(at("Step 1/8") < at("Step 2/8") && at("Step 2/8") < at("Step 3/8"));
+    assert!(at("Step 4/8") < at("Step 5/8"));
+    assert!(at("Step 6/8") > at("Step 3/8") && at("Step 6/8") > at("Step 5/8"));
+    for run in ["Step 2/8 : RUN make a", "Step 5/8 : RUN make b"] {
+        let i = at(run);
+        let command = &run[run.len() - 6..];
+        assert_eq!(
+            lines[i + 1..i + 5],
+            [
+                " ---> Running in <id>".to_owned(),
+                format!("ran /bin/sh -c {command}"),
+                "Removing intermediate container <id>".to_owned(),
+                " ---> <id>".to_owned(),
+            ],
+            "{lines:#?}"
+        );
+    }
+
+    // The same input again: the same image, every step from the cache.
+    host.rendezvous = 0;
+    let again = run_build(&mut host, &mut cache, context(DIAMOND).finish(), &opts);
+    assert_eq!(again.image().id, image.id);
+    assert_eq!(host.recorded().runs.len(), 2);
+    assert_eq!(again.output.matches(" ---> Using cache").count(), 5);
+}
+
+#[test]
+fn a_failing_stage_fails_the_build_and_the_others_stop() {
+    let mut host = diamond_host();
+    host.run_results
+        .insert("/bin/sh -c make b".to_owned(), (2, Vec::new()));
+    let mut cache = MemoryCache::default();
+    let opts = options(&host);
+    let outcome = run_build(&mut host, &mut cache, context(DIAMOND).finish(), &opts);
+    assert_eq!(
+        outcome.error(),
+        "The command '/bin/sh -c make b' returned a non-zero code: 2"
+    );
+    let recorded = host.recorded();
+    assert!(recorded.stored.is_empty() && recorded.tags.is_empty());
+    assert!(
+        !outcome.output.contains("COPY --from"),
+        "the final stage never started:\n{}",
+        outcome.output
+    );
+}
+
+#[test]
+fn the_same_step_in_two_stages_at_once_is_made_once() {
+    let mut host = host();
+    let mut cache = MemoryCache::default();
+    let dockerfile = "FROM busybox AS a\nRUN make\nFROM busybox AS b\nRUN make\n\
+                      FROM busybox\nCOPY --from=a /etc/group /a\nCOPY --from=b /etc/group /b\n";
+    let opts = options(&host);
+    let outcome = run_build(&mut host, &mut cache, context(dockerfile).finish(), &opts);
+    outcome.image();
+    assert_eq!(host.recorded().runs.len(), 1, "{}", outcome.output);
+    assert_eq!(outcome.output.matches(" ---> Using cache").count(), 1);
 }

@@ -56,7 +56,7 @@ fn unix_time(seconds: i64) -> String {
 }
 
 impl BuildCache for DbCache<'_> {
-    fn get(&mut self, key: &CacheKey) -> Result<Option<CachedStep>, HostError> {
+    fn get(&self, key: &CacheKey) -> Result<Option<CachedStep>, HostError> {
         let Some(json) = self.db.build_cache_get(key.as_str(), now())? else {
             return Ok(None);
         };
@@ -79,7 +79,7 @@ impl BuildCache for DbCache<'_> {
         Ok(None)
     }
 
-    fn put(&mut self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError> {
+    fn put(&self, key: &CacheKey, step: &CachedStep) -> Result<(), HostError> {
         let layers: Vec<String> = step.layers.iter().map(|l| l.chain_id.to_string()).collect();
         self.db.build_cache_put(
             key.as_str(),

@@ -1,6 +1,7 @@
 //! The engine side of a build ([`BuildHost`]): images from the store (pulled when missing),
 //! read-only mounts of layer stacks, RUN steps in containers, layers and images stored.
-//! Every call comes from the build's blocking thread; async engine calls go through `rt`.
+//! Calls come from the build's blocking threads (one per stage under way, at the same time);
+//! async engine calls go through `rt`.
 
 use super::lease::Leases;
 use crate::Engine;
@@ -16,8 +17,8 @@ use nix::mount::{MntFlags, MsFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
+use tokio_util::sync::CancellationToken;
 
 /// Image configs are small JSON documents; anything larger is refused.
 const MAX_CONFIG: u64 = 8 << 20;
@@ -28,8 +29,8 @@ pub(crate) struct EngineHost {
     pub lease: u64,
     /// `X-Registry-Config`: credentials by registry, as the client keyed them.
     pub credentials: Vec<(String, berth_registry::Credentials)>,
-    /// Set when the client went away: the build stops at its next step.
-    pub cancelled: Arc<AtomicBool>,
+    /// Cancelled when the client went away: running steps are killed, the build stops.
+    pub cancel: CancellationToken,
 }
 
 /// A registry as `X-Registry-Config` may key it (`https://index.docker.io/v1/`,
@@ -46,10 +47,8 @@ fn registry_host(key: &str) -> &str {
 impl EngineHost {
     /// Refuses to go on once the client is gone, so a cancelled build stores nothing more.
     fn go_on(&self) -> Result<(), Error> {
-        if self.cancelled.load(Ordering::Relaxed) {
-            return Err(Error::internal(
-                "the build was cancelled: the client went away",
-            ));
+        if self.cancel.is_cancelled() {
+            return Err(super::cancelled());
         }
         Ok(())
     }
@@ -153,7 +152,7 @@ impl EngineHost {
     /// Mounts an overlay of `layers`; with `scratch` (a directory holding `upper` and
     /// `work`) it is writable.
     fn mount_layers(
-        &mut self,
+        &self,
         layers: &[ChainId],
         scratch: Option<tempfile::TempDir>,
     ) -> Result<Box<dyn MountedRootfs>, HostError> {
@@ -204,7 +203,7 @@ impl EngineHost {
 
 impl BuildHost for EngineHost {
     fn resolve_image(
-        &mut self,
+        &self,
         reference: &str,
         platform: Option<&str>,
         always_pull: bool,
@@ -226,28 +225,30 @@ impl BuildHost for EngineHost {
             .ok_or_else(|| Error::no_such_image(reference).into())
     }
 
-    fn mount(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+    fn mount(&self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
         self.mount_layers(layers, None)
     }
 
-    fn mount_scratch(&mut self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
+    fn mount_scratch(&self, layers: &[ChainId]) -> Result<Box<dyn MountedRootfs>, HostError> {
         let scratch = tempfile::tempdir_in(self.engine.store.tmp_dir())?;
         self.mount_layers(layers, Some(scratch))
     }
 
-    fn cache_dir(&mut self, id: &str, sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError> {
+    fn cache_dir(&self, id: &str, sharing: Sharing) -> Result<Box<dyn CacheDir>, HostError> {
         self.go_on()?;
         let root = self.engine.build_cache_mounts_dir();
         Ok(self.engine.build_cache_mounts.acquire(&root, id, sharing)?)
     }
 
-    fn run(&mut self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
+    fn run(&self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError> {
         self.go_on()?;
         let engine = self.engine.clone();
-        Ok(self.rt.block_on(engine.run_build_step(step, output))?)
+        Ok(self
+            .rt
+            .block_on(engine.run_build_step(step, output, &self.cancel))?)
     }
 
-    fn add_layer(&mut self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
+    fn add_layer(&self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
         self.go_on()?;
         // Held so a collection running now cannot take the layer before the lease has it.
         let _guard = self.engine.image_lock.blocking_lock();
@@ -257,12 +258,12 @@ impl BuildHost for EngineHost {
         Ok(layer)
     }
 
-    fn fetch_url(&mut self, url: &str) -> Result<Download, HostError> {
+    fn fetch_url(&self, url: &str) -> Result<Download, HostError> {
         self.go_on()?;
         Ok(super::download::fetch(url, self.engine.store.tmp_dir())?)
     }
 
-    fn store_image(&mut self, image: &BuiltImage) -> Result<(), HostError> {
+    fn store_image(&self, image: &BuiltImage) -> Result<(), HostError> {
         self.go_on()?;
         let _guard = self.engine.image_lock.blocking_lock();
         self.engine.store.put_blob(
@@ -284,7 +285,7 @@ impl BuildHost for EngineHost {
         Ok(())
     }
 
-    fn tag_image(&mut self, id: &Digest, reference: &str) -> Result<String, HostError> {
+    fn tag_image(&self, id: &Digest, reference: &str) -> Result<String, HostError> {
         let name = Reference::parse(reference)
             .map_err(Error::invalid)?
             .with_default_tag()

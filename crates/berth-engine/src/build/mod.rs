@@ -15,10 +15,10 @@ use crate::reference::Reference;
 use berth_build::BuildError;
 pub use berth_build::{BuildOptions, Secrets};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::AsyncRead;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::SyncIoBridge;
+use tokio_util::sync::CancellationToken;
 
 /// What a build stream carries, in order.
 #[derive(Debug)]
@@ -29,6 +29,11 @@ pub enum BuildEvent {
     Built(String),
     /// The build failed; nothing follows.
     Failed(Error),
+}
+
+/// Why a build whose client went away failed (berthd logs it; nobody else sees it).
+fn cancelled() -> Error {
+    Error::internal("the build was cancelled: the client went away")
 }
 
 /// The engine's error for a failed build: bad input is the client's (400), a failed step or
@@ -118,14 +123,24 @@ impl Engine {
         let (tx, rx) = mpsc::channel(64);
         // The builder reports from inside `block_on` too (a RUN's output), where a tokio
         // channel may not block: it writes to a bounded std channel, relayed here. When the
-        // client goes away the build is cancelled at its next step.
+        // client goes away (its reply dropped) the build is cancelled: the steps under way
+        // are killed and the build stops.
         let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<BuildEvent>(64);
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let client_gone = cancelled.clone();
+        let cancel = CancellationToken::new();
+        let (built_tx, built_rx) = oneshot::channel::<()>();
+        let watched = tx.clone();
+        let client_gone = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = watched.closed() => client_gone.cancel(),
+                _ = built_rx => {}
+            }
+        });
+        let client_gone = cancel.clone();
         tokio::task::spawn_blocking(move || {
             while let Ok(event) = sync_rx.recv() {
                 if tx.blocking_send(event).is_err() {
-                    client_gone.store(true, Ordering::Relaxed);
+                    client_gone.cancel();
                     break;
                 }
             }
@@ -135,14 +150,14 @@ impl Engine {
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let lease = engine.build_leases.acquire();
-            let mut host = host::EngineHost {
+            let host = host::EngineHost {
                 engine: engine.clone(),
                 rt,
                 lease: lease.id,
                 credentials,
-                cancelled,
+                cancel,
             };
-            let mut cache = cache::DbCache {
+            let cache = cache::DbCache {
                 db: &engine.db,
                 store: &engine.store,
                 leases: &engine.build_leases,
@@ -152,8 +167,8 @@ impl Engine {
                 let _ = tx.send(BuildEvent::Stream(text.to_string()));
             };
             let built = berth_build::build(
-                &mut host,
-                &mut cache,
+                &host,
+                &cache,
                 SyncIoBridge::new(context),
                 &options,
                 &mut progress,
@@ -170,6 +185,7 @@ impl Engine {
                 }
             };
             let _ = tx.send(last);
+            drop(built_tx);
         });
         Ok(rx)
     }

@@ -9,6 +9,7 @@ use berth_build::{RunExit, RunOutput, RunStep, StepMount};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
 
 /// Docker's stream header: stream type, three zero bytes, big-endian payload length.
 const FRAME_HEADER: usize = 8;
@@ -18,6 +19,7 @@ impl Engine {
         self: &Arc<Self>,
         step: &RunStep,
         output: &mut dyn RunOutput,
+        cancel: &CancellationToken,
     ) -> Result<RunExit> {
         let id = self.create_step_container(step).await?;
         let mount_points: Vec<std::path::PathBuf> = step
@@ -25,12 +27,17 @@ impl Engine {
             .iter()
             .map(|m| m.target().trim_start_matches('/').into())
             .collect();
-        let result = self.run_step_container(&id, &mount_points, output).await;
+        // A cancelled build's step is abandoned where it is; the removal below kills it.
+        let result = tokio::select! {
+            result = self.run_step_container(&id, &mount_points, output) => result,
+            () = cancel.cancelled() => Err(super::cancelled()),
+        };
         let remove = match &result {
             Ok(RunExit::Succeeded { .. }) => step.remove_on_success,
             Ok(RunExit::Failed { .. }) => step.remove_on_failure,
             Err(_) => true,
         };
+        // Forced: a container still running (a cancelled step) is killed (SIGKILL) first.
         if remove && let Err(e) = self.remove_container(&id, true, true).await {
             tracing::warn!(container = %id, error = %e, "removing a build step's container");
         }

@@ -161,11 +161,18 @@ pub async fn build(engine: &Arc<Engine>, req: Request<Incoming>) -> Result {
         None => return Err(Error::internal("the build ended without a result")),
     };
     let (tx, out) = mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(64);
+    // Ends (dropping `rx`, which cancels the build) as soon as the client is gone, even
+    // while the build is silent (a long RUN).
     tokio::spawn(async move {
         if tx.send(Ok(first)).await.is_err() {
             return;
         }
-        while let Some(event) = rx.recv().await {
+        loop {
+            let event = tokio::select! {
+                event = rx.recv() => event,
+                () = tx.closed() => return,
+            };
+            let Some(event) = event else { return };
             if tx.send(Ok(event_message(event))).await.is_err() {
                 return;
             }
