@@ -3,7 +3,9 @@
 //! A published port is a DNAT rule, not a listening process, so nothing would stop another
 //! program from binding the same port and silently losing its traffic. As Docker does, berth
 //! binds a socket to each published host port (without listening) and keeps it open while
-//! the port is published: the port shows up in `ss`, and a second bind fails loudly.
+//! the port is published: the port shows up in `ss`, and a second bind fails loudly. The
+//! socket that holds a TCP port on `[::]` or `[::1]` also serves the host's `[::1]`, which
+//! no DNAT rule can (see `loopback_proxy`).
 
 use std::collections::HashMap;
 use std::fs;
@@ -13,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::error::{Error, Result};
+use crate::loopback_proxy::{self, LoopbackProxy};
 use crate::nftables::ruleset::PortForward;
 use crate::port_spec::{PortRange, PortRequest, Protocol};
 
@@ -88,9 +91,24 @@ fn targets(request: &PortRequest, ipv4: Ipv4Addr, ipv6: Option<Ipv6Addr>) -> Res
 pub struct HostPortAllocator {
     ephemeral: PortRange,
     next: u16,
-    /// The held socket, `None` where the protocol cannot be bound here (SCTP without its
-    /// kernel module).
-    held: HashMap<Key, Option<OwnedFd>>,
+    held: HashMap<Key, Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    /// `None` where the protocol cannot be bound here (SCTP without its kernel module).
+    socket: Option<OwnedFd>,
+    /// The relay for `[::1]`, once started.
+    proxy: Option<LoopbackProxy>,
+}
+
+impl Held {
+    fn new(socket: Option<OwnedFd>) -> Self {
+        Held {
+            socket,
+            proxy: None,
+        }
+    }
 }
 
 impl HostPortAllocator {
@@ -159,7 +177,8 @@ impl HostPortAllocator {
                 .collect::<io::Result<Vec<_>>>()
             {
                 Ok(sockets) => {
-                    self.held.extend(keys.into_iter().zip(sockets));
+                    self.held
+                        .extend(keys.into_iter().zip(sockets.into_iter().map(Held::new)));
                     if random {
                         self.next = if port == range.end {
                             range.start
@@ -196,7 +215,34 @@ impl HostPortAllocator {
         let addr = SocketAddr::new(key.ip, key.port);
         let socket = bind_reservation(key.protocol, addr)
             .map_err(|e| Error::io(format!("hold published port {addr}"), e))?;
-        self.held.insert(key, socket);
+        self.held.insert(key, Held::new(socket));
+        Ok(())
+    }
+
+    /// Serves the host's `[::1]` for the TCP forwards held on `[::]` or `[::1]`: their held
+    /// sockets listen, and relay to the container (needs a tokio runtime). The relay stops
+    /// when the port is released.
+    pub fn serve_ipv6_loopback(&mut self, forwards: &[PortForward]) -> Result<()> {
+        for forward in forwards {
+            let key = Key::of(forward);
+            let covers_loopback =
+                matches!(key.ip, IpAddr::V6(ip) if ip.is_unspecified() || ip.is_loopback());
+            if forward.protocol != Protocol::Tcp || !covers_loopback {
+                continue;
+            }
+            let Some(Held {
+                socket: Some(socket),
+                proxy: proxy @ None,
+            }) = self.held.get_mut(&key)
+            else {
+                continue;
+            };
+            let target = SocketAddr::new(forward.container_ip, forward.container_port);
+            let started = loopback_proxy::start(socket, target).map_err(|e| {
+                Error::io(format!("serve [::1]:{} for {target}", forward.host_port), e)
+            })?;
+            *proxy = Some(started);
+        }
         Ok(())
     }
 

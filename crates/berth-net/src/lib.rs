@@ -35,6 +35,8 @@ mod host_ports;
 #[cfg(feature = "host")]
 mod host_routes;
 #[cfg(feature = "host")]
+mod loopback_proxy;
+#[cfg(feature = "host")]
 pub mod macvlan;
 #[cfg(feature = "host")]
 pub mod nftables;

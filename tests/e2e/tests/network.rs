@@ -892,11 +892,13 @@ fn dual_stack_containers_publish_ports_and_reach_out_over_ipv6() {
             r#"{{"80/tcp":[{{"HostIp":"0.0.0.0","HostPort":"{port}"}},{{"HostIp":"::","HostPort":"{port}"}}]}}"#
         )
     );
-    // Over IPv6 on the bridge's gateway address, and still over IPv4 on loopback.
+    // Over IPv6 on the bridge's gateway address, on the host's [::1] (relayed: no DNAT can
+    // take a loopback source into the bridge), and still over IPv4 on loopback.
     assert_eq!(
         read_from(&format!("[{gateway6}]:{port}")),
         "served-by-web6host\n"
     );
+    assert_eq!(read_from(&format!("[::1]:{port}")), "served-by-web6host\n");
     assert_eq!(
         read_from(&format!("127.0.0.1:{port}")),
         "served-by-web6host\n"
@@ -926,6 +928,32 @@ fn dual_stack_containers_publish_ports_and_reach_out_over_ipv6() {
         "{mapping}"
     );
     assert_eq!(read_from(&pinned), "served-by-pinnedhost\n");
+    // On [::1] alone: served by the relay, with no DNAT rule at all.
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "local6",
+        "--network",
+        "v6pub",
+        "--hostname",
+        "localhost6",
+        "-p",
+        "[::1]::80",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]));
+    let local = ok(&d.docker(&["port", "local6", "80"])).trim().to_string();
+    assert!(local.starts_with("[::1]:"), "{local}");
+    assert_eq!(read_from(&local), "served-by-localhost6\n");
+    ok(&d.docker(&["rm", "-f", "local6"]));
+    let port6 = local.rsplit(':').next().unwrap();
+    assert!(
+        std::net::TcpStream::connect(format!("[::1]:{port6}")).is_err(),
+        "the relay stops with the container"
+    );
 
     // Outbound: a host outside the network, with no route back, sees the host's address.
     let outside_prefix = subnet6_prefix(2);

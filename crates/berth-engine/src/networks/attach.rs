@@ -338,6 +338,7 @@ impl Engine {
                     let _ = berth_net::detach(&endpoint).await;
                     return Err(e.into());
                 }
+                self.serve_ipv6_loopback(&c.id, &forwards);
                 a.ports = forwards;
             }
             interfaces.push(endpoint.container.clone());
@@ -381,6 +382,16 @@ impl Engine {
             if let Err(e) = ports.hold(f) {
                 tracing::warn!(%container, error = %e, "could not hold published port again");
             }
+        }
+        drop(ports);
+        self.serve_ipv6_loopback(container, forwards);
+    }
+
+    /// The host's `[::1]` for the forwards that cover it (a relay: no DNAT can serve it).
+    fn serve_ipv6_loopback(&self, container: &str, forwards: &[PortForward]) {
+        let mut ports = self.net.ports.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = ports.serve_ipv6_loopback(forwards) {
+            tracing::warn!(%container, error = %e, "could not serve a published port on [::1]");
         }
     }
 

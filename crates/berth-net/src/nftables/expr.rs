@@ -5,7 +5,7 @@
 //! berth's table is of the `inet` family, which sees IPv4 and IPv6 packets alike: every match
 //! on a network header first checks the packet's family (`meta nfproto`), as `nft` adds itself.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::addr::{Ipv4Cidr, Ipv6Cidr};
 use crate::netlink::message::{MessageBuilder, NLA_F_NESTED};
@@ -301,7 +301,7 @@ pub fn ip_in(which: Address, cidr: Ipv4Cidr) -> Vec<Expr> {
     };
     let network = cidr.network().addr().octets();
     let mask = (cidr.prefix() < 32).then(|| cidr.netmask().octets().to_vec());
-    address_match(Family::Ipv4, offset, &network, mask)
+    address_match(Family::Ipv4, offset, &network, mask, CmpOp::Eq)
 }
 
 /// `ip6 saddr CIDR` / `ip6 daddr CIDR` (a /128 is an exact compare).
@@ -312,12 +312,23 @@ pub fn ip6_in(which: Address, cidr: Ipv6Cidr) -> Vec<Expr> {
     };
     let network = cidr.network().addr().octets();
     let mask = (cidr.prefix() < 128).then(|| cidr.netmask().octets().to_vec());
-    address_match(Family::Ipv6, offset, &network, mask)
+    address_match(Family::Ipv6, offset, &network, mask, CmpOp::Eq)
+}
+
+/// `ip6 daddr != ADDR`.
+pub fn ip6_daddr_is_not(addr: Ipv6Addr) -> Vec<Expr> {
+    address_match(Family::Ipv6, 24, &addr.octets(), None, CmpOp::Neq)
 }
 
 /// The family check, then the header address at `offset`, masked when `mask` is given,
-/// compared with `network`.
-fn address_match(family: Family, offset: u32, network: &[u8], mask: Option<Vec<u8>>) -> Vec<Expr> {
+/// compared with `network` by `op`.
+fn address_match(
+    family: Family,
+    offset: u32,
+    network: &[u8],
+    mask: Option<Vec<u8>>,
+    op: CmpOp,
+) -> Vec<Expr> {
     let len = network.len();
     let mut exprs = nfproto(family);
     exprs.push(Expr::Payload {
@@ -336,7 +347,7 @@ fn address_match(family: Family, offset: u32, network: &[u8], mask: Option<Vec<u
     }
     exprs.push(Expr::Cmp {
         sreg: Register::R1,
-        op: CmpOp::Eq,
+        op,
         data: network.to_vec(),
     });
     exprs

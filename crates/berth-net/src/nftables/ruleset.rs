@@ -28,17 +28,17 @@
 //! ```
 //!
 //! The host's `::1` has no counterpart of `route_localnet`: the kernel never routes a packet
-//! with a loopback IPv6 source out of another interface, so a port published on every address
-//! is reached over IPv6 on the host's other addresses (the bridge's gateway among them), not on
-//! `[::1]` (Docker without its userland proxy behaves the same).
+//! with a loopback IPv6 source out of another interface. The IPv6 forwards leave `::1` alone,
+//! and the socket holding the port there relays it (`loopback_proxy`), as Docker's userland
+//! proxy does.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
 use super::expr::{
     Address, CmpOp, Expr, Family, Verdict, ct_status_dnat, daddr_is_local, dnat_to, dport, iifname,
-    ip_in, ip6_in, nfproto, oifname,
+    ip_in, ip6_daddr_is_not, ip6_in, nfproto, oifname,
 };
 use crate::addr::{Ipv4Cidr, Ipv6Cidr};
 use crate::port_spec::Protocol;
@@ -276,27 +276,31 @@ pub struct PortForward {
     pub protocol: Protocol,
 }
 
-/// The DNAT rules of one endpoint's published ports.
+/// The DNAT rules of one endpoint's published ports. The host's `[::1]` is left to the
+/// loopback proxy (a loopback source cannot be NATed into a bridge): an IPv6 forward on every
+/// address skips it, and one on `[::1]` alone has no rule.
 pub fn port_rules(endpoint: &str, forwards: &[PortForward]) -> Vec<Rule> {
     let tag = endpoint_tag(endpoint);
     forwards
         .iter()
-        .map(|forward| {
+        .filter_map(|forward| {
             let mut parts = Vec::new();
-            match forward.host_ip {
-                Some(IpAddr::V4(ip)) => parts.push(ip_in(
+            match (forward.host_ip, forward.container_ip) {
+                (Some(IpAddr::V6(ip)), _) if ip.is_loopback() => return None,
+                (Some(IpAddr::V4(ip)), _) => parts.push(ip_in(
                     Address::Destination,
                     Ipv4Cidr::new(ip, 32).expect("prefix 32"),
                 )),
-                Some(IpAddr::V6(ip)) => parts.push(ip6_in(
+                (Some(IpAddr::V6(ip)), _) => parts.push(ip6_in(
                     Address::Destination,
                     Ipv6Cidr::new(ip, 128).expect("prefix 128"),
                 )),
-                None => parts.push(nfproto(Family::of(forward.container_ip))),
+                (None, IpAddr::V6(_)) => parts.push(ip6_daddr_is_not(Ipv6Addr::LOCALHOST)),
+                (None, container_ip) => parts.push(nfproto(Family::of(container_ip))),
             }
             parts.push(dport(forward.protocol, forward.host_port));
             parts.push(dnat_to(forward.container_ip, forward.container_port));
-            rule(PORTS, &tag, parts)
+            Some(rule(PORTS, &tag, parts))
         })
         .collect()
 }
@@ -464,16 +468,30 @@ mod tests {
             container_port: 80,
             protocol: Protocol::Tcp,
         };
+        // Every address but ::1, which the loopback proxy serves.
         let exprs = &port_rules("veth7654321", std::slice::from_ref(&everywhere))[0].exprs;
         assert_eq!(
             *exprs,
             [
-                nfproto(Family::Ipv6),
+                ip6_daddr_is_not(Ipv6Addr::LOCALHOST),
                 dport(Protocol::Tcp, 8080),
                 dnat_to(container_ip, 80)
             ]
             .concat()
         );
+        assert_eq!(
+            exprs[3].clone(),
+            Expr::Cmp {
+                sreg: Register::R1,
+                op: CmpOp::Neq,
+                data: Ipv6Addr::LOCALHOST.octets().to_vec(),
+            }
+        );
+        let on_loopback = PortForward {
+            host_ip: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            ..everywhere
+        };
+        assert!(port_rules("veth7654321", &[on_loopback]).is_empty());
         let on_gateway = PortForward {
             host_ip: Some("fd00:7:1::1".parse().unwrap()),
             ..everywhere
