@@ -40,37 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 # An OCI layout: four tar+gzip layers, each one file of random bytes.
-python3 - "$work/image" "$size" <<'PY'
-import gzip, hashlib, io, json, os, sys, tarfile
-root, size = sys.argv[1], int(sys.argv[2])
-os.makedirs(f"{root}/blobs/sha256")
-def put(data, media_type):
-    digest = hashlib.sha256(data).hexdigest()
-    with open(f"{root}/blobs/sha256/{digest}", "wb") as f:
-        f.write(data)
-    return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
-layers, diff_ids = [], []
-for i in range(4):
-    tar = io.BytesIO()
-    with tarfile.open(fileobj=tar, mode="w", format=tarfile.PAX_FORMAT) as t:
-        data = os.urandom((size << 20) // 4)
-        info = tarfile.TarInfo(f"data{i}")
-        info.size = len(data)
-        t.addfile(info, io.BytesIO(data))
-    diff_ids.append("sha256:" + hashlib.sha256(tar.getvalue()).hexdigest())
-    layers.append(put(gzip.compress(tar.getvalue(), 1), "application/vnd.oci.image.layer.v1.tar+gzip"))
-config = put(json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode(),
-             "application/vnd.oci.image.config.v1+json")
-manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": config, "layers": layers}).encode(),
-               "application/vnd.oci.image.manifest.v1+json")
-manifest["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
-with open(f"{root}/oci-layout", "w") as f:
-    f.write('{"imageLayoutVersion":"1.0.0"}')
-with open(f"{root}/index.json", "w") as f:
-    json.dump({"schemaVersion": 2, "manifests": [manifest]}, f)
-PY
+python3 bench/oci-image.py "$work/image" "$size" 4 --gzip
 
 cat > "$work/registry.yml" <<YML
 version: 0.1

@@ -20,28 +20,7 @@ cleanup() {
 trap cleanup EXIT
 
 # An OCI layout: a config and one incompressible layer, tagged v1.
-python3 - "$work/image" "$size" <<'EOF'
-import hashlib, json, os, sys
-root, size = sys.argv[1], int(sys.argv[2])
-os.makedirs(f"{root}/blobs/sha256")
-def put(data, media_type):
-    digest = hashlib.sha256(data).hexdigest()
-    with open(f"{root}/blobs/sha256/{digest}", "wb") as f:
-        f.write(data)
-    return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
-layer = put(os.urandom(size << 20), "application/vnd.oci.image.layer.v1.tar")
-config = put(json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode(),
-             "application/vnd.oci.image.config.v1+json")
-manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": config, "layers": [layer]}).encode(),
-               "application/vnd.oci.image.manifest.v1+json")
-manifest["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
-with open(f"{root}/oci-layout", "w") as f:
-    f.write('{"imageLayoutVersion":"1.0.0"}')
-with open(f"{root}/index.json", "w") as f:
-    json.dump({"schemaVersion": 2, "manifests": [manifest]}, f)
-EOF
+python3 bench/oci-image.py "$work/image" "$size" 1
 
 cat > "$work/docker-registry.yml" <<EOF
 version: 0.1

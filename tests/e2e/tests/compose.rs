@@ -195,7 +195,7 @@ fn docker_compose_1_29_brings_a_project_up_and_down() {
             .output()
             .unwrap()
     };
-    let result = std::panic::catch_unwind(|| {
+    taking_down_on_failure(&compose, || {
         ok(&compose(&["up", "-d"]));
         let ps = ok(&compose(&["ps"]));
         assert!(
@@ -225,10 +225,17 @@ fn docker_compose_1_29_brings_a_project_up_and_down() {
         let networks = ok(&d.berth(&["network", "ls", "-q", "--filter", "name=legacy_default"]));
         assert_eq!(networks, "");
     });
-    if result.is_err() {
+}
+
+/// Runs `scenario`; should it fail, takes the project down before passing the failure on.
+fn taking_down_on_failure(
+    compose: &dyn Fn(&[&str]) -> Output,
+    scenario: impl FnOnce() + std::panic::UnwindSafe,
+) {
+    if let Err(failure) = std::panic::catch_unwind(scenario) {
         let _ = compose(&["down", "-t", "0"]);
+        std::panic::resume_unwind(failure);
     }
-    result.unwrap();
 }
 
 /// The README's example project (examples/compose): both images built locally, the page
@@ -257,7 +264,7 @@ fn the_example_project_runs_with_locally_built_images() {
             .env("WEB_PORT", &port);
         cmd.output().unwrap()
     };
-    let result = std::panic::catch_unwind(|| {
+    taking_down_on_failure(&compose, || {
         ok(&compose(&["up", "-d", "--build"]));
         let page = http_get(&format!("127.0.0.1:{port}"));
         assert!(page.contains("<h1>Hello from berth compose</h1>"), "{page}");
@@ -273,10 +280,6 @@ fn the_example_project_runs_with_locally_built_images() {
         let images = ok(&d.berth(&["images", "--format", "{{.Repository}}"]));
         assert!(!images.contains("example-"), "{images}");
     });
-    if result.is_err() {
-        let _ = compose(&["down", "-t", "0"]);
-    }
-    result.unwrap();
 }
 
 #[test]

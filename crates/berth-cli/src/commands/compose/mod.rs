@@ -93,11 +93,7 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         }
         ComposeCommand::Pull(pull) => {
             let project = load(&pull.services)?;
-            let compose = if pull.quiet {
-                quiet_client(connector).await?
-            } else {
-                client(connector).await?
-            };
+            let compose = client_for(connector, pull.quiet).await?;
             compose
                 .pull(&project, &pull.services, pull.ignore_pull_failures)
                 .await
@@ -113,10 +109,7 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         }
         ComposeCommand::Build(build) => {
             let project = load(&build.services)?;
-            let compose = match build.quiet {
-                true => quiet_client(connector).await?,
-                false => client(connector).await?,
-            };
+            let compose = client_for(connector, build.quiet).await?;
             compose
                 .build(&project, &build_options(build)?)
                 .await
@@ -124,10 +117,7 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
         }
         ComposeCommand::Push(push) => {
             let project = load(&push.services)?;
-            let compose = match push.quiet {
-                true => quiet_client(connector).await?,
-                false => client(connector).await?,
-            };
+            let compose = client_for(connector, push.quiet).await?;
             compose
                 .push(&project, &push.services, push.ignore_push_failures)
                 .await
@@ -141,21 +131,14 @@ pub async fn run(connector: &Connector, args: ComposeArgs) -> Result<(), CliErro
                 .await
                 .map_err(failed)
         }
-        ComposeCommand::Pause(pause) => {
-            let project = load(&pause.services)?;
+        ComposeCommand::Pause(targets) | ComposeCommand::Unpause(targets) => {
+            let project = load(&targets.services)?;
             let compose = client(connector).await?;
-            compose
-                .pause(&project, &pause.services)
-                .await
-                .map_err(failed)
-        }
-        ComposeCommand::Unpause(unpause) => {
-            let project = load(&unpause.services)?;
-            let compose = client(connector).await?;
-            compose
-                .unpause(&project, &unpause.services)
-                .await
-                .map_err(failed)
+            let done = match &args.command {
+                ComposeCommand::Pause(_) => compose.pause(&project, &targets.services).await,
+                _ => compose.unpause(&project, &targets.services).await,
+            };
+            done.map_err(failed)
         }
         ComposeCommand::Top(top) => {
             let project = load(&top.services)?;
@@ -232,6 +215,14 @@ async fn client(connector: &Connector) -> Result<Compose, CliError> {
             eprintln!("{line}");
         }
     }))
+}
+
+/// A compose client: quiet, or printing its events.
+async fn client_for(connector: &Connector, quiet: bool) -> Result<Compose, CliError> {
+    match quiet {
+        true => quiet_client(connector).await,
+        false => client(connector).await,
+    }
 }
 
 /// A compose client that prints nothing; its pulls and pushes send the credentials stored
