@@ -166,6 +166,10 @@ pub trait BuildHost: Sync {
     /// Runs a RUN step to its end.
     fn run(&self, step: &RunStep, output: &mut dyn RunOutput) -> Result<RunExit, HostError>;
 
+    /// The build has failed: RUN steps under way in other stages may be stopped now (their
+    /// results are not used), and nothing more will be asked but cleanup.
+    fn abandon_running_steps(&self) {}
+
     /// Stores an uncompressed layer tar (read from its current position) on top of `parent`.
     fn add_layer(&self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError>;
 

@@ -778,6 +778,49 @@ fn killing_the_client_kills_the_running_step_and_leaves_nothing() {
     assert_eq!(cgroups_named(&step), Vec::<std::path::PathBuf>::new());
 }
 
+#[test]
+fn a_failing_stage_stops_the_run_steps_of_the_others() {
+    let Some(d) = daemon() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_context(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox AS slow\nRUN sleep 300\n\
+             FROM busybox AS broken\nRUN sleep 1; exit 3\n\
+             FROM busybox\nCOPY --from=slow /bin/sh /a\nCOPY --from=broken /bin/sh /b\n",
+        )],
+    );
+    let mut client = d
+        .berth_command()
+        .args(["build", "-t", "halted", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The failing stage ends the build long before the other's `sleep 300` would.
+    let ended = within(60, || client.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = client.kill();
+    }
+    let out = client.wait_with_output().unwrap();
+    assert!(ended, "the build waited for the other stage's RUN");
+    assert!(!out.status.success());
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains("returned a non-zero code: 3"), "{said}");
+    // The sleeping step is gone; the failed one stays, as the classic builder keeps a failed
+    // step's container (without --force-rm).
+    let left = || ok(&d.berth(&["ps", "-a", "--format", "{{.Status}}"]));
+    assert!(
+        within(10, || left().trim().starts_with("Exited (3)")
+            && left().lines().count() == 1),
+        "{}",
+        left()
+    );
+    let inspect = d.api("GET", "/images/halted/json", None).unwrap();
+    assert_eq!(inspect.status, 404, "nothing is tagged");
+}
+
 /// A one-route HTTP server on loopback: `/greeting.txt` (with a Last-Modified date), 404 for
 /// anything else. Serves until the test process ends.
 fn serve_greeting() -> String {

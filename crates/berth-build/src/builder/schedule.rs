@@ -1,7 +1,8 @@
 //! Building the stages a target needs: each stage on a thread of its own once the stages it
 //! depends on are built, at most [`parallel_stages`] at a time, their output shown through a
 //! [`Console`]. The same step reached by two stages at once is made once ([`InFlight`]). The
-//! first stage to fail fails the build; the others stop before their next step.
+//! first stage to fail fails the build; the others stop before their next step, and the host
+//! is told to stop the RUN steps they have under way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{self, AssertUnwindSafe};
@@ -110,6 +111,7 @@ where
                         }
                         Err(e) if failure.is_none() => {
                             stop.store(true, Ordering::Relaxed);
+                            shared.host.abandon_running_steps();
                             failure = Some(e);
                         }
                         Err(_) => {}

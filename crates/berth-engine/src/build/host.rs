@@ -29,7 +29,8 @@ pub(crate) struct EngineHost {
     pub lease: u64,
     /// `X-Registry-Config`: credentials by registry, as the client keyed them.
     pub credentials: Vec<(String, berth_registry::Credentials)>,
-    /// Cancelled when the client went away: running steps are killed, the build stops.
+    /// Cancelled when the client went away, or when a stage failed: running steps are killed,
+    /// the build stops.
     pub cancel: CancellationToken,
 }
 
@@ -246,6 +247,10 @@ impl BuildHost for EngineHost {
         Ok(self
             .rt
             .block_on(engine.run_build_step(step, output, &self.cancel))?)
+    }
+
+    fn abandon_running_steps(&self) {
+        self.cancel.cancel();
     }
 
     fn add_layer(&self, parent: Option<&ChainId>, tar: &mut File) -> Result<Layer, HostError> {
