@@ -1168,6 +1168,21 @@ fn cache_mounts_persist_across_builds_and_stay_out_of_the_image() {
         .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("seen")).ok())
         .collect::<Vec<_>>();
     assert_eq!(found, ["first\n"]);
+    // builder prune takes the cache directories with the cached steps.
+    let pruned = ok(&d.berth(&["builder", "prune", "-f"]));
+    assert!(pruned.contains("Total reclaimed space: "), "{pruned}");
+    assert!(
+        !pruned.contains("space: 0B"),
+        "the cache's bytes are counted: {pruned}"
+    );
+    assert_eq!(std::fs::read_dir(&dirs).unwrap().count(), 0);
+    let third = "FROM busybox\n\
+                 RUN --mount=type=cache,target=/cache,id=e2e-cache ls /cache > /listed\n";
+    cli_built(
+        &d,
+        &cli_build(&d, "cache-three", &[("Dockerfile", third)], &[]),
+    );
+    assert_eq!(run_sh(&d, "cache-three", "cat /listed; echo end"), "end\n");
 }
 
 #[test]

@@ -162,7 +162,8 @@ impl Engine {
     /// before, `unused-for`: not used since; a time or a duration back from now; cache
     /// entries have no labels, so `label` selects none), keeping the most recently used
     /// ones within `keep_storage` bytes when it is not 0, and removes the layers only they
-    /// kept.
+    /// kept. `RUN --mount=type=cache` directories no build uses go too (those changed since
+    /// the cutoff stay; all stay when `keep_storage` is set or a label is asked for).
     pub async fn prune_build_cache(
         &self,
         filters: &crate::filters::Filters,
@@ -193,9 +194,22 @@ impl Engine {
         }
         let after: u64 = self.cache_only_layers()?.iter().map(|(_, s)| s).sum();
         self.collect_garbage_locked()?;
+        let mut reclaimed = before.saturating_sub(after);
+        if keep_storage == 0 && filters.get("label").is_empty() {
+            let older_than = match (made_before, unused_since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let (mounts, bytes) = self
+                .build_cache_mounts
+                .prune(&self.build_cache_mounts_dir(), older_than)
+                .map_err(|e| crate::Error::internal(format!("pruning cache mounts: {e}")))?;
+            deleted.extend(mounts);
+            reclaimed += bytes;
+        }
         Ok(serde_json::json!({
             "CachesDeleted": deleted,
-            "SpaceReclaimed": before.saturating_sub(after),
+            "SpaceReclaimed": reclaimed,
         }))
     }
 }

@@ -1,7 +1,8 @@
 //! `RUN --mount=type=cache` directories: `<data-root>/build/cache-mounts/<sha256 of the id>`,
 //! kept between builds and never part of an image. Builds running at once share one as its
 //! `sharing` says: `shared` together, `locked` one at a time (others wait), `private` a fresh
-//! throwaway directory for a build that finds it in use.
+//! throwaway directory for a build that finds it in use. `builder prune` removes those no
+//! build is using.
 
 use berth_build::{CacheDir, Sharing};
 use sha2::{Digest as _, Sha256};
@@ -124,9 +125,94 @@ impl CacheMounts {
     }
 }
 
+impl CacheMounts {
+    /// Removes the cache directories below `root` that no build uses and that were last
+    /// changed before `older_than` (Unix seconds; all of them when `None`). Returns their
+    /// names and the bytes they held. Builds asking for one meanwhile wait, then start afresh.
+    pub(crate) fn prune(
+        &self,
+        root: &Path,
+        older_than: Option<i64>,
+    ) -> std::io::Result<(Vec<String>, u64)> {
+        let in_use = self.lock();
+        let mut removed = Vec::new();
+        let mut bytes = 0;
+        let entries = match std::fs::read_dir(root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((removed, bytes)),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `.private-*` copies belong to the builds using them, and go with them.
+            if name.starts_with('.') || in_use.contains_key(&name) {
+                continue;
+            }
+            let changed = entry.metadata()?.modified()?;
+            let changed = changed
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if older_than.is_some_and(|cutoff| changed >= cutoff) {
+                continue;
+            }
+            bytes += disk_usage(&entry.path());
+            std::fs::remove_dir_all(entry.path())?;
+            removed.push(name);
+        }
+        Ok((removed, bytes))
+    }
+}
+
+/// The bytes of the regular files below `path` (symlinks not followed).
+fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| disk_usage(&entry.path()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prune_removes_the_directories_no_build_uses() {
+        let root = tempfile::tempdir().unwrap();
+        let mounts = Arc::new(CacheMounts::default());
+        let busy = mounts
+            .acquire(root.path(), "busy", Sharing::Shared)
+            .unwrap();
+        let idle = mounts
+            .acquire(root.path(), "idle", Sharing::Shared)
+            .unwrap();
+        std::fs::write(idle.path().join("data"), b"12345").unwrap();
+        let idle_name = idle
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        drop(idle);
+        // Changed after the cutoff: kept.
+        assert_eq!(mounts.prune(root.path(), Some(0)).unwrap(), (vec![], 0));
+        let (removed, bytes) = mounts.prune(root.path(), None).unwrap();
+        assert_eq!((removed, bytes), (vec![idle_name], 5));
+        assert!(busy.path().exists());
+        drop(busy);
+        assert_eq!(mounts.prune(root.path(), None).unwrap().0.len(), 1);
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn a_directory_is_new_once_and_private_users_get_their_own() {
