@@ -2,6 +2,7 @@
 //! both directions (running and stopped), commit, and the prune commands.
 
 use berth_testkit::{Daemon, Requirement::*, ok, require, stderr};
+use std::path::Path;
 
 fn daemon() -> Option<Daemon> {
     require(&[Root, Busybox, DockerCli]).then(|| {
@@ -122,6 +123,56 @@ fn cp_in_and_out_of_running_and_stopped_containers() {
     );
     let out = d.docker(&["cp", "live:/no/such/file", &dir.display().to_string()]);
     assert!(!out.status.success());
+
+    // `dir/.` copies what is in the directory, `dir` the directory itself; into a new
+    // destination or an existing one, with both CLIs.
+    ok(&d.docker(&["start", "live"]));
+    ok(&d.docker(&[
+        "exec",
+        "live",
+        "sh",
+        "-c",
+        "mkdir -p /d/sub && echo a > /d/a && echo b > /d/sub/b && ln -s /etc/passwd /d/ln",
+    ]));
+    for cli in ["docker", "berth"] {
+        let cp = |from: &str, to: &Path| {
+            let to = to.display().to_string();
+            ok(&match cli {
+                "docker" => d.docker(&["cp", from, &to]),
+                _ => d.berth(&["cp", from, &to]),
+            })
+        };
+        let root = dir.join(cli);
+        std::fs::create_dir_all(root.join("existing")).unwrap();
+        cp("live:/d/.", &root.join("new"));
+        cp("live:/d/.", &root.join("existing"));
+        cp("live:/d", &root.join("whole"));
+        cp("live:/d/sub/.", &root.join("existing"));
+        assert_eq!(
+            berth_testkit::tree(&root),
+            [
+                "existing",
+                "existing/a",
+                "existing/b",
+                "existing/ln",
+                "existing/sub",
+                "existing/sub/b",
+                "new",
+                "new/a",
+                "new/ln",
+                "new/sub",
+                "new/sub/b",
+                "whole",
+                "whole/a",
+                "whole/ln",
+                "whole/sub",
+                "whole/sub/b",
+            ],
+            "{cli}"
+        );
+        let link = std::fs::read_link(root.join("new/ln")).unwrap();
+        assert_eq!(link, Path::new("/etc/passwd"), "a link stays a link");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

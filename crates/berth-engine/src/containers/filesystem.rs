@@ -4,6 +4,7 @@
 //! one through a read-only overlay of its upper dir and image layers, mounted for the
 //! duration and never left behind.
 
+use super::archive_tree::append_tree;
 use super::layer_diff::{Exclude, is_whiteout, write_layer_tar};
 use super::model::Container;
 use crate::error::{Error, Result};
@@ -233,12 +234,9 @@ impl Engine {
         } else if meta.file_type().is_symlink() {
             mode |= 1 << 27;
         }
-        let file_name = Path::new(name)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "/".into());
-        let mtime =
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(meta.mtime().max(0) as u64);
+        let file_name = archive_name(name);
+        let mtime = std::time::UNIX_EPOCH
+            + std::time::Duration::new(meta.mtime().max(0) as u64, meta.mtime_nsec() as u32);
         Ok(
             json!({"name": file_name, "size": meta.len(), "mode": mode, "mtime": clock::rfc3339(mtime), "linkTarget": link}),
         )
@@ -266,7 +264,7 @@ impl Engine {
             // The fd path is a magic link: a file is archived from its descriptor, and a
             // directory walked from `<fd>/.` so the walk starts inside it.
             let result = match &target.held {
-                Held::Dir(_) => tar.append_dir_all(&base, target.path.join(".")),
+                Held::Dir(_) => append_tree(&mut tar, &base, &target.path.join(".")),
                 Held::File(f) => f
                     .try_clone()
                     .and_then(|mut f| tar.append_file(&base, &mut f)),
@@ -437,5 +435,31 @@ impl Engine {
         self.db.put_image(&row, tag.as_slice())?;
         self.container_event(&c, "commit", &[]);
         Ok(row.id)
+    }
+}
+
+/// The name a path's archive and stat give it, as Docker names it: its last component, `.`
+/// for a path ending in `/.` (`docker cp c:/dir/. dest` copies what is in the directory, not
+/// the directory), `/` for the root.
+fn archive_name(path: &str) -> String {
+    if path == "." || path.ends_with("/.") {
+        return ".".to_owned();
+    }
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| "/".to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::archive_name;
+
+    #[test]
+    fn archives_are_named_as_dockers() {
+        assert_eq!(archive_name("/d"), "d");
+        assert_eq!(archive_name("/d/"), "d");
+        assert_eq!(archive_name("/d/."), ".");
+        assert_eq!(archive_name("."), ".");
+        assert_eq!(archive_name("/"), "/");
     }
 }

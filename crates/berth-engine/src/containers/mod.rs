@@ -1,6 +1,7 @@
 //! Containers: create, look up, list, inspect, remove; the lifecycle (start, stop, wait,
 //! attach) is in `lifecycle`, logs in `logs`.
 
+mod archive_tree;
 mod config;
 mod etc_files;
 mod exec;
