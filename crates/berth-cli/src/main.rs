@@ -38,10 +38,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // A client command waits on the daemon most of the time: one thread serves it, and
+    // starts a millisecond sooner than a pool. The registry server is the exception.
+    let serves = matches!(
+        cli.command,
+        Some(cli::Command::Registry(cli::RegistryCommand::Serve(_)))
+    );
+    let mut builder = match serves {
+        true => tokio::runtime::Builder::new_multi_thread(),
+        false => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = builder.enable_all().build()?;
     let result = runtime.block_on(commands::run(cli));
     // A read of our stdin may still be waiting for input nobody will type (the session it
     // fed has ended); it cannot be cancelled, so do not wait for it.
