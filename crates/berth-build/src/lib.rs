@@ -8,6 +8,7 @@
 //! COPY/ADD (their layer tars included) and the cache logic live here; nothing here runs a
 //! container or touches the image store directly. [`Dockerignore`] is public for clients that
 //! leave ignored files out of the context they send, with the same rules.
+mod abs_path;
 mod archive;
 mod args;
 mod builder;

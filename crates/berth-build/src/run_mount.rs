@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::abs_path::clean;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MountType {
     /// A directory or file of the context, a stage or an image (the default type).
@@ -333,21 +335,6 @@ fn parse_size(value: &str) -> Option<u64> {
     };
     let bytes = number * (1u64 << shift) as f64;
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
-/// Go's `path.Clean` for an absolute path.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 #[cfg(test)]

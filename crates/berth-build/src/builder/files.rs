@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use berth_image::Layer;
 
+use crate::abs_path::clean;
 use crate::archive::Spool;
 use crate::cache::BuildCache;
 use crate::copy::{self, Placement, Source};
@@ -296,21 +297,6 @@ fn normalize_dest(workdir: &str, requested: &str) -> String {
     dest
 }
 
-/// Go's `filepath.Clean` for an absolute path.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,8 +308,6 @@ mod tests {
         assert_eq!(normalize_dest("/srv", "."), "/srv");
         assert_eq!(normalize_dest("/srv", "./"), "/srv/");
         assert_eq!(normalize_dest("/srv", "/abs/x/"), "/abs/x/");
-        assert_eq!(clean("/a/../../b/./c//"), "/b/c");
-        assert_eq!(clean("/"), "/");
     }
 
     #[test]
