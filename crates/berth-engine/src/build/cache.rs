@@ -200,10 +200,15 @@ impl Engine {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let (mounts, bytes) = self
-                .build_cache_mounts
-                .prune(&self.build_cache_mounts_dir(), older_than)
-                .map_err(|e| crate::Error::internal(format!("pruning cache mounts: {e}")))?;
+            let (mounts, root) = (
+                self.build_cache_mounts.clone(),
+                self.build_cache_mounts_dir(),
+            );
+            let (mounts, bytes) =
+                tokio::task::spawn_blocking(move || mounts.prune(&root, older_than))
+                    .await
+                    .map_err(|e| crate::Error::internal(format!("pruning cache mounts: {e}")))?
+                    .map_err(|e| crate::Error::internal(format!("pruning cache mounts: {e}")))?;
             deleted.extend(mounts);
             reclaimed += bytes;
         }

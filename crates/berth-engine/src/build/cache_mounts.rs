@@ -164,22 +164,24 @@ impl CacheMounts {
     }
 }
 
-/// The bytes of the regular files below `path` (symlinks not followed).
+/// The bytes of the regular files below `path` (symlinks not followed). A stack rather than
+/// recursion: what a build's RUN steps wrote decides how deep the tree goes.
 fn disk_usage(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return if meta.is_file() { meta.len() } else { 0 };
+    let mut total = 0;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() {
+            total += meta.len();
+        } else if meta.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&path)
+        {
+            pending.extend(entries.flatten().map(|entry| entry.path()));
+        }
     }
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| disk_usage(&entry.path()))
-                .sum()
-        })
-        .unwrap_or(0)
+    total
 }
 
 #[cfg(test)]

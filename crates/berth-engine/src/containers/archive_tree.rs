@@ -12,31 +12,46 @@ use std::path::Path;
 
 use tar::{Builder, EntryType, Header, HeaderMode};
 
-/// Appends `dir` and everything below it, named `base/...`.
+/// Appends `dir` and everything below it, named `base/...`, depth first and in name order.
+/// A stack rather than recursion: the container decides how deep its tree goes.
 pub(crate) fn append_tree<W: Write>(
     tar: &mut Builder<W>,
     base: &str,
     dir: &Path,
 ) -> io::Result<()> {
-    append_entry(tar, base.as_bytes(), dir, &fs::symlink_metadata(dir)?)
+    let mut pending = vec![(base.as_bytes().to_vec(), dir.to_path_buf())];
+    while let Some((name, path)) = pending.pop() {
+        let meta = fs::symlink_metadata(&path)?;
+        let Some(dir_name) = append_entry(tar, name, &path, &meta)? else {
+            continue;
+        };
+        let mut children: Vec<_> = fs::read_dir(&path)?.collect::<io::Result<_>>()?;
+        children.sort_by_key(|child| std::cmp::Reverse(child.file_name()));
+        for child in children {
+            let mut child_name = dir_name.clone();
+            child_name.extend_from_slice(child.file_name().as_bytes());
+            pending.push((child_name, child.path()));
+        }
+    }
+    Ok(())
 }
 
+/// Appends one entry; for a directory, returns its name (with its `/`) for its children.
 fn append_entry<W: Write>(
     tar: &mut Builder<W>,
-    name: &[u8],
+    mut name: Vec<u8>,
     path: &Path,
     meta: &Metadata,
-) -> io::Result<()> {
+) -> io::Result<Option<Vec<u8>>> {
     let kind = meta.file_type();
     if kind.is_socket() {
-        return Ok(());
+        return Ok(None);
     }
     let mut header = Header::new_gnu();
     header.set_metadata_in_mode(meta, HeaderMode::Complete);
     if !kind.is_file() {
         header.set_size(0);
     }
-    let mut name = name.to_vec();
     if kind.is_dir() {
         name.push(b'/');
     } else if kind.is_symlink() {
@@ -67,22 +82,7 @@ fn append_entry<W: Write>(
     } else {
         tar.append(&header, io::empty())?;
     }
-    if kind.is_dir() {
-        let mut children: Vec<_> = fs::read_dir(path)?.collect::<io::Result<_>>()?;
-        children.sort_by_key(|child| child.file_name());
-        for child in children {
-            let mut child_name = name.clone();
-            child_name.extend_from_slice(child.file_name().as_bytes());
-            let child_path = child.path();
-            append_entry(
-                tar,
-                &child_name,
-                &child_path,
-                &fs::symlink_metadata(&child_path)?,
-            )?;
-        }
-    }
-    Ok(())
+    Ok(kind.is_dir().then_some(name))
 }
 
 /// Which of a header's name fields a name goes to.
@@ -173,5 +173,28 @@ mod tests {
         let mut content = String::new();
         a.read_to_string(&mut content).unwrap();
         assert_eq!(content, "alpha");
+    }
+
+    #[test]
+    fn a_deep_tree_does_not_recurse() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_path_buf();
+        for _ in 0..1500 {
+            deep.push("d");
+        }
+        fs::create_dir_all(&deep).unwrap();
+        // On a small stack, as a recursive walk of 1500 levels would overflow it.
+        let root = dir.path().to_path_buf();
+        let entries = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut tar = Builder::new(Vec::new());
+                append_tree(&mut tar, ".", &root).unwrap();
+                names(&tar.into_inner().unwrap()).len()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(entries, 1501);
     }
 }
