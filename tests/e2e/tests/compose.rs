@@ -57,6 +57,16 @@ fn http_get(address: &str) -> String {
     answer
 }
 
+/// A daemon with the busybox image, when `needs` are met.
+fn daemon(needs: &[berth_testkit::Requirement]) -> Option<Daemon> {
+    if !require(needs) {
+        return None;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    Some(d)
+}
+
 fn write_project(dir: &Path) -> String {
     let file = dir.join("compose.yaml");
     std::fs::write(&file, PROJECT).unwrap();
@@ -65,11 +75,9 @@ fn write_project(dir: &Path) -> String {
 
 #[test]
 fn exec_run_port_images_top_pause_kill() {
-    if !require(&[Root, Busybox]) {
+    let Some(d) = daemon(&[Root, Busybox]) else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let dir = tempfile::tempdir().unwrap();
     let p = Project {
         daemon: &d,
@@ -179,11 +187,9 @@ fn exec_run_port_images_top_pause_kill() {
 /// Debian's docker-compose 1.29 (Python, docker-py) drives the same project through berthd.
 #[test]
 fn docker_compose_1_29_brings_a_project_up_and_down() {
-    if !require(&[Root, Busybox, DockerCompose]) {
+    let Some(d) = daemon(&[Root, Busybox, DockerCompose]) else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let dir = tempfile::tempdir().unwrap();
     let file = write_project(dir.path());
     let compose = |args: &[&str]| {
@@ -242,11 +248,9 @@ fn taking_down_on_failure(
 /// served on the published port, the database stand-in reached by its service name.
 #[test]
 fn the_example_project_runs_with_locally_built_images() {
-    if !require(&[Root, Busybox]) {
+    let Some(d) = daemon(&[Root, Busybox]) else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/compose/compose.yaml"
@@ -284,11 +288,9 @@ fn the_example_project_runs_with_locally_built_images() {
 
 #[test]
 fn bad_exec_and_run_requests_change_nothing() {
-    if !require(&[Root, Busybox]) {
+    let Some(d) = daemon(&[Root, Busybox]) else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let dir = tempfile::tempdir().unwrap();
     let p = Project {
         daemon: &d,

@@ -31,6 +31,13 @@ fn read_from(addr: &str) -> String {
     }
 }
 
+/// The host port of a container's first mapping of port 80.
+fn first_host_port(d: &Daemon, container: &str) -> String {
+    let mapping = ok(&d.docker(&["port", container, "80"]));
+    let first = mapping.lines().next().expect("a mapping");
+    first.rsplit_once(':').expect("host:port").1.to_string()
+}
+
 const SERVE: &str = "while true; do echo served-by-$(hostname) | nc -l -p 80; done";
 
 /// A shell command that prints what `SERVE` at `target` says. The server may not listen yet,
@@ -96,15 +103,7 @@ fn default_bridge_gives_an_address_and_publishes_ports() {
         "-c",
         SERVE,
     ]));
-    let mapping = ok(&d.docker(&["port", "everywhere", "80"]));
-    let port = mapping
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .to_string();
+    let port = first_host_port(&d, "everywhere");
     assert_eq!(
         read_from(&format!("{gateway}:{port}")),
         "served-by-allhost\n"
@@ -1081,15 +1080,7 @@ fn a_restart_over_an_earlier_berths_ip_table_publishes_the_ports_again() {
         "-c",
         SERVE,
     ]));
-    let mapping = ok(&d.docker(&["port", "kept", "80"]));
-    let port = mapping
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .to_string();
+    let port = first_host_port(&d, "kept");
     // berthd dies while the container runs, and its table is found as a berth before IPv6
     // support left it: an `ip` table of the same name, the `inet` one missing.
     d.kill9();

@@ -194,13 +194,7 @@ fn berth_login_has_the_daemon_check_the_credentials_first() {
     }
     let d = Daemon::start();
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    std::fs::write(
-        &htpasswd,
-        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
-    )
-    .unwrap();
-    let (_registry, addr) = berth_registry(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
+    let (_registry, addr) = registry_with_user(dir.path(), "alice", "s3cret");
     // The CLI's config.json goes to a directory of the test's own.
     let config = dir.path().join("docker-config");
     // A credential helper of the test's own, on the CLI's PATH.
@@ -348,6 +342,18 @@ impl Drop for ServingRegistry {
 
 /// `berth registry serve` on a free loopback port with its storage under `dir` and `extra`
 /// flags, once it answers.
+/// `berth registry serve` wanting `user`'s `password` (htpasswd Basic auth).
+fn registry_with_user(
+    dir: &std::path::Path,
+    user: &str,
+    password: &str,
+) -> (ServingRegistry, String) {
+    let htpasswd = dir.join("htpasswd");
+    let line = format!("{user}:{}\n", bcrypt::hash(password, 4).unwrap());
+    std::fs::write(&htpasswd, line).unwrap();
+    berth_registry(dir, &["--htpasswd", htpasswd.to_str().unwrap()])
+}
+
 fn berth_registry(dir: &std::path::Path, extra: &[&str]) -> (ServingRegistry, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -428,13 +434,7 @@ fn compose_builds_pushes_and_pulls_with_the_stored_credentials() {
     let d = Daemon::start();
     d.load_busybox();
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    std::fs::write(
-        &htpasswd,
-        format!("bob:{}\n", bcrypt::hash("pw", 4).unwrap()),
-    )
-    .unwrap();
-    let (_registry, addr) = berth_registry(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
+    let (_registry, addr) = registry_with_user(dir.path(), "bob", "pw");
     let project = dir.path().join("app");
     std::fs::create_dir_all(&project).unwrap();
     std::fs::write(
