@@ -991,6 +991,19 @@ fn dual_stack_containers_publish_ports_and_reach_out_over_ipv6() {
         std::net::TcpStream::connect(&pinned).is_err(),
         "nothing answers once the container went"
     );
+    // Their veth pairs go too (in the background, off the path of `rm`).
+    let veths = || {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link", "show", "master", &bridge])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while veths() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(veths(), 0, "veth pairs left on {bridge}");
     ok(&d.docker(&["network", "rm", "v6pub"]));
     assert_eq!(rules_tagged(&d, &format!("berth network {bridge}")), 0);
 }
